@@ -1,0 +1,3 @@
+from irt_desktop.cli import main
+
+raise SystemExit(main())
