@@ -40,7 +40,14 @@ def main() -> int:
     svg = ICONS / "irt-desktop.svg"
     for size in SIZES:
         render(svg, size, ICONS / "hicolor" / f"{size}x{size}" / "apps" / "irt-desktop.png")
-    print(f"rendered {len(SIZES)} sizes under {ICONS / 'hicolor'}")
+    # Windows and macOS want one multi-size file; Pillow writes both from the largest PNG.
+    from PIL import Image
+
+    packaging = Path(__file__).resolve().parent
+    with Image.open(ICONS / "hicolor" / "512x512" / "apps" / "irt-desktop.png") as big:
+        big.save(packaging / "windows" / "irt-desktop.ico", sizes=[(s, s) for s in SIZES if s <= 256])
+        big.save(packaging / "macos" / "irt-desktop.icns")
+    print(f"rendered {len(SIZES)} sizes under {ICONS / 'hicolor'}, plus .ico and .icns")
     return 0
 
 
