@@ -1,0 +1,37 @@
+"""Benchmark dataset readers (SOP, CUB-200-2011, In-Shop, ROxford5k/RParis6k) and user class folders."""
+
+from irt_desktop.retrieval.datasets.base import (
+    CategoryBenchmark,
+    DatasetError,
+    ImageDataset,
+    ImageRecord,
+    MalformedDatasetFile,
+    MissingDatasetFile,
+    RetrievalSplit,
+)
+from irt_desktop.retrieval.datasets.cub import load_cub
+from irt_desktop.retrieval.datasets.folders import FolderDataset, scan_class_folders, split_folder_dataset
+from irt_desktop.retrieval.datasets.inshop import load_inshop
+from irt_desktop.retrieval.datasets.revisited import RevisitedBenchmark, load_revisited
+from irt_desktop.retrieval.datasets.safe_pickle import UnsafePickleError, safe_load
+from irt_desktop.retrieval.datasets.sop import load_sop
+
+__all__ = [
+    "CategoryBenchmark",
+    "DatasetError",
+    "FolderDataset",
+    "ImageDataset",
+    "ImageRecord",
+    "MalformedDatasetFile",
+    "MissingDatasetFile",
+    "RetrievalSplit",
+    "RevisitedBenchmark",
+    "UnsafePickleError",
+    "load_cub",
+    "load_inshop",
+    "load_revisited",
+    "load_sop",
+    "safe_load",
+    "scan_class_folders",
+    "split_folder_dataset",
+]
