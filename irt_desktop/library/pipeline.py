@@ -1,0 +1,183 @@
+"""Embedding what is pending: decode on a thread pool, embed in batches, one transaction per batch.
+
+Crash safety comes from the batch transaction: a batch's vectors and its rows' status commit together,
+so after a kill the catalog holds whole batches only, and the next run picks up the rest (pending =
+no vector from the target model yet).
+
+CPU sharing (measured in tests/perf/bench_indexing.py): on a CPU-only machine decoding and the model
+compete for the same cores. Decoding runs ahead of the model by at most `prefetch` images; the decode
+threads run at a lower scheduling priority where the OS allows it, so the model's threads, which wait
+for each other at every layer, are not preempted mid-batch, and decoding fills the gaps the model leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.decode import Decoded, Tensorizer, decode_file
+from irt_desktop.library.records import IndexProgress
+from irt_desktop.retrieval.embedder import Embedder
+
+ProgressCallback = Callable[[IndexProgress], None]
+# Called inside each batch's transaction with the ids and vectors it commits.
+CommitHook = Callable[[np.ndarray, np.ndarray], None]
+
+
+@dataclass
+class PipelineConfig:
+    batch_size: int = 32
+    decode_workers: int = 0  # 0: chosen from the device and the core count
+    prefetch_batches: int = 2
+    # Lower the decode threads' priority (Linux: per-thread nice) so the model keeps its cores.
+    nice_decoders: bool = True
+
+    def workers_for(self, device: str) -> int:
+        if self.decode_workers > 0:
+            return self.decode_workers
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class PipelineResult:
+    embedded: int = 0
+    failed: int = 0
+    cancelled: bool = False
+
+
+def _lower_priority() -> None:
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class EmbeddingPipeline:
+    def __init__(
+        self,
+        catalog: Catalog,
+        embedder: Embedder,
+        model_id: str,
+        config: PipelineConfig | None = None,
+        on_commit: CommitHook | None = None,
+        transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self._transaction = transaction or catalog.transaction
+        self.embedder = embedder
+        self.model_id = model_id
+        self.config = config or PipelineConfig(batch_size=embedder.batch_size)
+        self.on_commit = on_commit
+        self.tensorize = Tensorizer(embedder.spec)
+
+    def run(
+        self,
+        todo: Sequence[tuple[int, str]],
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> PipelineResult:
+        result = PipelineResult()
+        total = len(todo)
+        if not total:
+            return result
+        cfg = self.config
+        batch_size = max(1, cfg.batch_size)
+        workers = cfg.workers_for(self.embedder.device)
+        window = max(workers, batch_size * max(1, cfg.prefetch_batches))
+        started = time.monotonic()
+        done = 0
+        initializer = _lower_priority if cfg.nice_decoders and self.embedder.device == "cpu" else None
+        pending = iter(todo)
+        inflight: deque[Future[Decoded]] = deque()
+        current = ""
+
+        def report(phase: str = "embed") -> None:
+            if progress is None:
+                return
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed > 0 and done else 0.0
+            eta = (total - done) / rate if rate > 0 else None
+            progress(IndexProgress(done, total, rate, eta, current, phase))
+
+        def stopped() -> bool:
+            while pause is not None and pause.is_set() and not (cancel is not None and cancel.is_set()):
+                time.sleep(0.05)
+            return cancel is not None and cancel.is_set()
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="irt-decode", initializer=initializer) as pool:
+
+            def refill() -> None:
+                while len(inflight) < window:
+                    item = next(pending, None)
+                    if item is None:
+                        return
+                    inflight.append(pool.submit(decode_file, item[0], item[1], self.tensorize))
+
+            refill()
+            batch: list[Decoded] = []
+            try:
+                while inflight:
+                    if stopped():
+                        result.cancelled = True
+                        break
+                    decoded = inflight.popleft().result()
+                    refill()
+                    batch.append(decoded)
+                    if len(batch) >= batch_size or not inflight:
+                        current = todo[min(done + len(batch), total) - 1][1]
+                        self._commit(batch, result)
+                        done += len(batch)
+                        batch = []
+                        report()
+            finally:
+                for f in inflight:
+                    f.cancel()
+        return result
+
+    def _commit(self, batch: list[Decoded], result: PipelineResult) -> None:
+        good = [d for d in batch if d.tensor is not None]
+        vectors = np.zeros((0, self.embedder.dim), np.float32)
+        if good:
+            x = torch.from_numpy(np.stack([d.tensor for d in good]))
+            vectors = self.embedder.embed_tensor(x)
+        now = time.time()
+        with self._transaction() as conn:
+            seq = self.catalog.next_seq(conn)
+            kept_ids, kept_vecs = [], []
+            for d, v in zip(good, vectors, strict=True):
+                # The row may have been removed (its root removed) while we were decoding it.
+                n = conn.execute(
+                    "UPDATE images SET status = 'ok', reason = NULL, size = ?, mtime_ns = ?, quick_hash = ?, "
+                    "width = ?, height = ?, exif_taken = ?, updated_at = ? "
+                    "WHERE id = ? AND status IN ('pending', 'ok')",
+                    (d.size, d.mtime_ns, d.quick_hash, d.width, d.height, d.exif_taken, now, d.image_id),
+                ).rowcount
+                if n:
+                    kept_ids.append(d.image_id)
+                    kept_vecs.append(v)
+            for d in batch:
+                if d.tensor is None:
+                    conn.execute(
+                        "UPDATE images SET status = 'failed', reason = ?, "
+                        "size = coalesce(nullif(?, 0), size), "
+                        "mtime_ns = coalesce(nullif(?, 0), mtime_ns), quick_hash = ?, updated_at = ? "
+                        "WHERE id = ? AND status IN ('pending', 'ok')",
+                        (d.error, d.size, d.mtime_ns, d.quick_hash, now, d.image_id),
+                    )
+                    result.failed += 1
+            ids = np.asarray(kept_ids, np.int64)
+            vecs = np.asarray(kept_vecs, np.float32).reshape(len(kept_ids), self.embedder.dim)
+            self.catalog.put_vectors(conn, self.model_id, ids, vecs, seq)
+            if self.on_commit is not None and len(ids):
+                self.on_commit(ids, vecs)
+        result.embedded += len(kept_ids)

@@ -1,0 +1,120 @@
+"""Plain records the library hands out: no database handles, safe to pass to another thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: Path
+    recursive: bool
+    network: bool
+    follow_symlinks: bool
+    # 'indexed' | 'pending' | 'offline' | 'errors'
+    status: str
+    n_images: int
+    n_failed: int
+    n_pending: int = 0
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: int
+    path: Path
+    root_id: int
+    size: int
+    width: int | None
+    height: int | None
+    # EXIF DateTimeOriginal when the photo has one, else the file's modification time.
+    taken: datetime | None
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    image_id: int
+    path: Path
+    score: float
+    size: int
+    width: int | None
+    height: int | None
+    taken: datetime | None
+    root_id: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    image_id: int
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    done: int
+    total: int
+    images_per_s: float
+    eta_s: float | None
+    current: str
+    # 'scan' | 'load-model' | 'embed' | 'save' | 'done'
+    phase: str
+
+
+@dataclass
+class ScanReport:
+    """What one scan found; counts only, so a 1M-file scan does not build huge lists."""
+
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    copied: int = 0
+    deleted: int = 0
+    offline_roots: list[int] = field(default_factory=list)
+    skipped_names: int = 0
+
+
+@dataclass
+class IndexReport:
+    scan: ScanReport = field(default_factory=ScanReport)
+    embedded: int = 0
+    failed: int = 0
+    pending: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    model_id: str | None = None
+    # True when this run finished a model switch and search now uses the new model.
+    switched_model: bool = False
+
+    @property
+    def images_per_s(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    n_images: int
+    n_indexed: int
+    n_pending: int
+    n_failed: int
+    model_id: str | None
+    roots: list[Root]
+    # The model being embedded while the serving one answers searches; None when no switch is running.
+    target_model_id: str | None = None
+    index_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    # Byte-identical files (same quick hash and size, confirmed by a full-content hash).
+    exact: list[list[ImageInfo]]
+    # Visually near-identical images: connected groups of pairs scoring >= threshold, exact copies
+    # collapsed to one member so the two lists do not repeat each other.
+    near: list[list[ImageInfo]]
+    threshold: float = 0.95

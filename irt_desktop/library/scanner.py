@@ -1,0 +1,475 @@
+"""Scanning: what is on disk under the roots, compared with the catalog by (path, size, mtime_ns).
+
+A scan never deletes what it could not see: an unreachable root is marked offline, an unreadable
+sub-folder keeps its rows, and an empty root folder that used to hold photos is taken for an unmounted
+drive. Moves and renames are recognised by quick hash + size and keep their row id, so their vectors stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from irt_desktop.images import is_image_path
+from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.hashing import quick_hash_file
+from irt_desktop.library.records import ScanReport
+from irt_desktop.library.roots import RootRow, is_under, prefix_range
+
+# Compared lower-case. Names starting with "." (hidden on POSIX; also .DS_Store, ._AppleDouble files,
+# .Trashes, .thumbnails) are skipped separately.
+JUNK_NAMES = frozenset(
+    {
+        "@eadir",  # Synology thumbnails
+        "thumbs.db",
+        "desktop.ini",
+        "system volume information",
+        "$recycle.bin",
+        "lost+found",
+        "#recycle",
+        "#snapshot",
+    }
+)
+_WIN_HIDDEN = 0x2  # FILE_ATTRIBUTE_HIDDEN
+
+SeenCallback = Callable[[int, str], None]
+
+
+def is_junk_name(name: str) -> bool:
+    return name.startswith((".", "~$")) or name.lower() in JUNK_NAMES
+
+
+def _hidden_on_windows(entry: os.DirEntry) -> bool:
+    attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
+    return bool(attrs & _WIN_HIDDEN)
+
+
+@dataclass
+class Listing:
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
+    # Folders that could not be read: nothing under them may be taken for deleted.
+    unlisted: list[str] = field(default_factory=list)
+    skipped_names: int = 0
+
+    def hides(self, path: str) -> bool:
+        return any(is_under(path, d) for d in self.unlisted)
+
+
+def walk(
+    top: str,
+    listing: Listing,
+    *,
+    recursive: bool,
+    follow_symlinks: bool,
+    cancel: threading.Event | None = None,
+    on_seen: SeenCallback | None = None,
+) -> None:
+    """Add the image files under `top` to `listing`; never raises for unreadable folders."""
+    visited: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        if cancel is not None and cancel.is_set():
+            listing.unlisted.append(top)  # an interrupted walk proves nothing about what is missing
+            return
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+            key = (st.st_dev, st.st_ino)
+            if key in visited:  # a symlink loop, or two links to one folder
+                continue
+            visited.add(key)
+            entries = list(os.scandir(folder))
+        except OSError:
+            listing.unlisted.append(folder)
+            continue
+        for entry in entries:
+            name = entry.name
+            if is_junk_name(name):
+                continue
+            try:
+                if entry.is_symlink() and not follow_symlinks:
+                    continue
+                if os.name == "nt" and _hidden_on_windows(entry):
+                    continue
+                if entry.is_dir(follow_symlinks=follow_symlinks):
+                    if recursive:
+                        stack.append(entry.path)
+                    continue
+                if not is_image_path(name):
+                    continue
+                st = entry.stat(follow_symlinks=follow_symlinks)
+            except OSError:
+                continue  # vanished or unreadable entry: the next scan will see it again
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            path = entry.path
+            if not _storable(path):
+                listing.skipped_names += 1
+                continue
+            listing.files[path] = (st.st_size, st.st_mtime_ns)
+            if on_seen is not None:
+                on_seen(len(listing.files), path)
+
+
+def _storable(path: str) -> bool:
+    # A name that is not valid UTF-8 (possible on Linux) cannot be stored as SQLite text.
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@dataclass
+class ScanOutcome:
+    report: ScanReport = field(default_factory=ScanReport)
+    removed_ids: list[int] = field(default_factory=list)  # no longer searchable
+    restored_ids: list[int] = field(default_factory=list)  # searchable again with their stored vectors
+    touched_roots: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Row:
+    id: int
+    size: int
+    mtime_ns: int
+    status: str
+    quick_hash: str | None
+
+
+@dataclass
+class _Diff:
+    new: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, root id, size, mtime
+    changed: list[tuple[_Row, int, int]] = field(default_factory=list)
+    reappeared: list[tuple[_Row, int, int]] = field(default_factory=list)
+    missing: list[_Row] = field(default_factory=list)
+
+
+# Runs inside the scan's write transaction with (removed ids, restored ids), to update FAISS in step.
+ChangeHook = Callable[[list[int], list[int]], None]
+
+
+class Scanner:
+    def __init__(
+        self,
+        catalog: Catalog,
+        transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
+        on_changes: ChangeHook | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self._transaction = transaction or catalog.transaction
+        self.on_changes = on_changes
+
+    # -- entry points ----------------------------------------------------------------------------------
+
+    def scan_roots(
+        self,
+        roots: Iterable[RootRow],
+        cancel: threading.Event | None = None,
+        on_seen: SeenCallback | None = None,
+    ) -> ScanOutcome:
+        outcome = ScanOutcome()
+        diff = _Diff()
+        seen_total = 0
+        scanned: list[int] = []
+
+        def counted(n: int, path: str) -> None:
+            if on_seen is not None:
+                on_seen(seen_total + n, path)
+
+        for root in roots:
+            if cancel is not None and cancel.is_set():
+                break
+            if not self._reachable(root, outcome):
+                continue
+            listing = Listing()
+            walk(
+                root.path,
+                listing,
+                recursive=root.recursive,
+                follow_symlinks=root.follow_symlinks,
+                cancel=cancel,
+                on_seen=counted,
+            )
+            seen_total += len(listing.files)
+            rows = self._rows(root.id)
+            if (
+                not listing.files
+                and not listing.unlisted
+                and any(r.status != "deleted" for r in rows.values())
+            ):
+                # An empty mount point where photos used to be: an unmounted drive, not a mass deletion.
+                self._set_online(root.id, False)
+                outcome.report.offline_roots.append(root.id)
+                continue
+            self._diff(root, listing, rows, diff, outcome.report)
+            scanned.append(root.id)
+        self._apply(diff, outcome)
+        now = time.time()
+        with self.catalog.transaction() as conn:
+            for root_id in scanned:
+                conn.execute("UPDATE roots SET online = 1, scanned_at = ? WHERE id = ?", (now, root_id))
+        outcome.touched_roots.update(scanned)
+        return outcome
+
+    def scan_paths(self, roots: Iterable[RootRow], paths: Iterable[str]) -> ScanOutcome:
+        """Re-check just these files or folders (from the watcher); vanished ones count as missing."""
+        outcome = ScanOutcome()
+        diff = _Diff()
+        regions = _outermost(sorted({os.path.normpath(p) for p in paths}))
+        for root in roots:
+            mine = [p for p in regions if is_under(p, root.path)]
+            if not mine or not self._reachable(root, outcome):
+                continue
+            listing = Listing()
+            rows: dict[str, _Row] = {}
+            for region in mine:
+                rel = os.path.relpath(region, root.path)
+                if rel != "." and any(is_junk_name(part) for part in rel.split(os.sep)):
+                    continue
+                if os.path.isdir(region):
+                    if region == root.path or root.recursive:
+                        walk(region, listing, recursive=root.recursive, follow_symlinks=root.follow_symlinks)
+                elif root.covers(region) and is_image_path(region) and _storable(region):
+                    try:
+                        st = os.stat(region, follow_symlinks=root.follow_symlinks)
+                    except OSError:
+                        st = None
+                    if st is not None and stat.S_ISREG(st.st_mode):
+                        listing.files[region] = (st.st_size, st.st_mtime_ns)
+                rows.update(self._rows(root.id, region))
+            listing.files = {p: v for p, v in listing.files.items() if root.covers(p)}
+            self._diff(root, listing, rows, diff, outcome.report)
+            outcome.touched_roots.add(root.id)
+        self._apply(diff, outcome)
+        return outcome
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _reachable(self, root: RootRow, outcome: ScanOutcome) -> bool:
+        try:
+            ok = os.path.isdir(root.path)
+            if ok:
+                with os.scandir(root.path):
+                    pass
+        except OSError:
+            ok = False
+        if not ok:
+            self._set_online(root.id, False)
+            outcome.report.offline_roots.append(root.id)
+        return ok
+
+    def _set_online(self, root_id: int, online: bool) -> None:
+        with self.catalog.transaction() as conn:
+            conn.execute("UPDATE roots SET online = ? WHERE id = ?", (int(online), root_id))
+
+    def _rows(self, root_id: int, region: str | None = None) -> dict[str, _Row]:
+        sql = "SELECT path, id, size, mtime_ns, status, quick_hash FROM images WHERE root_id = ?"
+        params: list = [root_id]
+        if region is not None:
+            lo, hi = prefix_range(region)
+            sql += " AND (path = ? OR (path >= ? AND path < ?))"
+            params += [region, lo, hi]
+        return {r[0]: _Row(*r[1:]) for r in self.catalog.conn.execute(sql, params)}
+
+    @staticmethod
+    def _diff(
+        root: RootRow, listing: Listing, rows: dict[str, _Row], diff: _Diff, report: ScanReport
+    ) -> None:
+        report.seen += len(listing.files)
+        report.skipped_names += listing.skipped_names
+        for path, (size, mtime_ns) in listing.files.items():
+            row = rows.get(path)
+            if row is None:
+                diff.new.append((path, root.id, size, mtime_ns))
+            elif row.status == "deleted":
+                diff.reappeared.append((row, size, mtime_ns))
+            elif (row.size, row.mtime_ns) != (size, mtime_ns):
+                diff.changed.append((row, size, mtime_ns))
+            else:
+                report.unchanged += 1
+        for path, row in rows.items():
+            if row.status != "deleted" and path not in listing.files and not listing.hides(path):
+                diff.missing.append(row)
+
+    def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
+        report = outcome.report
+        # Hashing reads files: done before the write transaction so it does not hold the lock during I/O.
+        candidates = self._hash_candidates({size for _, _, size, _ in diff.new})
+        new_hashes: dict[str, str] = {}
+        for path, _, size, _ in diff.new:
+            if size in candidates:
+                h = _try_hash(path)
+                if h is not None:
+                    new_hashes[path] = h
+        touched: set[int] = set()
+        for row, size, _ in diff.changed:
+            if row.quick_hash is not None and row.size == size:
+                # same size: a touch or an EXIF-only rewrite by a tool keeps content; check
+                h = _try_hash_by_id(self.catalog, row.id)
+                if h == row.quick_hash:
+                    touched.add(row.id)
+
+        missing_by_key: dict[tuple[str, int], list[_Row]] = {}
+        for row in diff.missing:
+            if row.quick_hash is not None:
+                missing_by_key.setdefault((row.quick_hash, row.size), []).append(row)
+        now = time.time()
+        used: set[int] = set()
+        with self._transaction() as conn:
+            for row, size, mtime_ns in diff.changed:
+                if row.id in touched:
+                    conn.execute(
+                        "UPDATE images SET mtime_ns = ?, updated_at = ? WHERE id = ?", (mtime_ns, now, row.id)
+                    )
+                    report.unchanged += 1
+                    continue
+                _reset(conn, row.id, size, mtime_ns, now)
+                outcome.removed_ids.append(row.id)
+                report.changed += 1
+            for row, size, mtime_ns in diff.reappeared:
+                if (row.size, row.mtime_ns) == (size, mtime_ns):
+                    _revive(conn, row.id, None, None, mtime_ns, now)
+                    outcome.restored_ids.append(row.id)
+                else:
+                    _reset(conn, row.id, size, mtime_ns, now)
+                report.new += 1
+            inserts = []
+            for path, root_id, size, mtime_ns in diff.new:
+                h = new_hashes.get(path)
+                if h is not None:
+                    moved = [r for r in missing_by_key.get((h, size), []) if r.id not in used]
+                    if moved:
+                        row = moved[0]
+                        used.add(row.id)
+                        conn.execute(
+                            "UPDATE images SET path = ?, root_id = ?, mtime_ns = ?, updated_at = ? "
+                            "WHERE id = ?",
+                            (path, root_id, mtime_ns, now, row.id),
+                        )
+                        report.moved += 1
+                        continue
+                    source = _match(conn, h, size, used)
+                    if source is not None and source[1] == "deleted":
+                        used.add(source[0])
+                        _revive(conn, source[0], path, root_id, mtime_ns, now)
+                        outcome.restored_ids.append(source[0])
+                        report.moved += 1
+                        continue
+                    if source is not None:
+                        new_id = _copy_row(conn, self.catalog, source[0], path, root_id, mtime_ns, now)
+                        outcome.restored_ids.append(new_id)
+                        report.copied += 1
+                        continue
+                inserts.append((root_id, path, size, mtime_ns, h, now, now))
+            conn.executemany(
+                "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, status, added_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                inserts,
+            )
+            report.new += len(inserts)
+            gone = [r.id for r in diff.missing if r.id not in used]
+            conn.executemany(
+                "UPDATE images SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id = ?",
+                [(now, now, i) for i in gone],
+            )
+            outcome.removed_ids.extend(gone)
+            report.deleted += len(gone)
+            if self.on_changes is not None and (outcome.removed_ids or outcome.restored_ids):
+                self.on_changes(outcome.removed_ids, outcome.restored_ids)
+
+    def _hash_candidates(self, sizes: set[int]) -> set[int]:
+        """Sizes of new files that some catalog row (live, missing or deleted) with a hash also has."""
+        found: set[int] = set()
+        sizes_list = sorted(sizes)
+        for i in range(0, len(sizes_list), 900):
+            chunk = sizes_list[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self.catalog.conn.execute(
+                    f"SELECT DISTINCT size FROM images WHERE size IN ({marks}) AND quick_hash IS NOT NULL",
+                    chunk,
+                )
+            )
+        return found
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop paths inside another listed path (sorted input): each region is walked once."""
+    out: list[str] = []
+    for p in paths:
+        if not out or not is_under(p, out[-1]):
+            out.append(p)
+    return out
+
+
+def _try_hash(path: str) -> str | None:
+    try:
+        return quick_hash_file(path)
+    except OSError:
+        return None
+
+
+def _try_hash_by_id(catalog: Catalog, image_id: int) -> str | None:
+    path = catalog.scalar("SELECT path FROM images WHERE id = ?", (image_id,))
+    return None if path is None else _try_hash(str(path))
+
+
+def _reset(conn, image_id: int, size: int, mtime_ns: int, now: float) -> None:
+    """The file's content changed: forget everything derived from it."""
+    conn.execute(
+        "UPDATE images SET size = ?, mtime_ns = ?, quick_hash = NULL, full_hash = NULL, width = NULL, "
+        "height = NULL, exif_taken = NULL, status = 'pending', reason = NULL, deleted_at = NULL, "
+        "updated_at = ? WHERE id = ?",
+        (size, mtime_ns, now, image_id),
+    )
+    conn.execute("DELETE FROM vectors WHERE image_id = ?", (image_id,))
+
+
+def _revive(conn, image_id: int, path: str | None, root_id: int | None, mtime_ns: int, now: float) -> None:
+    has_vectors = conn.execute("SELECT 1 FROM vectors WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()
+    conn.execute(
+        "UPDATE images SET path = coalesce(?, path), root_id = coalesce(?, root_id), mtime_ns = ?, "
+        "status = ?, deleted_at = NULL, updated_at = ? WHERE id = ?",
+        (path, root_id, mtime_ns, "ok" if has_vectors else "pending", now, image_id),
+    )
+
+
+def _match(conn, quick_hash: str, size: int, used: set[int]) -> tuple[int, str] | None:
+    """A row with this content: a deleted one (to revive) before a live one (to copy from)."""
+    rows = conn.execute(
+        "SELECT id, status FROM images WHERE quick_hash = ? AND size = ? "
+        "ORDER BY status = 'deleted' DESC, status = 'ok' DESC, id",
+        (quick_hash, size),
+    ).fetchall()
+    for image_id, status in rows:
+        if status != "deleted" or image_id not in used:
+            return image_id, status
+    return None
+
+
+def _copy_row(
+    conn, catalog: Catalog, source_id: int, path: str, root_id: int, mtime_ns: int, now: float
+) -> int:
+    """A byte-identical copy of a catalogued file: a new row that reuses the source's vectors."""
+    cur = conn.execute(
+        "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, full_hash, width, height, exif_taken, "
+        "status, reason, added_at, updated_at) "
+        "SELECT ?, ?, size, ?, quick_hash, full_hash, width, height, exif_taken, status, reason, ?, ? "
+        "FROM images WHERE id = ?",
+        (root_id, path, mtime_ns, now, now, source_id),
+    )
+    new_id = int(cur.lastrowid)
+    seq = catalog.next_seq(conn)
+    conn.execute(
+        "INSERT INTO vectors(model_id, image_id, seq, vector) SELECT model_id, ?, ?, vector FROM vectors "
+        "WHERE image_id = ?",
+        (new_id, seq, source_id),
+    )
+    return new_id

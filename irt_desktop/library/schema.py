@@ -1,0 +1,103 @@
+"""The catalog's schema as an ordered list of migrations; PRAGMA user_version records how far a file is.
+
+Migrations only ever get appended. Each one runs in its own transaction, so a crash mid-upgrade leaves
+the file at the previous version, and the next open simply tries again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from irt_desktop.library.errors import SchemaTooNew
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the first catalog.
+    [
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        )""",
+        """CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            path TEXT,
+            added_at REAL NOT NULL
+        )""",
+        """CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            recursive INTEGER NOT NULL DEFAULT 1,
+            follow_symlinks INTEGER NOT NULL DEFAULT 0,
+            network INTEGER NOT NULL DEFAULT 0,
+            online INTEGER NOT NULL DEFAULT 1,
+            added_at REAL NOT NULL,
+            scanned_at REAL
+        )""",
+        """CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            quick_hash TEXT,
+            width INTEGER,
+            height INTEGER,
+            exif_taken REAL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'ok', 'failed', 'deleted')),
+            reason TEXT,
+            added_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            deleted_at REAL
+        )""",
+        "CREATE INDEX images_root_status ON images(root_id, status)",
+        "CREATE INDEX images_size ON images(size)",
+        # Clustered by model so one model's vectors load in one sequential pass; `seq` changes on every
+        # write, which is what lets a saved FAISS file prove it matches the catalog.
+        """CREATE TABLE vectors (
+            model_id TEXT NOT NULL REFERENCES models(id),
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (model_id, image_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX vectors_image ON vectors(image_id)",
+    ],
+    # 2: full-content hashes, filled lazily to confirm exact duplicates; quick-hash lookups for them.
+    [
+        "ALTER TABLE images ADD COLUMN full_hash TEXT",
+        "CREATE INDEX images_quick_hash ON images(quick_hash, size)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the catalog up to `target`; returns the version it was at. `conn` must be in autocommit mode."""
+    start = schema_version(conn)
+    if start > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the catalog is at schema version {start}, newer than this irt-desktop understands "
+            f"({SCHEMA_VERSION}); update irt-desktop or use another --library folder"
+        )
+    for version in range(start + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the write lock.
+            if schema_version(conn) >= version:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start

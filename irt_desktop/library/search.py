@@ -1,0 +1,106 @@
+"""Search: query (file, bytes, PIL image, catalogued image) -> descriptor -> FAISS top-k -> catalog rows."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from irt_desktop.images import ImageError, open_image
+from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.errors import QueryError
+from irt_desktop.library.records import SearchHit
+from irt_desktop.library.vector_index import VectorIndex
+
+Query = Path | str | bytes | bytearray | memoryview | Image.Image
+Box = tuple[int, int, int, int]
+
+
+def load_query(query: Query, *, min_side: int, crop: Box | None = None) -> Image.Image:
+    """The query as an upright RGB image, cropped to `crop` (left, top, right, bottom in its own pixels)."""
+    # A crop box is in full-resolution pixels, so the image must not be decoded at a reduced size.
+    side = None if crop is not None else min_side
+    try:
+        if isinstance(query, Image.Image):
+            im = query if query.mode == "RGB" else query.convert("RGB")
+        elif isinstance(query, bytes | bytearray | memoryview):
+            im = open_image(io.BytesIO(bytes(query)), min_side=side)
+        elif isinstance(query, str | os.PathLike):
+            im = open_image(Path(query), min_side=side)
+        else:
+            raise TypeError(f"cannot search by a {type(query).__name__}; give a path, bytes or a PIL image")
+    except ImageError as exc:
+        raise QueryError(f"cannot read the query image: {exc}", exc.reason) from None
+    if crop is not None:
+        left, top, right, bottom = (int(v) for v in crop)
+        w, h = im.size
+        if not (0 <= left < right <= w and 0 <= top < bottom <= h):
+            raise QueryError(f"crop box {crop} does not fit in the {w}x{h} query image", "bad crop box")
+        im = im.crop((left, top, right, bottom))
+    return im
+
+
+def search_vector(
+    catalog: Catalog,
+    index: VectorIndex,
+    vector: np.ndarray,
+    *,
+    k: int,
+    roots: Sequence[int] | None = None,
+    min_score: float | None = None,
+    exclude: Sequence[int] = (),
+    accept: Callable[[int], bool] | None = None,
+) -> list[SearchHit]:
+    """Top-k live images by cosine; over-fetches and widens when filters (roots, excluded ids) drop hits."""
+    if k <= 0:
+        return []
+    excluded = set(exclude)
+    root_set = None if roots is None else set(roots)
+    total = index.ntotal
+    if total == 0:
+        return []
+    fetch = k + len(excluded) if root_set is None else max(4 * k, 64)
+    while True:
+        fetch = min(fetch, total)
+        scores, ids = index.search(vector, fetch)
+        scores, ids = scores[0], ids[0]
+        keep = ids >= 0
+        if min_score is not None:
+            keep &= scores >= min_score
+        cand = [
+            (int(i), float(s)) for i, s in zip(ids[keep], scores[keep], strict=True) if int(i) not in excluded
+        ]
+        infos = catalog.image_infos([i for i, _ in cand])
+        hits = []
+        for image_id, score in cand:
+            info = infos.get(image_id)
+            # Rows can vanish or be soft-deleted between the FAISS lookup and this read.
+            if info is None or info.status == "deleted":
+                continue
+            if root_set is not None and info.root_id not in root_set:
+                continue
+            if accept is not None and not accept(image_id):
+                continue
+            hits.append(
+                SearchHit(
+                    image_id=image_id,
+                    path=info.path,
+                    score=min(1.0, score),
+                    size=info.size,
+                    width=info.width,
+                    height=info.height,
+                    taken=info.taken,
+                    root_id=info.root_id,
+                )
+            )
+            if len(hits) == k:
+                return hits
+        exhausted = fetch >= total or len(ids) < fetch
+        below_min = min_score is not None and len(scores) and float(scores[-1]) < min_score
+        if exhausted or below_min:
+            return hits
+        fetch *= 4

@@ -1,0 +1,265 @@
+"""The FAISS side: a derived, rebuildable cache of one model's vectors, keyed by image row id.
+
+Storage choice (measured in tests/perf/bench_search.py): vectors are kept as float16 (FAISS scalar
+quantizer QT_fp16 with inner product). Single-query exact search is memory-bandwidth bound, and half the
+bytes is about half the time; for unit vectors fp16 keeps scores within ~1e-3, far below the gaps that
+order real results. Up to EXACT_MAX vectors the search is exhaustive (IndexIDMap2 over the fp16 codes);
+above that an IVF index with the same codes is built, its nprobe calibrated at build time until
+recall@10 against exhaustive search reaches RECALL_TARGET on a sample of the collection's own vectors.
+
+File format (`vectors/<model-id>.faiss`): 8-byte magic, 4-byte header length, a JSON header (model id,
+count and checksum of the catalog rows it was built from, payload digest) and the FAISS index serialized
+to bytes. Python does the file I/O, so non-ASCII library paths work wherever Python works, and the write
+is atomic: a temporary file in the same folder, fsync, rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import struct
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+MAGIC = b"IRTVIDX1"
+EXACT_MAX = 300_000
+# Calibrate above the required 0.95 so that a slightly different query mix still clears it.
+RECALL_TARGET = 0.97
+NPROBE_STEPS = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+CALIBRATION_QUERIES = 256
+
+
+class IndexFileError(Exception):
+    """A saved index that cannot be used (missing, damaged, or built from other catalog rows)."""
+
+
+@dataclass
+class IndexInfo:
+    kind: str  # 'exact' | 'ivf'
+    dim: int
+    model_id: str
+    nlist: int = 0
+    nprobe: int = 0
+    trained_on: int = 0
+    # recall@10 of the chosen nprobe against exhaustive search, measured when the index was built
+    recall_at_10: float | None = None
+
+
+class VectorIndex:
+    """Thread-safe wrapper: FAISS indexes allow concurrent searches, but not a search during an add."""
+
+    def __init__(self, index: faiss.Index, info: IndexInfo) -> None:
+        self._index = index
+        self.info = info
+        self._lock = threading.RLock()
+
+    # -- construction ----------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        model_id: str,
+        dim: int,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        exact_max: int = EXACT_MAX,
+        seed: int = 0,
+    ) -> VectorIndex:
+        n = len(ids)
+        if n <= exact_max:
+            index = faiss.IndexIDMap2(_fp16_codes(dim))
+            info = IndexInfo("exact", dim, model_id)
+            vi = cls(index, info)
+        else:
+            vi = cls._build_ivf(model_id, dim, vectors, seed)
+        if n:
+            vi.add(ids, vectors, replace=False)
+        if vi.info.kind == "ivf":
+            vi._calibrate(ids, vectors, seed)
+        return vi
+
+    @classmethod
+    def _build_ivf(cls, model_id: str, dim: int, vectors: np.ndarray, seed: int) -> VectorIndex:
+        n = len(vectors)
+        # ~sqrt(n) lists keeps both the k-means training and the per-query scan small on a laptop CPU.
+        nlist = int(min(8192, max(256, 2 ** round(math.log2(math.sqrt(n))))))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        index.cp.seed = seed
+        index.cp.niter = 10
+        rng = np.random.default_rng(seed)
+        sample = vectors[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))]
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        # Cells of nearby descriptors differ in size; IVF's own list ids replace IndexIDMap2 here.
+        return cls(index, IndexInfo("ivf", dim, model_id, nlist=nlist, nprobe=16, trained_on=n))
+
+    def _calibrate(self, ids: np.ndarray, vectors: np.ndarray, seed: int) -> None:
+        """Smallest nprobe whose recall@10 (query's own row excluded) reaches RECALL_TARGET."""
+        rng = np.random.default_rng(seed + 1)
+        pick = rng.choice(len(ids), min(len(ids), CALIBRATION_QUERIES), replace=False)
+        queries = np.ascontiguousarray(vectors[pick], dtype=np.float32)
+        exact = faiss.IndexFlatIP(self.info.dim)
+        exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        _, truth_rows = exact.search(queries, 11)
+        truth = [set(ids[r[r != p]][:10].tolist()) for r, p in zip(truth_rows, pick, strict=True)]
+        for nprobe in NPROBE_STEPS:
+            if nprobe > self.info.nlist:
+                break
+            self._index.nprobe = nprobe
+            _, found = self._index.search(queries, 11)
+            recall = float(
+                np.mean(
+                    [
+                        len(t & set(f[f != ids[p]][:10].tolist())) / max(1, len(t))
+                        for t, f, p in zip(truth, found, pick, strict=True)
+                    ]
+                )
+            )
+            self.info.nprobe, self.info.recall_at_10 = nprobe, recall
+            if recall >= RECALL_TARGET:
+                break
+
+    # -- use -------------------------------------------------------------------------------------------
+
+    @property
+    def ntotal(self) -> int:
+        with self._lock:
+            return int(self._index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, *, replace: bool = True) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._lock:
+            if replace and self._index.ntotal:
+                # An id is never stored twice, whatever order the callers' updates come in.
+                self._index.remove_ids(faiss.IDSelectorBatch(ids))
+            self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if not len(ids):
+            return 0
+        with self._lock:
+            return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids, best first; missing slots (fewer than k vectors) have id -1."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        with self._lock:
+            if self.info.kind == "ivf":
+                self._index.nprobe = self.info.nprobe
+            k = max(1, min(k, int(self._index.ntotal) or 1))
+            return self._index.search(queries, k)
+
+    def range_search(
+        self, queries: np.ndarray, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        with self._lock:
+            if self.info.kind == "ivf":
+                self._index.nprobe = self.info.nprobe
+            return self._index.range_search(queries, float(threshold))
+
+    def ids(self) -> np.ndarray:
+        with self._lock:
+            if isinstance(self._index, faiss.IndexIDMap2):
+                return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            inv = self._index.invlists
+            out = [
+                faiss.rev_swig_ptr(inv.get_ids(i), inv.list_size(i)).copy()
+                for i in range(self._index.nlist)
+                if inv.list_size(i)
+            ]
+            return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+    def suits_size(self, n: int, exact_max: int = EXACT_MAX) -> bool:
+        """False when the collection has outgrown (or shrunk out of) this kind of index."""
+        if self.info.kind == "exact":
+            return n <= exact_max * 1.25
+        return exact_max // 2 <= n <= max(self.info.trained_on, 1) * 4
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def save(self, path: Path, count: int, checksum: str) -> None:
+        with self._lock:
+            payload = faiss.serialize_index(self._index).tobytes()
+            info = asdict(self.info)
+        header = json.dumps(
+            {
+                **info,
+                "count": count,
+                "checksum": checksum,
+                "payload_blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
+            }
+        ).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".faiss", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(MAGIC + struct.pack("<I", len(header)) + header)
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(path.parent)
+
+    @classmethod
+    def load(cls, path: Path, model_id: str, count: int, checksum: str) -> VectorIndex:
+        """The saved index if it is intact and was built from exactly these catalog rows."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexFileError(f"{path.name} is missing") from None
+        except OSError as exc:
+            raise IndexFileError(f"{path.name} cannot be read: {exc}") from None
+        if data[:8] != MAGIC or len(data) < 12:
+            raise IndexFileError(f"{path.name} is not an irt-desktop index file")
+        (hlen,) = struct.unpack("<I", data[8:12])
+        try:
+            header = json.loads(data[12 : 12 + hlen])
+        except (ValueError, UnicodeDecodeError):
+            raise IndexFileError(f"{path.name} has a damaged header") from None
+        payload = memoryview(data)[12 + hlen :]
+        if hashlib.blake2b(payload, digest_size=16).hexdigest() != header.get("payload_blake2b"):
+            raise IndexFileError(f"{path.name} is damaged (checksum mismatch)")
+        if header.get("model_id") != model_id:
+            raise IndexFileError(f"{path.name} belongs to model {header.get('model_id')!r}")
+        if header.get("count") != count or header.get("checksum") != checksum:
+            raise IndexFileError(f"{path.name} is stale: the catalog changed after it was saved")
+        try:
+            index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
+        except RuntimeError as exc:
+            raise IndexFileError(f"{path.name} cannot be decoded: {exc}") from None
+        if index.ntotal != count:
+            raise IndexFileError(f"{path.name} holds {index.ntotal} vectors, the catalog {count}")
+        fields = {k: header[k] for k in IndexInfo.__dataclass_fields__ if k in header}
+        return cls(index, IndexInfo(**fields))
+
+
+def _fp16_codes(dim: int) -> faiss.Index:
+    return faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable on POSIX; directories cannot be opened this way on Windows.
+    if os.name == "posix":
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,233 @@
+"""Keeping roots current with watchdog: events are debounced per path, then handed to Library.update.
+
+A photo being copied produces a burst of created/modified events; a path is processed only after it
+has been quiet for `debounce_s` and its size and mtime held still across that wait, so it is indexed
+once, complete. Roots marked as network mounts use a polling observer (inotify and friends do not see
+changes made by other machines). On start, a full reconciliation scan catches what changed while the
+app was closed; offline roots are retried every `offline_retry_s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from irt_desktop.images import is_image_path
+from irt_desktop.library.records import IndexReport
+from irt_desktop.library.roots import RootRow, list_roots
+from irt_desktop.library.scanner import is_junk_name
+
+if TYPE_CHECKING:
+    from irt_desktop.library.library import Library
+
+log = logging.getLogger(__name__)
+
+_IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in _IGNORED_EVENTS:
+            return
+        paths = [event.src_path]
+        dest = getattr(event, "dest_path", "")
+        if dest:
+            paths.append(dest)
+        for p in paths:
+            p = os.fsdecode(p)
+            name = os.path.basename(p)
+            # Folders matter (a moved folder moves its photos); other non-image files do not.
+            if not is_junk_name(name) and (
+                event.is_directory or is_image_path(name) or not os.path.splitext(name)[1]
+            ):
+                self.watcher.touch(p)
+
+
+class Watcher:
+    def __init__(
+        self,
+        library: Library,
+        on_change: Callable[[IndexReport], None] | None = None,
+        *,
+        debounce_s: float = 2.0,
+        poll_interval_s: float = 10.0,
+        offline_retry_s: float = 30.0,
+        reconcile: bool = True,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.library = library
+        self.on_change = on_change
+        self.on_error = on_error
+        self.debounce_s = debounce_s
+        self.poll_interval_s = poll_interval_s
+        self.offline_retry_s = offline_retry_s
+        self.reconcile = reconcile
+        self._dirty: dict[str, tuple[float, tuple[int, int] | None]] = {}
+        self._dirty_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._observers: list = []
+        self._watched: dict[int, str] = {}  # root id -> 'native' | 'polling'
+        self._network_roots: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self.idle = threading.Event()  # set while nothing is queued or being processed
+        self.runs = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> Watcher:
+        if self._thread is not None:
+            return self
+        self._stop.clear()
+        self._schedule_roots()
+        self._thread = threading.Thread(target=self._run, name="irt-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for obs in self._observers:
+            with contextlib.suppress(Exception):
+                obs.stop()
+        for obs in self._observers:
+            with contextlib.suppress(Exception):
+                obs.join(timeout)
+        self._observers.clear()
+        self._watched.clear()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> Watcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def watched_roots(self) -> dict[int, str]:
+        return dict(self._watched)
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    def touch(self, path: str) -> None:
+        """Queue `path` (file or folder) to be re-checked once it has been quiet for the debounce time."""
+        with self._dirty_lock:
+            self._dirty[path] = (time.monotonic(), _stat_key(path))
+            self.idle.clear()
+        self._wake.set()
+
+    def _schedule_roots(self) -> None:
+        native = polling = None
+        for root in list_roots(self.library.catalog):
+            if root.id in self._watched or not os.path.isdir(root.path):
+                continue
+            kind = "polling" if root.network else "native"
+            try:
+                if kind == "native":
+                    if native is None:
+                        native = self._observer("native")
+                    native.schedule(_Handler(self), root.path, recursive=root.recursive)
+                else:
+                    polling = polling or self._observer("polling")
+                    polling.schedule(_Handler(self), root.path, recursive=root.recursive)
+                    self._network_roots.add(root.path)
+            except OSError as exc:
+                # e.g. the inotify watch limit: fall back to polling rather than not watching at all
+                log.warning("native watching of %s failed (%s); polling instead", root.path, exc)
+                polling = polling or self._observer("polling")
+                polling.schedule(_Handler(self), root.path, recursive=root.recursive)
+                self._network_roots.add(root.path)
+                kind = "polling"
+            self._watched[root.id] = kind
+
+    def _observer(self, kind: str):
+        obs = Observer() if kind == "native" else PollingObserver(timeout=self.poll_interval_s)
+        obs.daemon = True
+        obs.start()
+        self._observers.append(obs)
+        return obs
+
+    def _quiet_time(self, path: str) -> float:
+        # A polling observer notices a growing file only once per poll: wait longer than one poll.
+        if any(path.startswith(r) for r in self._network_roots):
+            return max(self.debounce_s, 2 * self.poll_interval_s)
+        return self.debounce_s
+
+    def _take_ready(self) -> list[str]:
+        now = time.monotonic()
+        ready = []
+        with self._dirty_lock:
+            for path, (stamp, key) in list(self._dirty.items()):
+                if now - stamp < self._quiet_time(path):
+                    continue
+                current = _stat_key(path)
+                if current != key:  # still being written without telling us: wait another round
+                    self._dirty[path] = (now, current)
+                    continue
+                ready.append(path)
+                del self._dirty[path]
+        return ready
+
+    # -- worker ----------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        if self.reconcile:
+            self._process(lambda: self.library.index(cancel=self._stop))
+        last_retry = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(timeout=min(0.25, self.debounce_s / 2 or 0.05))
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            ready = self._take_ready()
+            if ready:
+                self._process(lambda ready=ready: self.library.update(ready, cancel=self._stop))
+            if time.monotonic() - last_retry > self.offline_retry_s:
+                last_retry = time.monotonic()
+                self._retry_offline()
+            with self._dirty_lock:
+                if not self._dirty:
+                    self.idle.set()
+
+    def _process(self, job: Callable[[], IndexReport]) -> None:
+        try:
+            report = job()
+            self.runs += 1
+            if self.on_change is not None:
+                self.on_change(report)
+        except Exception as exc:  # the watcher must outlive one bad update
+            log.exception("watcher update failed")
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def _retry_offline(self) -> None:
+        """Roots that were unreachable: start watching and rescan them once they are back."""
+        back: list[RootRow] = [
+            r for r in list_roots(self.library.catalog) if r.id not in self._watched and os.path.isdir(r.path)
+        ]
+        if back:
+            self._schedule_roots()
+            for root in back:
+                self.touch(root.path)
+
+
+def _stat_key(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
