@@ -61,11 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _first_positional_slot(args: list[str]) -> int:
-    """Where a sub-command goes: after the global options (`--library DIR`)."""
+    """Where a sub-command goes: after the global options (`--library DIR`).
+
+    Stops at the first option that is not global: in `--benchmark --datasets cub`, `--datasets` is the
+    sub-command's, so `benchmark` must go before it.
+    """
     i = 0
-    while i < len(args) and args[i].startswith("-"):
+    while i < len(args) and (args[i] in _GLOBAL_FLAGS or args[i].startswith("--library=")):
         i += 2 if args[i] == "--library" else 1
     return i
+
+
+_GLOBAL_FLAGS = ("--library", "--version", "-h", "--help")
 
 
 def _run_gui(parser: argparse.ArgumentParser, args_in: list[str]) -> int:

@@ -1,0 +1,129 @@
+"""Benchmark results: rows (ours beside the paper's), the printed table, results.json and report.md."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class BenchmarkRow:
+    """One figure, in percent. `paper` is None where the paper reports no number for this setting."""
+
+    dataset: str
+    metric: str
+    ours: float
+    paper: float | None
+    variant: str = ""
+    dims: int | None = None
+
+    @property
+    def diff(self) -> float | None:
+        return None if self.paper is None else self.ours - self.paper
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "diff": self.diff}
+
+
+@dataclass
+class BenchmarkResult:
+    """What a benchmark run measured; `missing` maps dataset -> what to download where."""
+
+    title: str
+    settings: dict[str, Any]
+    rows: list[BenchmarkRow] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    passed: bool | None = None  # the smoke suite's verdict; None for the paper benchmark
+    report_md: str = ""
+    out_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings": self.settings,
+            "rows": [r.to_dict() for r in self.rows],
+            "details": self.details,
+            "missing": self.missing,
+            "notes": self.notes,
+            "cancelled": self.cancelled,
+            "passed": self.passed,
+        }
+
+    def table(self) -> str:
+        """Plain-text table for the terminal."""
+        head = ("dataset", "variant", "dims", "metric", "ours", "paper", "diff")
+        body = [
+            (
+                r.dataset,
+                r.variant,
+                str(r.dims or ""),
+                r.metric,
+                _num(r.ours),
+                _num(r.paper),
+                _num(r.diff, True),
+            )
+            for r in self.rows
+        ]
+        widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+            for line in [head, *body]
+        ]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def render_markdown(self) -> str:
+        out = [f"# {self.title}", ""]
+        out += [f"- {k}: {v}" for k, v in self.settings.items()]
+        out.append("")
+        if self.rows:
+            out += [
+                "| dataset | variant | dims | metric | ours | paper | diff |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            out += [
+                f"| {r.dataset} | {r.variant} | {r.dims or ''} | {r.metric} "
+                f"| {_num(r.ours)} | {_num(r.paper)} | {_num(r.diff, True)} |"
+                for r in self.rows
+            ]
+            out += [
+                "",
+                "Figures in percent; paper: El-Nouby et al. 2021 (arXiv 2102.05644), `-` where it has none.",
+            ]
+        else:
+            out.append("No dataset was evaluated.")
+        if self.passed is not None:
+            out += ["", f"Verdict: {'PASS' if self.passed else 'FAIL'}"]
+        if self.notes:
+            out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
+        if self.missing:
+            out += ["", "## Missing datasets", ""]
+            for name, msg in self.missing.items():
+                out += [f"### {name}", "", "```", msg, "```", ""]
+        if self.cancelled:
+            out += ["", "**Cancelled before the end: the figures above are partial.**"]
+        return "\n".join(out).rstrip() + "\n"
+
+    def write(self, out_dir: Path) -> None:
+        """`out_dir/results.json` and `out_dir/report.md`."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = out_dir
+        self.report_md = self.render_markdown()
+        (out_dir / "results.json").write_text(
+            json.dumps(self.to_dict(), indent=2, default=str) + "\n", "utf-8"
+        )
+        (out_dir / "report.md").write_text(self.report_md, encoding="utf-8")
+
+
+def _num(v: float | None, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:+.1f}" if signed else f"{v:.1f}"

@@ -1,0 +1,301 @@
+"""`irt-desktop --benchmark`: evaluate (and optionally first train, per recipe) a model on the paper's
+datasets and put our figures beside the paper's."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from irt_desktop.retrieval.benchmark.catalog import DATASETS, BenchmarkDataset, parse_dataset_names
+from irt_desktop.retrieval.benchmark.report import BenchmarkResult, BenchmarkRow
+from irt_desktop.retrieval.bundle import ModelBundle, list_bundles
+from irt_desktop.retrieval.datasets import CategoryBenchmark, DatasetError, RevisitedBenchmark
+from irt_desktop.retrieval.metrics import evaluate_revisited, rank_database
+from irt_desktop.retrieval.model import IRT
+from irt_desktop.retrieval.paper_results import paper_value
+from irt_desktop.retrieval.pca import PCAProjection
+from irt_desktop.retrieval.training import (
+    TrainConfig,
+    Trainer,
+    TrainProgress,
+    evaluate_model,
+    extract_features,
+)
+
+TRAIN_CHOICES = ("none", "irt_l", "irt_r")
+DEFAULT_CARD = "deit-s"
+
+
+@dataclass
+class BenchmarkProgress:
+    """Where a benchmark run is: `stage` of `dataset` ("load", "train", "pca", "embed", "done"),
+    `done` of `total` units (iterations or images), with the stage's estimated time left."""
+
+    dataset: str
+    stage: str
+    done: int
+    total: int
+    eta_s: float | None
+    message: str = ""
+    train: TrainProgress | None = None
+
+
+class BenchmarkCancelled(Exception):
+    pass
+
+
+class _Reporter:
+    """Turns per-stage counts into BenchmarkProgress with an ETA, and raises when cancelled."""
+
+    def __init__(
+        self, progress: Callable[[BenchmarkProgress], None] | None, cancel: threading.Event | None
+    ) -> None:
+        self.progress, self.cancel = progress, cancel or threading.Event()
+        self.t0 = time.monotonic()
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise BenchmarkCancelled
+
+    def stage(self, dataset: str, stage: str, message: str = "", total: int = 0) -> None:
+        self.check()
+        self.t0 = time.monotonic()
+        if self.progress:
+            self.progress(BenchmarkProgress(dataset, stage, 0, total, None, message))
+
+    def counter(self, dataset: str, stage: str, message: str = "") -> Callable[[int, int], None]:
+        self.stage(dataset, stage, message)
+
+        def report(done: int, total: int) -> None:
+            self.check()
+            elapsed = time.monotonic() - self.t0
+            eta = elapsed / done * (total - done) if done else None
+            if self.progress:
+                self.progress(BenchmarkProgress(dataset, stage, done, total, eta, message))
+
+        return report
+
+    def training(self, dataset: str) -> Callable[[TrainProgress], None]:
+        def report(p: TrainProgress) -> None:
+            if self.progress:
+                stage = "train" if p.phase == "train" else p.phase
+                self.progress(BenchmarkProgress(dataset, stage, p.iteration, p.total, p.eta_s, "", p))
+
+        return report
+
+
+def model_variant(bundle: ModelBundle) -> str:
+    """The paper's name for what a bundle is: IRT_O for ImageNet weights, the trainer's record otherwise."""
+    prov = bundle.card.provenance
+    if prov.get("kind") in ("pretrained", "imported"):
+        return "IRT_O"
+    return str(prov.get("variant", ""))
+
+
+def default_bundle(models_dir: Path) -> ModelBundle:
+    """An installed off-the-shelf DeiT-S, else one made from cached or downloaded weights.
+
+    Raises irt_desktop.retrieval.weights.WeightsUnavailable (with what to do) when offline and uncached.
+    """
+    from irt_desktop.retrieval.card import shipped_cards
+    from irt_desktop.retrieval.weights import install_pretrained
+
+    for b in list_bundles(models_dir):
+        off_the_shelf = b.card.provenance.get("kind") in ("pretrained", "imported")
+        if b.card.name == DEFAULT_CARD and off_the_shelf and b.card.spec.dims is None:
+            return b
+    return install_pretrained(shipped_cards()[DEFAULT_CARD], models_dir)
+
+
+def run_benchmark(
+    datasets: Sequence[str] | str,
+    data_root: Path,
+    *,
+    model: ModelBundle | None,
+    train: str = "none",
+    dims: int | None = 384,
+    device: str | None = None,
+    out_dir: Path,
+    progress: Callable[[BenchmarkProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    models_dir: Path | None = None,
+    iterations: int | None = None,
+    num_workers: int = 2,
+) -> BenchmarkResult:
+    """Evaluate `model` (default: off-the-shelf DeiT-S) on each dataset, after training it per the
+    dataset's recipe when `train` is irt_l / irt_r. `dims` below the model's width: PCA fitted on the
+    training split. Missing datasets are reported (with what to download) and skipped. Writes
+    `out_dir/results.json` and `out_dir/report.md`; trained bundles go to `models_dir`
+    (default `out_dir/models`), training checkpoints to `out_dir/work` (a rerun resumes them)."""
+    names = parse_dataset_names(datasets)
+    train = train.lower()
+    if train not in TRAIN_CHOICES:
+        raise ValueError(f"train must be one of {', '.join(TRAIN_CHOICES)}, got {train!r}")
+    out_dir, data_root = Path(out_dir), Path(data_root)
+    models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
+    reporter = _Reporter(progress, cancel)
+    bundle = model if model is not None else default_bundle(models_dir)
+    result = BenchmarkResult(
+        "IRT benchmark",
+        {
+            "model": bundle.id,
+            "backbone": bundle.card.spec.backbone,
+            "train": train,
+            "dims": dims or "full",
+            "datasets": ", ".join(names),
+            "data root": str(data_root),
+            "device": device or "auto",
+        },
+    )
+    job = _Job(result, bundle, train, dims, device, out_dir, models_dir, iterations, num_workers, reporter)
+    try:
+        for name in names:
+            ds = DATASETS[name]
+            reporter.stage(name, "load", f"reading {ds.title}")
+            try:
+                bench = ds.load(data_root)
+            except DatasetError as exc:
+                result.missing[name] = str(exc)
+                continue
+            t0 = time.monotonic()
+            if isinstance(bench, CategoryBenchmark):
+                job.category(ds, bench)
+            else:
+                job.landmarks(ds, bench)
+            result.details[name]["seconds"] = round(time.monotonic() - t0, 1)
+            reporter.stage(name, "done")
+    except BenchmarkCancelled:
+        result.cancelled = True
+    result.write(out_dir)
+    return result
+
+
+@dataclass
+class _Job:
+    result: BenchmarkResult
+    bundle: ModelBundle
+    train: str
+    dims: int | None
+    device: str | None
+    out_dir: Path
+    models_dir: Path
+    iterations: int | None
+    num_workers: int
+    reporter: _Reporter
+
+    def _trained(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> tuple[ModelBundle, str]:
+        if self.train == "none":
+            return self.bundle, model_variant(self.bundle)
+        overrides: dict[str, Any] = {"device": self.device, "num_workers": self.num_workers}
+        if self.train == "irt_l":
+            overrides["koleo_weight"] = 0.0
+        if self.iterations is not None:
+            overrides["iterations"] = self.iterations
+        width = self.bundle.load_model().width
+        if self.dims is not None and self.dims < width:
+            overrides["pca_dims"] = self.dims
+        cfg = TrainConfig.from_recipe(ds.recipe or ds.name, **overrides)
+        trainer = Trainer(
+            self.bundle,
+            bench.train,
+            cfg,
+            work_dir=self.out_dir / "work" / f"{ds.name}-{self.train}",
+            models_dir=self.models_dir,
+            data_name=ds.name,
+        )
+        self.reporter.stage(ds.name, "train", f"{cfg.variant}, {cfg.iterations} iterations", cfg.iterations)
+        res = trainer.run(progress=self.reporter.training(ds.name), cancel=self.reporter.cancel)
+        if res.cancelled or res.bundle is None:
+            raise BenchmarkCancelled
+        self.result.notes.append(f"{ds.name}: trained {res.bundle.id} ({cfg.variant}, recipe {cfg.recipe}).")
+        return res.bundle, cfg.variant
+
+    def _with_dims(self, ds: BenchmarkDataset, model: IRT, train_split) -> IRT:
+        """Apply `--dims` to an untrained model: PCA fitted on the training split (PAPER.md)."""
+        if self.dims is None or self.dims >= model.dim:
+            return model
+        if model.pca is not None:
+            self.result.notes.append(
+                f"{ds.name}: the model is already {model.dim}-d; --dims {self.dims} ignored."
+            )
+            return model
+        count = self.reporter.counter(ds.name, "pca", f"PCA to {self.dims} dims on the training split")
+        feats = extract_features(
+            model, train_split, device=self.device, raw=True, num_workers=self.num_workers, progress=count
+        )
+        model.set_pca(PCAProjection.fit(feats, self.dims))
+        self.result.notes.append(
+            f"{ds.name}: PCA to {self.dims} dims fitted on {len(feats)} training images."
+        )
+        return model
+
+    def category(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> None:
+        bundle, variant = self._trained(ds, bench)
+        model = self._with_dims(ds, bundle.load_model(), bench.train)
+        count = self.reporter.counter(ds.name, "embed", f"Recall@K on {ds.title}")
+        metrics = evaluate_model(
+            model, bench, bench.recall_ks, device=self.device, num_workers=self.num_workers, progress=count
+        )
+        self._record(ds, bundle, variant, model, metrics)
+
+    def landmarks(self, ds: BenchmarkDataset, bench: RevisitedBenchmark) -> None:
+        if self.train != "none":
+            self.result.notes.append(
+                f"{ds.name}: the paper fine-tunes landmark models on SfM-120k, which irt-desktop cannot "
+                f"read; {self.bundle.id} was evaluated as given."
+            )
+        model = self.bundle.load_model()
+        if self.dims is not None and self.dims < model.dim and model.pca is None:
+            self.result.notes.append(
+                f"{ds.name}: the paper reports landmark figures at full width only and there is no landmark "
+                f"training split to fit a PCA on; evaluated at {model.dim} dims."
+            )
+        n = len(bench.db) + len(bench.queries)
+        count = self.reporter.counter(ds.name, "embed", f"mAP on {ds.title}")
+        db = extract_features(
+            model, bench.db, device=self.device, num_workers=self.num_workers, progress=count
+        )
+        q = extract_features(
+            model,
+            bench.queries,
+            device=self.device,
+            num_workers=self.num_workers,
+            progress=lambda done, _t: count(len(bench.db) + done, n),
+        )
+        scores = evaluate_revisited(rank_database(db, q), bench.gnd)
+        metrics = {}
+        for protocol in ("easy", "medium", "hard"):
+            for key, value in scores[protocol].items():
+                metrics[f"{key}_{protocol}"] = 100.0 * value
+        self._record(
+            ds,
+            self.bundle,
+            model_variant(self.bundle),
+            model,
+            metrics,
+            shown=("mAP_medium", "mAP_hard", "mAP_easy"),
+        )
+
+    def _record(
+        self,
+        ds: BenchmarkDataset,
+        bundle: ModelBundle,
+        variant: str,
+        model: IRT,
+        metrics: dict[str, float],
+        shown: Sequence[str] | None = None,
+    ) -> None:
+        backbone, dims = model.spec.backbone, model.dim
+        for metric in shown or metrics:
+            paper = paper_value(variant, backbone, dims, ds.paper_key, metric) if variant else None
+            self.result.rows.append(BenchmarkRow(ds.name, metric, metrics[metric], paper, variant, dims))
+        self.result.details[ds.name] = {
+            "model": bundle.id,
+            "variant": variant,
+            "dims": dims,
+            "metrics": metrics,
+        }

@@ -1,0 +1,104 @@
+"""Descriptors of a whole split and Recall@K on it: the trainer's periodic evaluation, the benchmark's
+category-level protocol and the fine-tune wizard's before/after figures."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from irt_desktop.retrieval.bundle import ModelBundle
+from irt_desktop.retrieval.datasets import CategoryBenchmark, ImageDataset, ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.embedder import Embedder
+from irt_desktop.retrieval.metrics import recall_at_k
+from irt_desktop.retrieval.model import IRT
+from irt_desktop.retrieval.transforms import eval_transform, resize_side
+
+EvalSplit = RetrievalSplit | CategoryBenchmark
+Progress = Callable[[int, int], None]  # (images done, images total)
+
+
+def extract_features(
+    model: IRT,
+    records: RetrievalSplit | Sequence[ImageRecord],
+    *,
+    device: str | None = None,
+    raw: bool = False,
+    batch_size: int = 64,
+    num_workers: int = 2,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """`[n, dim]` float32 descriptors (L2-normalised; `raw`: pooled features before PCA and L2).
+
+    Test preprocessing (eval_transform); bf16 autocast where the Embedder finds it safe. Leaves `model`
+    in eval mode on `device`.
+    """
+    embedder = Embedder(model, device=device, batch_size=batch_size)
+    dataset = ImageDataset(records, eval_transform(model.spec), min_side=resize_side(model.spec))
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    out, done = [], 0
+    for x, _, _ in loader:
+        if raw:
+            dev = embedder.device
+            ctx = (
+                torch.autocast(dev.split(":")[0], dtype=embedder.autocast)
+                if embedder.autocast is not None
+                else contextlib.nullcontext()
+            )
+            with torch.inference_mode(), ctx:
+                out.append(model.features(x.to(dev)).float().cpu().numpy())
+        else:
+            out.append(embedder.embed_tensor(x))
+        done += len(x)
+        if progress is not None:
+            progress(done, len(dataset))
+    width = model.width if raw else model.dim
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+
+def evaluate_model(
+    model: IRT,
+    split: EvalSplit,
+    ks: Sequence[int],
+    *,
+    device: str | None = None,
+    num_workers: int = 2,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """`{"R@k": percent}`: leave-one-out within a RetrievalSplit (SOP, CUB, a held-out folder split),
+    queries against the gallery for a benchmark that has one (In-Shop), else leave-one-out on its queries."""
+    if isinstance(split, CategoryBenchmark):
+        query, gallery = split.query, split.gallery
+    else:
+        query, gallery = split, None
+    n_total = len(query) + (len(gallery) if gallery is not None else 0)
+
+    def part(offset: int) -> Progress | None:
+        return None if progress is None else (lambda done, _total: progress(offset + done, n_total))
+
+    q = extract_features(model, query, device=device, num_workers=num_workers, progress=part(0))
+    if gallery is None:
+        recalls = recall_at_k(q, query.labels, ks)
+    else:
+        g = extract_features(
+            model, gallery, device=device, num_workers=num_workers, progress=part(len(query))
+        )
+        recalls = recall_at_k(q, query.labels, ks, g, gallery.labels)
+    return {f"R@{k}": 100.0 * v for k, v in recalls.items()}
+
+
+def evaluate_bundle(
+    bundle: ModelBundle,
+    split: EvalSplit,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    device: str | None = None,
+    progress: Progress | None = None,
+    num_workers: int = 2,
+) -> dict[str, float]:
+    """Recall@K (percent) of a saved model on a split: the wizard's before/after comparison."""
+    return evaluate_model(
+        bundle.load_model(), split, ks, device=device, num_workers=num_workers, progress=progress
+    )
