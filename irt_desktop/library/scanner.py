@@ -333,12 +333,14 @@ class Scanner:
                 outcome.removed_ids.append(row.id)
                 report.changed += 1
             for row, size, mtime_ns in diff.reappeared:
+                # A file that came back where it was: unchanged, it is a move back; else new content.
                 if (row.size, row.mtime_ns) == (size, mtime_ns):
                     _revive(conn, row.id, None, None, mtime_ns, now)
                     outcome.restored_ids.append(row.id)
+                    report.moved += 1
                 else:
                     _reset(conn, row.id, size, mtime_ns, now)
-                report.new += 1
+                    report.new += 1
             inserts = []
             for path, root_id, size, mtime_ns in diff.new:
                 h = new_hashes.get(path)
