@@ -1,0 +1,122 @@
+"""Application start: QApplication, theme, the main window shown first, then the library opened behind it.
+
+Only PySide6 and the gui modules are imported before the window is visible; torch, timm and FAISS load on
+the library worker once the window has painted (the < 2 s startup target).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from irt_desktop import __version__
+from irt_desktop.gui import icons
+from irt_desktop.gui.library_client import LibraryClient
+from irt_desktop.gui.main_window import MainWindow
+from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.theme import apply_theme
+from irt_desktop.paths import default_library_dir
+
+# Set by tests/perf/gui_startup.py: write the seconds from launch to the first painted window, then quit.
+STARTUP_PROBE_ENV = "IRT_DESKTOP_STARTUP_PROBE"
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("irt-desktop")
+    app.setOrganizationName("irt-desktop")
+    app.setApplicationDisplayName("irt-desktop")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("io.github.irt_desktop.IrtDesktop")
+    app.setWindowIcon(icons.app_icon())
+    return app
+
+
+def choose_library(given: Path, settings: AppSettings) -> Path:
+    """An explicit --library wins; otherwise the folder chosen in Settings, else the default."""
+    if settings.library_path and Path(given) == default_library_dir():
+        return settings.library_path
+    return Path(given)
+
+
+class Session(QObject):
+    """The running window and its library client; replaced whole when the user picks another library."""
+
+    def __init__(self, settings: AppSettings, library: Path, auto_fetch_model: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        self.auto_fetch_model = auto_fetch_model
+        self.client: LibraryClient | None = None
+        self.window: MainWindow | None = None
+        self.open(library)
+
+    def open(self, library: Path, photos: list[Path] | None = None) -> MainWindow:
+        library.mkdir(parents=True, exist_ok=True)
+        self.client = LibraryClient(library, self.settings)
+        self.window = MainWindow(self.client, self.settings, auto_fetch_model=self.auto_fetch_model)
+        self.window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.window.library_switch_requested.connect(self._switch)
+        return self.window
+
+    def start(self, photos: list[Path]) -> None:
+        assert self.window is not None and self.client is not None
+        self.window.show()
+        # The library (and with it torch) loads once the window is on screen.
+        QTimer.singleShot(0, self.client.start)
+        if photos:
+            self.window.search_photos(photos)
+
+    def _switch(self, library: Path) -> None:
+        old = self.window
+        geometry = old.saveGeometry() if old is not None else None
+        self.open(Path(library))
+        if geometry is not None:
+            self.window.restoreGeometry(geometry)
+        self.start([])
+        if old is not None:
+            old.close()
+
+
+class _FirstPaintProbe(QObject):
+    def __init__(self, target: Path) -> None:
+        super().__init__()
+        self.target = target
+        self.done = False
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if not self.done and event.type() == QEvent.Type.Paint and isinstance(obj, MainWindow):
+            self.done = True
+            elapsed = time.time()
+            self.target.write_text(f"{elapsed:.6f}\n", encoding="utf-8")
+            QTimer.singleShot(0, QApplication.instance().quit)
+        return False
+
+
+def run_app(library: Path, photos: list[Path]) -> int:
+    logging.basicConfig(
+        level=os.environ.get("IRT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    app = create_application()
+    settings = AppSettings()
+    apply_theme(app, settings.theme)
+    probe_target = os.environ.get(STARTUP_PROBE_ENV)
+    probe = None
+    if probe_target:
+        probe = _FirstPaintProbe(Path(probe_target))
+        app.installEventFilter(probe)
+    session = Session(settings, choose_library(library, settings), auto_fetch_model=not probe_target)
+    session.start([Path(p) for p in photos])
+    code = app.exec()
+    if session.window is not None and not probe_target:
+        session.window.close()
+    elif session.client is not None:
+        session.client.close(2000)
+    return int(code)

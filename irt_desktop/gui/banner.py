@@ -1,0 +1,65 @@
+"""A message strip above the main view: what is wrong or missing, and the buttons that fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from irt_desktop.gui import icons
+
+
+class Banner(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setProperty("kind", "info")
+        self.setAccessibleName("Notice")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        self._icon = QLabel()
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self._icon.setPixmap(icons.icon("warning").pixmap(20, 20))
+        layout.addWidget(self._icon)
+        text_box = QVBoxLayout()
+        text_box.setSpacing(2)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-weight: 600;")
+        self.title.setWordWrap(True)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        text_box.addWidget(self.title)
+        text_box.addWidget(self.text)
+        layout.addLayout(text_box, 1)
+        self._buttons = QHBoxLayout()
+        layout.addLayout(self._buttons)
+        self.hide()
+
+    def show_message(
+        self,
+        title: str,
+        text: str = "",
+        kind: str = "warning",
+        actions: list[tuple[str, Callable[[], None]]] | None = None,
+    ) -> None:
+        self.setProperty("kind", kind)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.title.setText(title)
+        self.text.setText(text)
+        self.text.setVisible(bool(text))
+        while self._buttons.count():
+            item = self._buttons.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        for label, callback in actions or []:
+            button = QPushButton(label)
+            button.clicked.connect(callback)
+            self._buttons.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.show()
+
+    def buttons(self) -> list[QPushButton]:
+        return [self._buttons.itemAt(i).widget() for i in range(self._buttons.count())]

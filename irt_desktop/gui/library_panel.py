@@ -1,0 +1,177 @@
+"""The library side of the main window: watched folders with their status, add / remove / rescan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from irt_desktop.gui import formatting, icons
+
+STATUS_TEXT = {
+    "indexed": "Indexed",
+    "pending": "Indexing pending",
+    "offline": "Offline (not reachable)",
+    "errors": "Indexed, some files unreadable",
+}
+
+RootRole = Qt.ItemDataRole.UserRole + 1
+
+
+def root_summary(root: Any) -> str:
+    parts = [formatting.plural(int(root.n_images), "photo")]
+    pending = int(getattr(root, "n_pending", 0) or 0)
+    if pending:
+        parts.append(f"{formatting.count(pending)} to index")
+    if root.n_failed:
+        parts.append(f"{formatting.count(root.n_failed)} unreadable")
+    if root.status == "offline":
+        parts.append("offline")
+    return ", ".join(parts)
+
+
+class LibraryPanel(QWidget):
+    add_requested = Signal()
+    folders_dropped = Signal(list)
+    remove_requested = Signal(object)  # Root
+    rescan_requested = Signal()
+    problems_requested = Signal()
+    filter_requested = Signal(object)  # Root: search only in this folder
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        title = QLabel("Folders")
+        title.setObjectName("paneTitle")
+        layout.addWidget(title)
+        self.list = QListWidget()
+        self.list.setObjectName("roots")
+        self.list.setAccessibleName("Watched folders")
+        self.list.setIconSize(QSize(16, 16))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(False)
+        self.list.setSpacing(2)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.itemActivated.connect(lambda item: self.filter_requested.emit(item.data(RootRole)))
+        title.setBuddy(self.list)
+        layout.addWidget(self.list, 1)
+        self.empty_hint = QLabel("No folders yet.\nAdd one, or drop a folder here.")
+        self.empty_hint.setObjectName("hint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        layout.addWidget(self.empty_hint)
+
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton(icons.icon("folder-add"), "&Add…")
+        self.add_button.setToolTip("Add a folder to watch (Ctrl+Shift+O)")
+        self.remove_button = QPushButton(icons.icon("remove"), "&Remove")
+        self.remove_button.setToolTip("Stop watching the selected folder (photos stay on disk)")
+        self.rescan_button = QPushButton(icons.icon("rescan"), "Re&scan")
+        self.rescan_button.setToolTip(
+            f"Look for new and changed photos now ({QKeySequence('F5').toString()})"
+        )
+        for b in (self.add_button, self.remove_button, self.rescan_button):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+        self.totals = QLabel("")
+        self.totals.setObjectName("hint")
+        self.totals.setWordWrap(True)
+        layout.addWidget(self.totals)
+        self.problems_button = QPushButton(icons.icon("info"), "Show unreadable files…")
+        self.problems_button.setFlat(True)
+        self.problems_button.hide()
+        layout.addWidget(self.problems_button)
+
+        self.add_button.clicked.connect(self.add_requested)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.rescan_button.clicked.connect(self.rescan_requested)
+        self.problems_button.clicked.connect(self.problems_requested)
+        self._roots: list[Any] = []
+        self._update_buttons()
+
+    def set_roots(self, roots: list[Any]) -> None:
+        selected = self.selected_root()
+        selected_id = selected.id if selected is not None else None
+        self._roots = list(roots)
+        self.list.clear()
+        for root in self._roots:
+            path = Path(root.path)
+            item = QListWidgetItem(
+                icons.icon(f"status-{root.status}") if root.status in STATUS_TEXT else icons.icon("folder"),
+                f"{path.name or str(path)}\n{root_summary(root)}",
+            )
+            item.setData(RootRole, root)
+            flags = []
+            if getattr(root, "network", False):
+                flags.append("network folder")
+            if not getattr(root, "recursive", True):
+                flags.append("top level only")
+            item.setToolTip(
+                f"{path}\n{STATUS_TEXT.get(root.status, root.status)}"
+                + (f" ({', '.join(flags)})" if flags else "")
+            )
+            item.setData(
+                Qt.ItemDataRole.AccessibleTextRole,
+                f"{path.name}, {STATUS_TEXT.get(root.status, root.status)}, {root_summary(root)}",
+            )
+            self.list.addItem(item)
+            if root.id == selected_id:
+                item.setSelected(True)
+        self.empty_hint.setVisible(not self._roots)
+        n_images = sum(int(r.n_images) for r in self._roots)
+        n_failed = sum(int(r.n_failed) for r in self._roots)
+        self.totals.setText(
+            f"{formatting.plural(n_images, 'photo')} in {formatting.plural(len(self._roots), 'folder')}"
+            if self._roots
+            else ""
+        )
+        self.problems_button.setVisible(n_failed > 0)
+        self.problems_button.setText(f"Show {formatting.plural(n_failed, 'unreadable file')}…")
+        self._update_buttons()
+
+    def roots(self) -> list[Any]:
+        return list(self._roots)
+
+    def selected_root(self) -> Any | None:
+        items = self.list.selectedItems()
+        return items[0].data(RootRole) if items else None
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(self.selected_root() is not None)
+
+    def _remove_selected(self) -> None:
+        root = self.selected_root()
+        if root is not None:
+            self.remove_requested.emit(root)
+
+    def set_enabled_actions(self, enabled: bool) -> None:
+        for b in (self.add_button, self.rescan_button):
+            b.setEnabled(enabled)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() and Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folders = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        folders = [f for f in folders if f.is_dir()]
+        if folders:
+            self.folders_dropped.emit(folders)
+            event.acceptProposedAction()

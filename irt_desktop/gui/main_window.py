@@ -1,0 +1,503 @@
+"""The main window: library side, Search / Duplicates / Benchmark tabs, menus, banner and status bar.
+
+It composes the views and connects them to the LibraryClient; the views hold their own behaviour.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from irt_desktop import __version__
+from irt_desktop.gui import formatting, icons
+from irt_desktop.gui.banner import Banner
+from irt_desktop.gui.duplicates_view import DuplicatesView
+from irt_desktop.gui.indexing_status import IndexingStatus
+from irt_desktop.gui.library_client import FAILED, NO_MODEL, OPENING, READY, LibraryClient
+from irt_desktop.gui.library_panel import LibraryPanel
+from irt_desktop.gui.model_setup import ModelSetup
+from irt_desktop.gui.query_view import Query, read_mime
+from irt_desktop.gui.search_view import SearchView
+from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (1280, 800)
+
+
+class MainWindow(QMainWindow):
+    library_switch_requested = Signal(Path)
+
+    def __init__(
+        self,
+        client: LibraryClient,
+        settings: AppSettings,
+        model_setup: ModelSetup | None = None,
+        auto_fetch_model: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.settings = settings
+        self.auto_fetch_model = auto_fetch_model
+        self.model_setup = model_setup or ModelSetup(client.library_dir, settings, parent=self)
+        self.setWindowTitle("irt-desktop")
+        self.setWindowIcon(icons.app_icon())
+        self.setAcceptDrops(True)
+        self._fetch_attempted = False
+        self._wizard = None
+        self._benchmark = None
+
+        self.thumbnails = ThumbnailLoader(ThumbnailCache(client.library_dir / "thumbnails"), parent=self)
+
+        self.library_panel = LibraryPanel()
+        self.search_view = SearchView(client, settings, self.thumbnails)
+        self.duplicates_view = DuplicatesView(client, settings, self.thumbnails)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.search_view, icons.icon("search"), "&Search")
+        self.tabs.addTab(self.duplicates_view, icons.icon("duplicates"), "D&uplicates")
+        self._benchmark_placeholder = QWidget()
+        self.tabs.addTab(self._benchmark_placeholder, icons.icon("benchmark"), "&Benchmark")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+        self.banner = Banner()
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(6, 6, 6, 0)
+        center_layout.setSpacing(6)
+        center_layout.addWidget(self.banner)
+        center_layout.addWidget(self.tabs, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.library_panel)
+        self.splitter.addWidget(center)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([270, 1010])
+        self.splitter.setChildrenCollapsible(False)
+        self.library_panel.setMinimumWidth(220)
+        self.setCentralWidget(self.splitter)
+
+        self.indexing_status = IndexingStatus()
+        self.device_label = QLabel("Device: …")
+        self.device_label.setAccessibleName("Compute device")
+        self.statusBar().addWidget(self.indexing_status, 1)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+        self._build_actions()
+        self._connect()
+        self.resize(*DEFAULT_SIZE)
+        geometry, _ = settings.window_state()
+        if geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        self._on_state(client.state)
+
+    # --- actions and menus ------------------------------------------------------------------------------
+    def _action(self, text: str, icon: str | None, shortcut: Any, slot, tip: str = "") -> QAction:
+        action = QAction(icons.icon(icon) if icon else QIcon(), text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        sv = self.search_view
+        self.open_action = self._action(
+            "&Open image…",
+            "image-open",
+            QKeySequence.StandardKey.Open,
+            sv.open_image_dialog,
+            "Search by a photo from disk",
+        )
+        self.paste_action = self._action(
+            "&Paste image",
+            "paste",
+            QKeySequence.StandardKey.Paste,
+            self._paste,
+            "Search by the image on the clipboard",
+        )
+        self.add_folder_action = self._action(
+            "&Add folder…", "folder-add", "Ctrl+Shift+O", self.add_folder_dialog, "Watch a folder of photos"
+        )
+        self.rescan_action = self._action(
+            "&Rescan folders", "rescan", "F5", self.client.rescan, "Look for new and changed photos now"
+        )
+        self.pause_action = self._action("&Pause indexing", "pause", "Ctrl+Shift+P", self._toggle_pause)
+        self.pause_action.setCheckable(True)
+        self.import_weights_action = self._action(
+            "&Import weights file…", "import", None, self.import_weights
+        )
+        self.download_model_action = self._action(
+            "&Download default model", "download", None, self.fetch_model
+        )
+        self.settings_action = self._action(
+            "&Settings…", "settings", QKeySequence.StandardKey.Preferences, self.open_settings
+        )
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.finetune_action = self._action(
+            "&Fine-tune model…",
+            "finetune",
+            "Ctrl+Shift+T",
+            self.open_finetune_wizard,
+            "Teach the model your own albums",
+        )
+        self.duplicates_action = self._action(
+            "Find &duplicates",
+            "duplicates",
+            "Ctrl+D",
+            lambda: self.tabs.setCurrentWidget(self.duplicates_view),
+        )
+        self.benchmark_action = self._action(
+            "&Benchmark", "benchmark", "Ctrl+B", lambda: self.tabs.setCurrentIndex(2)
+        )
+        self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit, self.close)
+        self.focus_search_action = self._action(
+            "Focus &query", None, "Ctrl+L", lambda: sv.query_view.setFocus()
+        )
+        self.focus_results_action = self._action(
+            "Focus r&esults", None, "Ctrl+R", lambda: sv.results.setFocus()
+        )
+        self.focus_library_action = self._action(
+            "Focus &folders", None, "Ctrl+1", lambda: self.library_panel.list.setFocus()
+        )
+        about = self._action("&About irt-desktop", None, None, self._about)
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.open_action, self.paste_action, self.add_folder_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.import_weights_action)
+        file_menu.addAction(self.download_model_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(sv.copy_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+        library_menu = bar.addMenu("&Library")
+        for a in (self.rescan_action, self.pause_action, self.duplicates_action):
+            library_menu.addAction(a)
+        view_menu = bar.addMenu("&View")
+        for a in (self.focus_search_action, self.focus_results_action, self.focus_library_action):
+            view_menu.addAction(a)
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.finetune_action)
+        tools_menu.addAction(self.benchmark_action)
+        bar.addMenu("&Help").addAction(about)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.add_folder_action, self.open_action, self.paste_action):
+            toolbar.addAction(a)
+        toolbar.addSeparator()
+        for a in (self.finetune_action, self.settings_action):
+            toolbar.addAction(a)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _connect(self) -> None:
+        c = self.client
+        c.state_changed.connect(self._on_state)
+        c.roots_changed.connect(self.library_panel.set_roots)
+        c.index_started.connect(self.indexing_status.set_running)
+        c.index_progress.connect(self.indexing_status.set_progress)
+        c.index_finished.connect(self._on_index_finished)
+        c.paused_changed.connect(self._on_paused)
+        c.device_changed.connect(lambda text: self.device_label.setText(f"Device: {text}"))
+        c.error.connect(self._show_error)
+        c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.status_changed.connect(self._on_status)
+        self.indexing_status.pause_toggled.connect(c.pause_indexing)
+        lp = self.library_panel
+        lp.add_requested.connect(self.add_folder_dialog)
+        lp.folders_dropped.connect(self.add_folders)
+        lp.remove_requested.connect(self.remove_root)
+        lp.rescan_requested.connect(c.rescan)
+        lp.problems_requested.connect(self.show_failures)
+        lp.filter_requested.connect(self._filter_to_root)
+        self.search_view.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.search_view.folders_dropped.connect(self.add_folders)
+        self.duplicates_view.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        ms = self.model_setup
+        ms.installed.connect(self._on_model_installed)
+        ms.unavailable.connect(self._show_model_missing)
+        ms.failed.connect(lambda text: self._show_model_missing(f"The model could not be set up: {text}"))
+
+    # --- library state ------------------------------------------------------------------------------------
+    def _on_state(self, state: str) -> None:
+        ready = state == READY
+        self.library_panel.set_enabled_actions(state in (READY, NO_MODEL))
+        self.add_folder_action.setEnabled(state in (READY, NO_MODEL))
+        self.rescan_action.setEnabled(ready)
+        self.duplicates_view.setEnabled(ready)
+        if state == OPENING:
+            self.indexing_status.set_idle("Opening the library…")
+        elif state == NO_MODEL:
+            self.indexing_status.set_idle("Indexing waits for a model")
+            self._show_model_missing(None)
+            if self.auto_fetch_model and not self._fetch_attempted and not self.settings.model_fetch_declined:
+                self._fetch_attempted = True
+                # After the window has painted: the dialog must not be the first thing drawn.
+                QTimer.singleShot(300, self.fetch_model)
+        elif state == FAILED:
+            error = self.client.open_error
+            self.indexing_status.set_idle("The library could not be opened")
+            self.banner.show_message(
+                "The library could not be opened",
+                f"{error}\n\nLibrary folder: {self.client.library_dir}",
+                kind="error",
+                actions=[("Settings…", self.open_settings), ("Try again", self.client.reopen)],
+            )
+        elif ready:
+            self.banner.hide()
+
+    def _show_model_missing(self, detail: str | None) -> None:
+        text = (
+            "Photos are not indexed and cannot be searched until a descriptor model is installed. "
+            "irt-desktop downloads the DeiT-S weights (about 90 MB) once; without internet access, "
+            "import the weights file (model.safetensors from "
+            "huggingface.co/timm/deit_small_patch16_224.fb_in1k, "
+            "or the official DeiT .pth) from another computer."
+        )
+        if detail:
+            text = f"{detail}\n\n{text}" if "import" not in detail.lower() else detail
+        self.banner.show_message(
+            "No model installed — indexing is waiting",
+            text,
+            kind="warning",
+            actions=[("Import weights file…", self.import_weights), ("Download", self.fetch_model)],
+        )
+
+    def fetch_model(self) -> None:
+        self.model_setup.fetch_default(self)
+
+    def import_weights(self) -> None:
+        self.model_setup.import_file(self)
+
+    def _on_model_installed(self, bundle: Any) -> None:
+        self.banner.show_message(
+            "Model installed", f"{getattr(bundle, 'id', bundle)} — indexing starts now.", kind="info"
+        )
+        if self.client.state == READY:
+            self.client.activate_model(bundle)
+        elif self.client.state == NO_MODEL:
+            self.client.check_model()
+        else:
+            self.client.reopen()
+
+    def _on_status(self, status: Any) -> None:
+        model = getattr(status, "model_id", None)
+        target = getattr(status, "target_model_id", None)
+        tip = f"Model: {model or 'none'}" + (f"\nRe-indexing for {target}" if target else "")
+        self.device_label.setToolTip(tip)
+
+    def _on_index_finished(self, report: Any, error: Any) -> None:
+        if error is not None:
+            self.indexing_status.set_idle("Indexing stopped with an error")
+            return
+        n = sum(int(r.n_images) for r in self.client.roots)
+        if report is not None and getattr(report, "cancelled", False):
+            self.indexing_status.set_idle("Indexing interrupted")
+        elif report is not None:
+            embedded = int(getattr(report, "embedded", 0))
+            failed = int(getattr(report, "failed", 0))
+            text = f"Up to date · {formatting.plural(n, 'photo')}" if n else "Up to date"
+            if embedded:
+                text += f" · {formatting.count(embedded)} new"
+            if failed:
+                text += f" · {formatting.count(failed)} unreadable"
+            self.indexing_status.set_idle(text)
+        else:
+            self.indexing_status.set_idle("Idle")
+
+    def _on_paused(self, paused: bool) -> None:
+        self.indexing_status.set_paused(paused)
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+        self.pause_action.setText("&Resume indexing" if paused else "&Pause indexing")
+
+    def _toggle_pause(self) -> None:
+        self.client.pause_indexing(self.pause_action.isChecked())
+
+    def _show_error(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 10000)
+        if title.lower().startswith(("add folder", "remove folder", "activate", "indexing")):
+            QMessageBox.warning(self, title, text)
+
+    # --- folders -----------------------------------------------------------------------------------------
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_dir)
+        if folder:
+            self.settings.last_dir = folder
+            self.add_folders([Path(folder)])
+
+    def add_folders(self, folders: list[Path]) -> None:
+        known = {Path(r.path) for r in self.client.roots}
+        for folder in folders:
+            if folder in known:
+                self.statusBar().showMessage(f"{folder} is already in the library", 5000)
+                continue
+            self.client.add_root(folder)
+
+    def remove_root(self, root: Any) -> None:
+        answer = QMessageBox.question(
+            self,
+            "Stop watching this folder?",
+            f"Remove {root.path} from the library?\n\nThe photos stay on disk; only their entries in the "
+            "library are removed, and they no longer appear in searches.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.client.remove_root(root.id)
+
+    def _filter_to_root(self, root: Any) -> None:
+        self.tabs.setCurrentWidget(self.search_view)
+        self.search_view.filter_to_root(root)
+
+    def show_failures(self) -> None:
+        def show(failures: list[Any]) -> None:
+            box = QMessageBox(self)
+            box.setWindowTitle("Unreadable files")
+            box.setText(
+                f"{formatting.plural(len(failures), 'file')} could not be read. "
+                "They are tried again when they change."
+            )
+            box.setDetailedText("\n".join(f"{f.path}: {f.reason}" for f in failures[:2000]))
+            box.exec()
+
+        self.client.failures(show)
+
+    # --- drops and paste ----------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        content = read_mime(event.mimeData())
+        if content.has_query or content.folders:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        content = read_mime(event.mimeData())
+        if content.folders:
+            self.add_folders(content.folders)
+        if content.image_files:
+            self.tabs.setCurrentWidget(self.search_view)
+            self.search_view.set_query(Query(content.image_files[0], content.image_files[0].name))
+        elif content.image is not None:
+            self.tabs.setCurrentWidget(self.search_view)
+            self.search_view.set_image_query(content.image, "dropped image")
+        event.acceptProposedAction()
+
+    def _paste(self) -> None:
+        focus = QApplication.focusWidget()
+        # Text fields keep their own paste.
+        if focus is not None and hasattr(focus, "paste") and focus is not self.search_view:
+            focus.paste()
+            return
+        self.tabs.setCurrentWidget(self.search_view)
+        self.search_view.paste()
+
+    def search_photos(self, photos: list[Path]) -> None:
+        """Search by the first photo given on the command line or by "Open with"."""
+        photos = [Path(p) for p in photos if Path(p).is_file()]
+        if photos:
+            self.tabs.setCurrentWidget(self.search_view)
+            self.search_view.set_query(Query(photos[0].resolve(), photos[0].name))
+
+    # --- dialogs ------------------------------------------------------------------------------------------
+    def open_settings(self) -> None:
+        from irt_desktop.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.client.library_dir, self)
+        if dialog.exec():
+            self.apply_settings(dialog.changed_keys)
+
+    def apply_settings(self, keys: set[str]) -> None:
+        if "view/thumbnail_size" in keys:
+            self.search_view.set_thumbnail_size(self.settings.thumbnail_size)
+            self.duplicates_view.set_thumbnail_size(self.settings.thumbnail_size)
+        if "view/theme" in keys:
+            from irt_desktop.gui.theme import apply_theme
+
+            apply_theme(QApplication.instance(), self.settings.theme)
+        if (
+            "library/path" in keys
+            and self.settings.library_path
+            and self.settings.library_path != self.client.library_dir
+        ):
+            self.library_switch_requested.emit(self.settings.library_path)
+            return
+        if keys & {"compute/device", "compute/bf16", "library/exclude_patterns"}:
+            self.client.reopen()
+
+    def open_finetune_wizard(self) -> None:
+        from irt_desktop.gui.finetune_wizard import FinetuneWizard
+
+        if self._wizard is None or not self._wizard.isVisible():
+            self._wizard = FinetuneWizard(self.client, self.settings, self.thumbnails, self)
+        self._wizard.show()
+        self._wizard.raise_()
+
+    def _on_tab_changed(self, index: int) -> None:
+        if index == 2 and self._benchmark is None:
+            from irt_desktop.gui.benchmark_pane import BenchmarkPane
+
+            self._benchmark = BenchmarkPane(self.client, self.settings, self)
+            self.tabs.blockSignals(True)
+            self.tabs.removeTab(2)
+            self.tabs.insertTab(2, self._benchmark, icons.icon("benchmark"), "&Benchmark")
+            self.tabs.setCurrentIndex(2)
+            self.tabs.blockSignals(False)
+            self._benchmark_placeholder.deleteLater()
+
+    @property
+    def benchmark_pane(self):
+        if self._benchmark is None:
+            self.tabs.setCurrentIndex(2)
+        return self._benchmark
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About irt-desktop",
+            f"<b>irt-desktop {__version__}</b><p>Search your photos by example image with IRT "
+            "vision-transformer descriptors (El-Nouby et al., <i>Training Vision Transformers for Image "
+            "Retrieval</i>, 2021). Everything runs on this computer.</p>",
+        )
+
+    # --- exit --------------------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_window_state(bytes(self.saveGeometry().data()), bytes(self.saveState().data()))
+        for child in (self._wizard, self._benchmark):
+            if child is not None and hasattr(child, "shutdown"):
+                child.shutdown()
+        self.model_setup.shutdown()
+        self.duplicates_view.shutdown()
+        self.thumbnails.shutdown()
+        self.client.close()
+        self.settings.sync()
+        super().closeEvent(event)

@@ -1,0 +1,298 @@
+"""Worker threads: where everything slow runs, so the GUI thread only lays out and paints.
+
+- `SerialWorker`: a long-lived QThread that runs submitted calls one after another (opening the library,
+  searches, root changes, duplicate scans); results come back on the GUI thread through a queued signal.
+- `IndexingWorker`: the long-lived QThread that owns indexing runs (Library.index), with pause, cancel,
+  coalesced re-run requests and progress throttled to a rate the event loop can absorb.
+- `TaskThread`: one long job with progress (training, benchmark, weights download).
+
+Worker threads lower their own scheduling priority: on a 2-core machine a busy embedder would otherwise
+compete with the GUI thread for the CPU (Linux applies nice per thread, and threads torch/OpenMP start
+from the worker inherit it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+WORKER_NICE = 10
+PROGRESS_INTERVAL_S = 0.1
+
+
+def lower_current_thread_priority() -> None:
+    """Best effort: make the calling (worker) thread yield the CPU to the GUI thread."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    else:
+        thread = QThread.currentThread()
+        if thread is not None:
+            with contextlib.suppress(RuntimeError):
+                thread.setPriority(QThread.Priority.LowPriority)
+
+
+class Cancelled(Exception):
+    """Raised inside a job's progress callback to stop it when the user cancelled."""
+
+
+@dataclass
+class Job:
+    fn: Callable[[], Any]
+    on_done: Callable[[Any], None] | None = None
+    on_error: Callable[[BaseException], None] | None = None
+    name: str = ""
+    # Set from the GUI thread when the answer is no longer wanted (e.g. a newer search replaced it).
+    cancelled: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class SerialWorker(QThread):
+    """Runs jobs in submission order on one thread; callbacks run on the GUI thread."""
+
+    _deliver = Signal(object, object, bool)  # job, value or exception, ok
+    job_failed = Signal(str, object)  # job name, exception (for callers without on_error)
+
+    def __init__(self, name: str = "worker", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._deliver.connect(self._on_deliver)
+        self._busy = threading.Event()
+
+    def submit(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        name: str = "",
+    ) -> Job:
+        job = Job(fn, on_done, on_error, name or getattr(fn, "__name__", "job"))
+        self._queue.put(job)
+        if not self.isRunning():
+            self.start()
+        return job
+
+    def pending(self) -> int:
+        return self._queue.qsize() + (1 if self._busy.is_set() else 0)
+
+    def run(self) -> None:
+        lower_current_thread_priority()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if job.cancelled:
+                job.done.set()
+                continue
+            self._busy.set()
+            try:
+                value = job.fn()
+            except BaseException as exc:  # delivered to the GUI; a worker thread must not die
+                log.debug("job %s failed:\n%s", job.name, traceback.format_exc())
+                self._deliver.emit(job, exc, False)
+            else:
+                self._deliver.emit(job, value, True)
+            finally:
+                self._busy.clear()
+                job.done.set()
+
+    @Slot(object, object, bool)
+    def _on_deliver(self, job: Job, value: Any, ok: bool) -> None:
+        if job.cancelled:
+            return
+        if ok:
+            if job.on_done is not None:
+                job.on_done(value)
+        elif job.on_error is not None:
+            job.on_error(value)
+        else:
+            log.warning("job %s failed: %s", job.name, value)
+            self.job_failed.emit(job.name, value)
+
+    def stop(self, timeout_ms: int = 10000) -> bool:
+        """Finish the running job, drop the rest, end the thread."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._queue.get_nowait()
+                if job is not None:
+                    job.cancelled = True
+        self._queue.put(None)
+        return self.wait(timeout_ms) if self.isRunning() else True
+
+
+class IndexingWorker(QThread):
+    """Owns Library.index(): runs when asked, once more if asked again meanwhile, until stopped."""
+
+    run_started = Signal()
+    progress = Signal(object)  # IndexProgress
+    run_finished = Signal(object, object)  # IndexReport or None, exception or None
+    paused_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("indexing")
+        self._cond = threading.Condition()
+        self._requested = False
+        self._stopping = False
+        self._library: Any = None
+        self.cancel_event = threading.Event()
+        self.pause_event = threading.Event()
+        self._running = threading.Event()
+        self._last_emit = 0.0
+
+    def set_library(self, library: Any) -> None:
+        with self._cond:
+            self._library = library
+
+    @property
+    def is_running(self) -> bool:
+        return self._running.is_set()
+
+    @property
+    def is_paused(self) -> bool:
+        return self.pause_event.is_set()
+
+    def request(self) -> None:
+        """Index (again) as soon as the library is there and the current run is over."""
+        with self._cond:
+            self._requested = True
+            self._cond.notify_all()
+        if not self.isRunning():
+            self.start()
+
+    def pause(self) -> None:
+        if not self.pause_event.is_set():
+            self.pause_event.set()
+            self.paused_changed.emit(True)
+
+    def resume(self) -> None:
+        if self.pause_event.is_set():
+            self.pause_event.clear()
+            self.paused_changed.emit(False)
+
+    def cancel_current(self) -> None:
+        """Stop the running pass (it resumes from where it was on the next request)."""
+        self.cancel_event.set()
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Called from another worker (never the GUI thread) before changing what indexing reads."""
+        deadline = time.monotonic() + timeout_s
+        while self._running.is_set():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self, timeout_ms: int = 30000) -> bool:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self.cancel_event.set()
+        self.pause_event.clear()  # a paused run must be able to notice the cancel
+        return self.wait(timeout_ms) if self.isRunning() else True
+
+    def run(self) -> None:
+        lower_current_thread_priority()
+        while True:
+            with self._cond:
+                while not self._stopping and not (self._requested and self._library is not None):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                self._requested = False
+                library = self._library
+                self.cancel_event.clear()
+                self._running.set()
+            self.run_started.emit()
+            report, error = None, None
+            try:
+                report = library.index(
+                    progress=self._on_progress, cancel=self.cancel_event, pause=self.pause_event
+                )
+            except BaseException as exc:
+                log.warning("indexing failed: %s\n%s", exc, traceback.format_exc())
+                error = exc
+            finally:
+                self._running.clear()
+            self.run_finished.emit(report, error)
+
+    def _on_progress(self, p: Any) -> None:
+        # Emitting per image would flood the GUI's event queue; 10 updates a second read as live.
+        now = time.monotonic()
+        total = getattr(p, "total", 0)
+        if now - self._last_emit >= PROGRESS_INTERVAL_S or getattr(p, "done", 0) >= total:
+            self._last_emit = now
+            self.progress.emit(p)
+
+
+class TaskThread(QThread):
+    """A single long job (training, benchmark, download) reporting progress; cancel via `cancel_event`.
+
+    `fn(progress, cancel_event)` runs on the thread; `progress(obj)` may be called as often as the job
+    likes, updates reach the GUI at most every `interval_s` (plus always the last one).
+    """
+
+    progressed = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+
+    def __init__(
+        self,
+        fn: Callable[[Callable[[Any], None], threading.Event], Any],
+        interval_s: float = PROGRESS_INTERVAL_S,
+        parent: QObject | None = None,
+        name: str = "task",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self._fn = fn
+        self._interval = interval_s
+        self.cancel_event = threading.Event()
+        self._last = 0.0
+        self._pending: Any = None
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _progress(self, value: Any) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled()
+        now = time.monotonic()
+        self._pending = value
+        if now - self._last >= self._interval:
+            self._last = now
+            self._pending = None
+            self.progressed.emit(value)
+
+    def run(self) -> None:
+        lower_current_thread_priority()
+        try:
+            result = self._fn(self._progress, self.cancel_event)
+        except Cancelled:
+            self.cancelled.emit()
+            return
+        except BaseException as exc:
+            log.warning("%s failed: %s\n%s", self.objectName(), exc, traceback.format_exc())
+            if self.cancel_event.is_set():
+                self.cancelled.emit()
+            else:
+                self.failed.emit(exc)
+            return
+        if self._pending is not None:
+            self.progressed.emit(self._pending)
+        self.succeeded.emit(result)
