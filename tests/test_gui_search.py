@@ -11,15 +11,10 @@ from imagegen import photo, save_photo
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
-from test_gui_helpers import (  # noqa: F401  (fixtures)
+from test_gui_helpers import (
     build_window,
-    gui_settings,
     install_model,
-    library_dir,
-    main_window,
     make_photos,
-    photos,
-    themed_app,
     wait_indexed,
     wait_ready,
     wait_results,
@@ -27,6 +22,8 @@ from test_gui_helpers import (  # noqa: F401  (fixtures)
 
 from irt_desktop.gui.thumbnails import pil_to_qimage
 from irt_desktop.retrieval.model import ModelSpec
+
+pytest_plugins = ["test_gui_helpers"]
 
 
 def drop_mime(widget, mime: QMimeData) -> bool:
