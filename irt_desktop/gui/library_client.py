@@ -116,6 +116,7 @@ class LibraryClient(QObject):
     model_changed = Signal(str)
     error = Signal(str, str)  # title, message
     message = Signal(str)
+    _watch_changed = Signal(object)  # from the watcher's thread
 
     def __init__(
         self,
@@ -139,6 +140,7 @@ class LibraryClient(QObject):
         self.indexer.run_finished.connect(self._on_index_finished)
         self.indexer.paused_changed.connect(self.paused_changed)
         self._watcher: Any = None
+        self._watch_changed.connect(self._on_watch_changed)
         self._search_job: Job | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -189,6 +191,9 @@ class LibraryClient(QObject):
         self.indexer.set_library(self.library)
         self._set_state(READY)
         self.indexer.request()
+        self.ops.submit(
+            self._start_watcher, name="watch", on_error=lambda e: log.warning("no watcher: %s", e)
+        )
 
     def check_model(self) -> None:
         """After a model was installed into this library's models folder."""
@@ -224,16 +229,21 @@ class LibraryClient(QObject):
 
     def _start_watcher(self) -> None:
         library = self.library
-        if library is None or not hasattr(library, "watch"):
+        if library is None or self._watcher is not None or not hasattr(library, "watch"):
             return
-        watcher = library.watch(on_change=self._on_watch_change)
+        # The first pass is the indexer's (with progress and pause); the watcher only follows changes.
+        watcher = library.watch(
+            on_change=self._watch_changed.emit,
+            reconcile=False,
+            on_error=lambda exc: log.warning("watcher: %s", exc),
+        )
         watcher.start()
         self._watcher = watcher
 
-    def _on_watch_change(self, *args: Any) -> None:
-        # Called on the watcher's thread: only thread-safe requests from here.
-        if self.state == READY:
-            self.indexer.request()
+    def _on_watch_changed(self, report: Any) -> None:
+        # The watcher has already indexed what changed (on its own thread); show the new state.
+        if self.state == READY and (getattr(report, "embedded", 0) or getattr(report, "scan", None)):
+            self.refresh()
 
     def _stop_watcher(self) -> None:
         if self._watcher is not None:

@@ -105,10 +105,10 @@ class ModelSetup(QObject):
         self._start(task)
         dialog.show()
 
-    def _on_download_progress(self, value: tuple[int, int]) -> None:
-        if self.dialog is None:
+    def _on_download_progress(self, values: list[tuple[int, int]]) -> None:
+        if self.dialog is None or not values:
             return
-        done, total = value
+        done, total = values[-1]
         if total > 0:
             self.dialog.setRange(0, 1000)
             self.dialog.setValue(round(1000 * done / total))

@@ -242,11 +242,12 @@ class IndexingWorker(QThread):
 class TaskThread(QThread):
     """A single long job (training, benchmark, download) reporting progress; cancel via `cancel_event`.
 
-    `fn(progress, cancel_event)` runs on the thread; `progress(obj)` may be called as often as the job
-    likes, updates reach the GUI at most every `interval_s` (plus always the last one).
+    `fn(progress, cancel_event)` runs on the thread and may call `progress(obj)` as often as it likes.
+    The GUI receives `progressed(list)` at most every `interval_s` with every object reported since the
+    previous delivery, so nothing is lost (a chart keeps every point) and the event queue stays short.
     """
 
-    progressed = Signal(object)
+    progressed = Signal(list)
     succeeded = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
@@ -257,42 +258,68 @@ class TaskThread(QThread):
         interval_s: float = PROGRESS_INTERVAL_S,
         parent: QObject | None = None,
         name: str = "task",
+        raise_on_cancel: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setObjectName(name)
         self._fn = fn
         self._interval = interval_s
+        # False for jobs that watch `cancel_event` themselves and wind down cleanly (the trainer saves
+        # its checkpoint); True stops jobs that only report progress at their next report.
+        self._raise_on_cancel = raise_on_cancel
         self.cancel_event = threading.Event()
         self._last = 0.0
-        self._pending: Any = None
+        self._buffer: list[Any] = []
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     def _progress(self, value: Any) -> None:
-        if self.cancel_event.is_set():
+        if self._raise_on_cancel and self.cancel_event.is_set():
             raise Cancelled()
+        self._buffer.append(value)
         now = time.monotonic()
-        self._pending = value
         if now - self._last >= self._interval:
+            self._flush()
             self._last = now
-            self._pending = None
-            self.progressed.emit(value)
+
+    def _flush(self) -> None:
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self.progressed.emit(batch)
 
     def run(self) -> None:
         lower_current_thread_priority()
         try:
             result = self._fn(self._progress, self.cancel_event)
         except Cancelled:
+            self._flush()
             self.cancelled.emit()
             return
         except BaseException as exc:
             log.warning("%s failed: %s\n%s", self.objectName(), exc, traceback.format_exc())
+            self._flush()
             if self.cancel_event.is_set():
                 self.cancelled.emit()
             else:
                 self.failed.emit(exc)
             return
-        if self._pending is not None:
-            self.progressed.emit(self._pending)
+        self._flush()
         self.succeeded.emit(result)
+
+
+def run_task(
+    parent: QObject,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+    name: str = "task",
+) -> TaskThread:
+    """A one-off call on its own thread (a folder scan, a speed probe) that must not wait behind the
+    library's queue; the thread object cleans itself up when done."""
+    task = TaskThread(lambda progress, cancel: fn(), parent=parent, name=name)
+    task.succeeded.connect(on_done)
+    task.failed.connect(on_error or (lambda exc: log.warning("%s failed: %s", name, exc)))
+    task.finished.connect(task.deleteLater)
+    task.start()
+    return task
