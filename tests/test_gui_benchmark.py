@@ -1,0 +1,105 @@
+"""The benchmark pane on tiny datasets in the real layouts: choices remembered, the run on a worker,
+ours beside the paper's in the table, the Recall@K chart, missing datasets named, the report exported."""
+
+from __future__ import annotations
+
+import json
+
+from benchmark_layouts import write_cub, write_revisited, write_sop
+from PySide6.QtCore import Qt
+from test_gui_helpers import WAIT_MS, build_window, wait_ready
+
+pytest_plugins = ["test_gui_helpers"]
+
+
+def tick(pane, names: set[str]) -> None:
+    for i in range(pane.datasets.topLevelItemCount()):
+        item = pane.datasets.topLevelItem(i)
+        name = item.data(0, Qt.ItemDataRole.UserRole + 1)
+        item.setCheckState(0, Qt.CheckState.Checked if name in names else Qt.CheckState.Unchecked)
+
+
+def test_benchmark_pane_runs_tiny_datasets(
+    qtbot, themed_app, library_dir, gui_settings, tiny_bundle, tmp_path
+):
+    data = tmp_path / "data"
+    write_cub(data / "cub")
+    write_sop(tmp_path / "elsewhere" / "my_sop")  # a dataset outside the data folder, under another name
+    write_revisited(data, "roxford5k")
+    client, window = build_window(library_dir, gui_settings)
+    qtbot.addWidget(window)
+    window.show()
+    client.start()
+    wait_ready(qtbot, window)
+
+    pane = window.benchmark_pane
+    assert window.tabs.currentWidget() is pane
+    qtbot.waitUntil(lambda: pane.model_combo.count() > 1, timeout=WAIT_MS)
+    pane.root_edit.setText(str(data))
+    pane.overrides["sop"] = str(tmp_path / "elsewhere" / "my_sop")
+    pane.refresh_datasets()
+    tick(pane, {"cub", "sop", "roxford", "inshop"})
+    qtbot.waitUntil(lambda: "not found" in pane.datasets.topLevelItem(2).text(1), timeout=WAIT_MS)
+    assert "not found" not in pane.datasets.topLevelItem(1).text(1)  # cub
+    pane.model_combo.setCurrentIndex(pane.model_combo.findData(tiny_bundle.id))
+    assert pane.model_combo.currentData() == tiny_bundle.id
+
+    pane.run_button.click()
+    assert not pane.run_button.isEnabled()
+    qtbot.waitUntil(
+        lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=WAIT_MS * 2
+    )
+    assert pane.result is not None, pane.progress_label.text()
+    datasets = {pane.table.item(r, 0).text() for r in range(pane.table.rowCount())}
+    assert {"cub", "sop", "roxford"} <= datasets
+    metrics = {
+        (pane.table.item(r, 0).text(), pane.table.item(r, 3).text()) for r in range(pane.table.rowCount())
+    }
+    assert ("cub", "R@1") in metrics and ("sop", "R@1000") in metrics
+    # The chart has one "ours" line per category dataset (landmark mAP stays in the table).
+    names = [s.name for s in pane.chart.series]
+    assert any(n.startswith("cub") and "ours" in n for n in names)
+    assert not any(n.startswith("roxford") for n in names)
+    assert "inshop" in pane.notes.text()  # ticked but missing: named, with what to download
+    assert pane.export_button.isEnabled()
+
+    report = tmp_path / "report.md"
+    pane.export(report)
+    assert "| cub |" in report.read_text()
+    as_json = tmp_path / "results.json"
+    pane.export(as_json)
+    assert json.loads(as_json.read_text())["rows"]
+
+    # Choices are remembered for next time.
+    state = gui_settings.benchmark_state()
+    assert (
+        state["data_root"] == str(data) and "sop" in state["overrides"] and state["model"] == tiny_bundle.id
+    )
+    window.close()
+
+
+def test_benchmark_pane_smoke_suite_and_stop(qtbot, themed_app, library_dir, gui_settings):
+    client, window = build_window(library_dir, gui_settings)
+    qtbot.addWidget(window)
+    window.show()
+    client.start()
+    pane = window.benchmark_pane
+    pane.suite_combo.setCurrentIndex(pane.suite_combo.findData("smoke-quick"))
+    assert not pane.datasets.isEnabled()
+    pane.run_button.click()
+    qtbot.waitUntil(
+        lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=WAIT_MS * 2
+    )
+    assert pane.result is not None, pane.progress_label.text()
+    variants = {pane.table.item(r, 1).text() for r in range(pane.table.rowCount())}
+    assert {"IRT_O", "IRT_L", "IRT_R"} <= variants
+    assert "PASS" in pane.progress_label.text() or "FAIL" in pane.progress_label.text()
+
+    # Stop: a full-scale run is cancelled and the pane is ready again.
+    pane.suite_combo.setCurrentIndex(pane.suite_combo.findData("smoke-full"))
+    pane.run_button.click()
+    qtbot.waitUntil(lambda: "smoke" in pane.progress_label.text(), timeout=WAIT_MS)
+    pane.stop_button.click()
+    qtbot.waitUntil(lambda: pane.run_button.isEnabled(), timeout=WAIT_MS * 2)
+    assert not pane.running
+    window.close()
