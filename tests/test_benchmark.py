@@ -1,0 +1,274 @@
+"""`irt-desktop --benchmark` end to end on tiny datasets of every format, the smoke suite, and `train`."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from benchmark_layouts import write_all, write_cub, write_inshop
+
+from irt_desktop.cli import main
+from irt_desktop.retrieval.benchmark import DATASETS, run_benchmark
+from irt_desktop.retrieval.bundle import list_bundles, save_bundle
+from irt_desktop.retrieval.card import ModelCard
+from irt_desktop.retrieval.model import IRT, ModelSpec
+
+# A one-block DeiT-S at 32 px: the paper's backbone name and 384-d CLS, so the paper's figures apply.
+MINI_DEIT_S = ModelSpec(backbone="deit_small_patch16_224", input_size=32, backbone_kwargs={"depth": 1})
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_all(tmp_path_factory.mktemp("benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def deit_s_bundle(tmp_path_factory):
+    """Stands in for the off-the-shelf DeiT-S (provenance: pretrained, hence IRT_O)."""
+    import torch
+
+    torch.manual_seed(0)
+    card = ModelCard(name="deit-s", spec=MINI_DEIT_S, title="DeiT-S", provenance={"kind": "pretrained"})
+    return save_bundle(IRT(MINI_DEIT_S).eval(), card, tmp_path_factory.mktemp("models"))
+
+
+def _rows(out):
+    return json.loads((out / "results.json").read_text())["rows"]
+
+
+def test_benchmark_cli_every_format(data_root, deit_s_bundle, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "--library",
+            str(tmp_path / "lib"),
+            "--benchmark",
+            "--datasets",
+            "sop,cub,inshop,roxford,rparis",
+            "--data-root",
+            str(data_root),
+            "--model",
+            str(deit_s_bundle.path),
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert rc == 0
+    metrics = {(r["dataset"], r["metric"]): r for r in _rows(out)}
+    expected = {
+        "sop": ["R@1", "R@10", "R@100", "R@1000"],
+        "cub": ["R@1", "R@2", "R@4", "R@8"],
+        "inshop": ["R@1", "R@10", "R@20", "R@30"],
+        "roxford": ["mAP_medium", "mAP_hard", "mAP_easy"],
+        "rparis": ["mAP_medium", "mAP_hard", "mAP_easy"],
+    }
+    assert set(metrics) == {(d, m) for d, ms in expected.items() for m in ms}
+    for row in metrics.values():
+        assert 0 <= row["ours"] <= 100 and row["variant"] == "IRT_O" and row["dims"] == 384
+    # The paper's figures and the difference, from model/paper_results.toml.
+    sop = metrics[("sop", "R@1")]
+    assert sop["paper"] == 52.8 and sop["diff"] == pytest.approx(sop["ours"] - 52.8)
+    assert (
+        metrics[("roxford", "mAP_medium")]["paper"] == 20.3
+        and metrics[("rparis", "mAP_hard")]["paper"] == 26.3
+    )
+    assert metrics[("sop", "R@10")]["paper"] is None  # the paper has no IRT_O R@10
+    # Recall is monotone in K; with 3 images per class and few items, R@1000 is everything.
+    assert metrics[("sop", "R@1000")]["ours"] == 100.0
+    report = (out / "report.md").read_text()
+    assert "| sop | IRT_O | 384 | R@1 |" in report and "52.8" in report
+    assert "sop" in printed and "52.8" in printed and "report.md" in printed
+
+
+def test_train_then_evaluate_with_pca(data_root, deit_s_bundle, tmp_path):
+    out, lib = tmp_path / "out", tmp_path / "lib"
+    rc = main(
+        [
+            "--library",
+            str(lib),
+            "--benchmark",
+            "--datasets",
+            "cub,roxford",
+            "--data-root",
+            str(data_root),
+            "--model",
+            str(deit_s_bundle.path),
+            "--train",
+            "irt_r",
+            "--iterations",
+            "2",
+            "--dims",
+            "8",
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert rc == 0
+    results = json.loads((out / "results.json").read_text())
+    cub = [r for r in results["rows"] if r["dataset"] == "cub"]
+    assert {r["variant"] for r in cub} == {"IRT_R"} and {r["dims"] for r in cub} == {8}
+    assert all(r["paper"] is None for r in cub)  # the paper has no 8-d figure
+    trained = [b for b in list_bundles(lib / "models") if b.card.provenance.get("kind") == "trained"]
+    assert len(trained) == 1 and trained[0].card.spec.dims == 8
+    assert trained[0].card.provenance["recipe"]["recipe"] == "cub"
+    assert results["details"]["cub"]["model"] == trained[0].id
+    # Landmarks are trained on SfM-120k in the paper: evaluated as given, and said so.
+    assert any("SfM-120k" in n for n in results["notes"])
+    assert (out / "work" / "cub-irt_r" / "checkpoint").is_dir()
+
+
+def test_trained_384d_rows_meet_the_papers_irt_r(data_root, deit_s_bundle, tmp_path):
+    result = run_benchmark(
+        ["cub"],
+        data_root,
+        model=deit_s_bundle,
+        train="irt_l",
+        dims=None,
+        device="cpu",
+        out_dir=tmp_path,
+        iterations=1,
+        num_workers=0,
+    )
+    r1 = next(r for r in result.rows if r.metric == "R@1")
+    assert (r1.variant, r1.dims, r1.paper) == ("IRT_L", 384, 74.2)
+
+
+def test_missing_dataset_says_what_to_download_where(tmp_path, deit_s_bundle, capsys):
+    rc = main(
+        [
+            "--library",
+            str(tmp_path),
+            "--benchmark",
+            "--datasets",
+            "cub,roxford",
+            "--data-root",
+            str(tmp_path),
+            "--model",
+            str(deit_s_bundle.path),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "0",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert str(tmp_path / "cub" / "images.txt") in err and "CUB_200_2011.tgz" in err
+    assert "gnd_roxford5k.pkl" in err and "revisitop" in err
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Missing datasets" in report and "CUB_200_2011.tgz" in report
+
+
+def test_without_a_model_offline_the_weights_message(tmp_path, capsys, monkeypatch):
+    from irt_desktop.retrieval import weights
+
+    monkeypatch.setattr(weights, "cached_weights", lambda card: None)
+    monkeypatch.setattr(weights, "hub_reachable", lambda timeout=2.0: False)
+    rc = main(["--library", str(tmp_path), "--benchmark", "--datasets", "cub", "--data-root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "irt-desktop models import" in err
+
+
+def test_progress_has_an_eta_and_cancel_stops(data_root, deit_s_bundle, tmp_path):
+    seen = []
+    run_benchmark(
+        "inshop", data_root, model=deit_s_bundle, out_dir=tmp_path / "a", progress=seen.append, num_workers=0
+    )
+    embed = [p for p in seen if p.stage == "embed" and p.done]
+    assert embed and embed[-1].done == embed[-1].total and embed[-1].eta_s == pytest.approx(0.0)
+    cancel = threading.Event()
+    cancel.set()
+    result = run_benchmark(
+        "inshop,cub", data_root, model=deit_s_bundle, out_dir=tmp_path / "b", cancel=cancel, num_workers=0
+    )
+    assert result.cancelled and not result.rows and (tmp_path / "b" / "results.json").is_file()
+
+
+def test_inshop_queries_search_the_gallery_only(tmp_path, deit_s_bundle):
+    from irt_desktop.retrieval.datasets import load_inshop
+    from irt_desktop.retrieval.metrics import recall_at_k
+    from irt_desktop.retrieval.training import evaluate_bundle, extract_features
+
+    bench = load_inshop(write_inshop(tmp_path))
+    model = deit_s_bundle.load_model()
+    q = extract_features(model, bench.query, device="cpu", num_workers=0)
+    g = extract_features(model, bench.gallery, device="cpu", num_workers=0)
+    expected = recall_at_k(q, bench.query.labels, (1, 10), g, bench.gallery.labels)
+    got = evaluate_bundle(deit_s_bundle, bench, (1, 10), device="cpu", num_workers=0)
+    assert got == pytest.approx({f"R@{k}": 100 * v for k, v in expected.items()})
+
+
+def test_smoke_suite_quick(tmp_path, capsys):
+    out = tmp_path / "smoke"
+    rc = main(
+        [
+            "--library",
+            str(tmp_path),
+            "--benchmark",
+            "--suite",
+            "smoke",
+            "--scale",
+            "quick",
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+        ]
+    )
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    variants = {r["variant"] for r in results["rows"] if r["metric"] == "R@1"}
+    assert variants == {"IRT_O", "IRT_L", "IRT_R"}
+    assert "verdict: PASS" in printed and rc == 0 and results["passed"] is True
+    # The generated data is in the CUB layout with disjoint train (1-100) and test (101-) classes.
+    labels = (out / "smoke-data" / "image_class_labels.txt").read_text().split()
+    classes = {int(c) for c in labels[1::2]}
+    assert {c for c in classes if c <= 100} and {c for c in classes if c > 100}
+
+
+def test_train_cli_on_class_folders(tmp_path, tiny_bundle, capsys):
+    import shutil
+
+    cub = write_cub(tmp_path / "cub", 4, 0, 6)
+    albums = tmp_path / "albums"
+    for cls in (cub / "images").iterdir():
+        shutil.copytree(cls, albums / cls.name.split(".", 1)[1])
+    lib = tmp_path / "lib"
+    args = ["--library", str(lib), "train", "--folders", str(albums), "--model", str(tiny_bundle.path)]
+    args += [
+        "--iterations",
+        "3",
+        "--holdout",
+        "0.5",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--set",
+        "batch_size=8",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "24 images in 4 classes" in printed and "before: R@1" in printed and "after:  R@1" in printed
+    (bundle,) = list_bundles(lib / "models")
+    assert bundle.card.provenance["recipe"]["recipe"] == "folders"
+    assert bundle.card.provenance["recipe"]["batch_size"] == 8
+    assert bundle.card.provenance["data"]["classes"] == 2  # half the classes held out
+    # Same command again: the finished checkpoint is found, nothing is retrained.
+    assert main(args) == 0
+    assert "saved" in capsys.readouterr().out
+
+
+def test_dataset_catalog_matches_the_cli():
+    assert list(DATASETS) == ["sop", "cub", "inshop", "roxford", "rparis"]
+    assert {d.paper_key for d in DATASETS.values()} == {"sop", "cub", "inshop", "roxford5k", "rparis6k"}
