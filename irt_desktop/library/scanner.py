@@ -222,6 +222,7 @@ class Scanner:
         outcome = ScanOutcome()
         diff = _Diff()
         regions = _outermost(sorted({os.path.normpath(p) for p in paths}))
+        whole: list[int] = []  # roots re-scanned in full (a root that came back online)
         for root in roots:
             mine = [p for p in regions if is_under(p, root.path)]
             if not mine or not self._reachable(root, outcome):
@@ -246,7 +247,14 @@ class Scanner:
             listing.files = {p: v for p, v in listing.files.items() if root.covers(p)}
             self._diff(root, listing, rows, diff, outcome.report)
             outcome.touched_roots.add(root.id)
+            whole.extend([root.id] if root.path in mine else [])
         self._apply(diff, outcome)
+        now = time.time()
+        with self.catalog.transaction() as conn:
+            for root_id in outcome.touched_roots:
+                conn.execute("UPDATE roots SET online = 1 WHERE id = ?", (root_id,))
+            for root_id in whole:
+                conn.execute("UPDATE roots SET scanned_at = ? WHERE id = ?", (now, root_id))
         return outcome
 
     # -- helpers ---------------------------------------------------------------------------------------

@@ -92,6 +92,7 @@ class VectorIndex:
         n = len(vectors)
         # ~sqrt(n) lists keeps both the k-means training and the per-query scan small on a laptop CPU.
         nlist = int(min(8192, max(256, 2 ** round(math.log2(math.sqrt(n))))))
+        nlist = min(nlist, max(1, n // 32))  # k-means needs points to spare per centroid
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT

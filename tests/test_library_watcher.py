@@ -1,0 +1,131 @@
+"""The watcher: changes on disk reach the catalog and the index without a manual scan."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+from imagegen import photo, save_photo
+from test_library_support import SIZE, make_tree, wait_for
+
+pytest_plugins = ["test_library_support"]
+
+
+def _paths(lib) -> set[str]:
+    return {r[0] for r in lib.catalog.conn.execute("SELECT path FROM images WHERE status != 'deleted'")}
+
+
+def _indexed(lib, path) -> bool:
+    return bool(
+        lib.catalog.scalar(
+            "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id "
+            "WHERE i.path = ? AND i.status = 'ok'",
+            (str(path),),
+        )
+    )
+
+
+def test_watcher_follows_create_move_modify_delete(open_library, tmp_path):
+    photos = tmp_path / "photos"
+    make_tree(photos, n=6)
+    lib = open_library()
+    lib.add_root(photos)
+    reports = []
+    offline_added = save_photo(photos / "a" / "while_closed.jpg", 60, SIZE)  # reconciliation catches it
+    watcher = lib.watch(on_change=reports.append, debounce_s=0.3)
+    with watcher:
+        wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
+        assert _indexed(lib, offline_added) and lib.status().n_indexed == 7
+
+        new = save_photo(photos / "b" / "new.jpg", 61, SIZE)
+        wait_for(lambda: _indexed(lib, new), what="new photo indexed")
+        assert lib.search(new, k=1)[0].path == new
+
+        old_id = lib.catalog.image_id_for_path(str(new))
+        moved = photos / "a" / "deeper" / "moved.jpg"
+        shutil.move(new, moved)
+        wait_for(lambda: str(moved) in _paths(lib) and str(new) not in _paths(lib), what="move")
+        assert lib.catalog.image_id_for_path(str(moved)) == old_id  # kept its row and vector
+
+        folder = photos / "a" / "deeper"
+        folder.rename(photos / "renamed_folder")
+        wait_for(lambda: str(photos / "renamed_folder" / "moved.jpg") in _paths(lib), what="folder move")
+        assert lib.catalog.image_id_for_path(str(photos / "renamed_folder" / "moved.jpg")) == old_id
+
+        target = photos / "b" / "img_002.jpg"
+        before = lib.search(target, k=1)[0]
+        save_photo(target, 62, SIZE)
+        wait_for(
+            lambda: lib.search(photo(62, SIZE), k=1)[0].path == target, what="modified photo re-embedded"
+        )
+        assert lib.catalog.image_id_for_path(str(target)) == before.image_id
+
+        (photos / "a" / "img_000.jpg").unlink()
+        wait_for(lambda: str(photos / "a" / "img_000.jpg") not in _paths(lib), what="delete")
+        assert all(h.path.name != "img_000.jpg" for h in lib.search(target, k=50))
+        # 7 at reconciliation, then the new and the modified photo; moves re-embed nothing.
+        assert sum(r.embedded for r in reports) == 9
+
+
+def test_a_file_being_copied_is_indexed_once_when_complete(open_library, tmp_path):
+    photos = tmp_path / "photos"
+    make_tree(photos, n=2)
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    reports = []
+    source = save_photo(tmp_path / "src.jpg", 70, (640, 480), quality=95).read_bytes()
+    dest = photos / "a" / "copying.jpg"
+    with lib.watch(on_change=reports.append, debounce_s=0.5, reconcile=False) as watcher:
+        time.sleep(0.3)
+        with open(dest, "wb") as f:  # a slow copy: chunks with pauses shorter than the debounce time
+            for i in range(0, len(source), 2048):
+                f.write(source[i : i + 2048])
+                f.flush()
+                time.sleep(0.02)
+        wait_for(lambda: _indexed(lib, dest), what="copied photo indexed")
+        wait_for(watcher.idle.is_set, what="watcher idle")
+    assert sum(r.embedded for r in reports) == 1 and sum(r.failed for r in reports) == 0
+    assert not lib.failures()
+
+
+def test_polling_observer_for_network_roots(open_library, tmp_path):
+    share = tmp_path / "share"
+    make_tree(share, n=2)
+    lib = open_library()
+    lib.add_root(share, network=True)
+    with lib.watch(debounce_s=0.2, poll_interval_s=0.2) as watcher:
+        wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
+        assert set(watcher.watched_roots.values()) == {"polling"}
+        new = save_photo(share / "b" / "from_another_pc.jpg", 80, SIZE)
+        wait_for(lambda: _indexed(lib, new), what="polled photo indexed")
+
+
+def test_offline_root_is_watched_when_it_comes_back(open_library, tmp_path):
+    photos = tmp_path / "photos"
+    make_tree(photos, n=2)
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    photos.rename(tmp_path / "away")
+    errors: list[BaseException] = []
+    with lib.watch(debounce_s=0.2, offline_retry_s=0.2, on_error=errors.append) as watcher:
+        wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
+        assert watcher.watched_roots == {} and lib.roots()[0].status == "offline"
+        (tmp_path / "away").rename(photos)
+        wait_for(lambda: lib.roots()[0].id in watcher.watched_roots, what="root watched again")
+        wait_for(lambda: lib.roots()[0].status == "indexed", what="root online")
+        new = save_photo(photos / "later.jpg", 81, SIZE)
+        wait_for(lambda: _indexed(lib, new), what="photo in the returned root indexed")
+    assert not errors and lib.status().n_images == 3
+
+
+def test_stop_is_prompt(open_library, photos):
+    lib = open_library()
+    lib.add_root(photos)
+    watcher = lib.watch(debounce_s=0.2).start()
+    wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
+    t = time.monotonic()
+    watcher.stop()
+    assert time.monotonic() - t < 5 and not any(th.name == "irt-watcher" for th in threading.enumerate())
