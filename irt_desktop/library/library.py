@@ -52,6 +52,9 @@ TARGET = "model.target"  # being embedded after activate_model(); None when no s
 DELETED_RETENTION_S = 30 * 24 * 3600
 # A long run saves its FAISS index this often, so a crash costs a reload, not a rebuild.
 SAVE_INTERVAL_S = 120.0
+# Indexes up to this size are saved after every run (cheap: ~0.1 s per 100k vectors); larger ones at
+# most every SAVE_INTERVAL_S and on close, so a watcher's small updates do not rewrite ~1 GB each time.
+SAVE_ALWAYS_MAX = 200_000
 
 
 class Library:
@@ -80,10 +83,12 @@ class Library:
         self._embedder_lock = threading.Lock()
         self._indexes: dict[str, VectorIndex] = {}
         self._dirty: set[str] = set()
+        self._saved_at: dict[str, float] = {}
         self._index_lock = threading.RLock()
         self._run_lock = threading.Lock()
         # Why the last index load fell back to a rebuild (for status/diagnostics and tests).
         self.last_rebuild_reason: str | None = None
+        self._watchers: list = []
 
     @classmethod
     def open(cls, path: Path, embedder_factory: Callable[[], Embedder] | None = None, **kwargs) -> Library:
@@ -96,8 +101,10 @@ class Library:
         self.close()
 
     def close(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop()
         with contextlib.suppress(Exception):
-            self._save_indexes(only_dirty=True)
+            self._save_indexes(only_dirty=True, force=True)
         self.catalog.close()
 
     # -- models ----------------------------------------------------------------------------------------
@@ -285,10 +292,10 @@ class Library:
         with self._mutation() as conn:
             conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (SERVING, target))
             conn.execute("DELETE FROM settings WHERE key = ?", (TARGET,))
-            old = self._indexes.pop(serving, None) if serving else None
+            if serving:
+                self._indexes.pop(serving, None)
         report.switched_model = True
         if serving:
-            del old
             self._dirty.discard(serving)
             self._embedders.pop(serving, None)
             self.catalog.drop_model_vectors(serving)
@@ -376,10 +383,14 @@ class Library:
                 return
             vi.save(self._index_path(model_id), count, checksum)
             self._dirty.discard(model_id)
+            self._saved_at[model_id] = time.monotonic()
 
-    def _save_indexes(self, only_dirty: bool = True) -> None:
+    def _save_indexes(self, only_dirty: bool = True, force: bool = False) -> None:
         with self._index_lock:
             for model_id, vi in list(self._indexes.items()):
+                recent = time.monotonic() - self._saved_at.get(model_id, 0.0) < SAVE_INTERVAL_S
+                if not force and vi.ntotal > SAVE_ALWAYS_MAX and recent:
+                    continue
                 if not only_dirty or model_id in self._dirty:
                     if not vi.suits_size(vi.ntotal, self.exact_max):
                         self._indexes.pop(model_id)
@@ -504,7 +515,9 @@ class Library:
         """A Watcher keeping the roots current: .start() (reconciliation scan first), .stop()."""
         from irt_desktop.library.watcher import Watcher
 
-        return Watcher(self, on_change=on_change, **kwargs)
+        watcher = Watcher(self, on_change=on_change, **kwargs)
+        self._watchers.append(watcher)
+        return watcher
 
 
 def _bundle_dim(bundle: ModelBundle) -> int:

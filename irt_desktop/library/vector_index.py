@@ -35,6 +35,8 @@ EXACT_MAX = 300_000
 RECALL_TARGET = 0.97
 NPROBE_STEPS = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 CALIBRATION_QUERIES = 256
+# Up to this many queries a search runs single-threaded (see VectorIndex.search).
+FEW_QUERIES = 4
 
 
 class IndexFileError(Exception):
@@ -161,7 +163,17 @@ class VectorIndex:
             if self.info.kind == "ivf":
                 self._index.nprobe = self.info.nprobe
             k = max(1, min(k, int(self._index.ntotal) or 1))
-            return self._index.search(queries, k)
+            if len(queries) > FEW_QUERIES:
+                return self._index.search(queries, k)
+            # A few queries run on this thread alone: an OpenMP team on cores that indexing (or any other
+            # program) keeps busy waits a scheduler slice at every barrier, ~10 ms, for a sub-ms scan.
+            # omp_set_num_threads is per calling thread, so this does not touch other threads' searches.
+            previous = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                return self._index.search(queries, k)
+            finally:
+                faiss.omp_set_num_threads(previous)
 
     def range_search(
         self, queries: np.ndarray, threshold: float
