@@ -229,7 +229,8 @@ def test_smoke_suite_quick(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     variants = {r["variant"] for r in results["rows"] if r["metric"] == "R@1"}
     assert variants == {"IRT_O", "IRT_L", "IRT_R"}
-    assert "verdict: PASS" in printed and rc == 0 and results["passed"] is True
+    # Too small to learn reliably: plumbing only, no verdict (the full scale has one).
+    assert rc == 0 and results["passed"] is None and "no verdict" in printed
     # The generated data is in the CUB layout with disjoint train (1-100) and test (101-) classes.
     labels = (out / "smoke-data" / "image_class_labels.txt").read_text().split()
     classes = {int(c) for c in labels[1::2]}

@@ -98,7 +98,7 @@ def _run_smoke(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
     _print_result(result)
     if result.cancelled:
         return 130
-    return 0 if result.passed else 1
+    return 1 if result.passed is False else 0
 
 
 def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, cancel: threading.Event) -> int:

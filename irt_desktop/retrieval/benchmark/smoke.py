@@ -33,6 +33,7 @@ class SmokeScale:
     image_size: int
     spec: ModelSpec
     iterations: int | None  # None: the recipe's
+    memory_start: int | None = None  # None: the recipe's
 
 
 _FULL_SPEC = ModelSpec(
@@ -48,8 +49,8 @@ _QUICK_SPEC = ModelSpec(
 SCALES = {
     # A few minutes on a laptop CPU.
     "full": SmokeScale(32, 32, 24, 72, _FULL_SPEC, None),
-    # Seconds: for tests of the plumbing, too short to learn much.
-    "quick": SmokeScale(6, 6, 6, 40, _QUICK_SPEC, 12),
+    # Seconds: for tests of the plumbing, too short and too small (36 test images) for a verdict.
+    "quick": SmokeScale(6, 6, 6, 40, _QUICK_SPEC, 12, memory_start=6),
 }
 
 
@@ -70,10 +71,12 @@ def run_smoke_suite(
     s = SCALES[scale]
     out_dir = Path(out_dir)
     reporter = _Reporter(progress, cancel)
-    iters = iterations or s.iterations
-    cfg_base = TrainConfig.from_recipe(
-        "smoke", device=device, num_workers=num_workers, seed=seed, **({"iterations": iters} if iters else {})
-    )
+    overrides = {"device": device, "num_workers": num_workers, "seed": seed}
+    if iterations or s.iterations:
+        overrides["iterations"] = iterations or s.iterations
+    if s.memory_start is not None:
+        overrides["memory_start"] = s.memory_start
+    cfg_base = TrainConfig.from_recipe("smoke", **overrides)
     result = BenchmarkResult(
         "IRT smoke suite",
         {
@@ -82,7 +85,8 @@ def run_smoke_suite(
             "model": f"ViT from scratch, depth {s.spec.backbone_kwargs['depth']}, width "
             f"{s.spec.backbone_kwargs['embed_dim']}, {s.spec.input_size} px input",
             "training": f"{cfg_base.iterations} iterations, batch {cfg_base.batch_size} "
-            f"({cfg_base.m_per_class} per class), lr {cfg_base.lr}",
+            f"({cfg_base.m_per_class} per class), lr {cfg_base.lr}, "
+            f"memory from iteration {cfg_base.memory_start}, {cfg_base.precision} precision",
             "device": device or "auto",
             "scale": scale,
         },
@@ -133,12 +137,16 @@ def run_smoke_suite(
                 )
         base = scores["IRT_O"]["R@1"]
         gains = {v: scores[v]["R@1"] - base for v in ("IRT_L", "IRT_R")}
-        result.passed = all(g >= PASS_MARGIN for g in gains.values())
-        result.notes.append(
-            "R@1 gain over the untrained network: "
-            + ", ".join(f"{v} {g:+.1f} points" for v, g in gains.items())
-            + f" (pass: both >= {PASS_MARGIN:.0f})."
-        )
+        gain_text = ", ".join(f"{v} {g:+.1f} points" for v, g in gains.items())
+        if scale == "full":
+            result.passed = all(g >= PASS_MARGIN for g in gains.values())
+            result.notes.append(
+                f"R@1 gain over the untrained network: {gain_text} (pass: both >= {PASS_MARGIN:.0f})."
+            )
+        else:
+            result.notes.append(
+                f"R@1 gain over the untrained network: {gain_text}; no verdict at scale {scale}."
+            )
     except BenchmarkCancelled:
         result.cancelled = True
     result.write(out_dir)

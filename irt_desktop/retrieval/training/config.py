@@ -23,6 +23,7 @@ TRAJECTORY_FIELDS = (
     "koleo_weight",
     "memory_size",
     "memory_fraction",
+    "memory_start",
     "momentum",
     "input_size",
     "seed",
@@ -49,6 +50,10 @@ class TrainConfig:
     # size, In-Shop 0.2x). 0 disables the memory (batch-only contrastive loss).
     memory_size: int | None = None
     memory_fraction: float = 1.0
+    # First iteration that uses (and fills) the memory. XBM (Wang et al. 2020) waits until the features
+    # have settled; fine-tuning a pretrained model needs no wait (the paper's recipes: 0), training from
+    # scratch does: stale near-identical memory entries would otherwise swamp the batch's signal.
+    memory_start: int = 0
     # Momentum of the key encoder that fills the memory (In-Shop: 0.999); None: the live model's outputs.
     momentum: float | None = None
     # Training input size; None keeps the starting model's. Position embeddings are resampled by timm.
@@ -87,6 +92,8 @@ class TrainConfig:
             problems.append("momentum must be in [0, 1)")
         if self.memory_size is not None and self.memory_size < 0:
             problems.append("memory_size must be >= 0")
+        if self.memory_start < 0:
+            problems.append("memory_start must be >= 0")
         if not 0 < self.memory_fraction <= 1:
             problems.append("memory_fraction must be in (0, 1]")
         if self.precision not in PRECISIONS:

@@ -303,7 +303,7 @@ class _Run:
                 return True
             t0 = time.perf_counter()
             micro = [next(loader) for _ in range(cfg.grad_accum)]
-            terms = self._step(micro)
+            terms = self._step(micro, use_memory=k >= cfg.memory_start)
             self._done = k + 1
             dt = time.perf_counter() - t0
             # A short moving average: the first steps include warm-up and worker start.
@@ -330,8 +330,11 @@ class _Run:
                 self._save_checkpoint(k + 1)
         return False
 
-    def _step(self, micro: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> LossTerms:
+    def _step(
+        self, micro: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], use_memory: bool
+    ) -> LossTerms:
         ctx, dev = self.ctx, self.device
+        memory = self.memory if use_memory else None
         xs = [x.to(dev, non_blocking=True) for x, _, _ in micro]
         y = ctx.all_gather(torch.cat([m[1] for m in micro]).to(dev))
         idx = ctx.all_gather(torch.cat([m[2] for m in micro]).to(dev))
@@ -341,7 +344,7 @@ class _Run:
             with self._autocast():
                 z = self.net(xs[0])
             batch_z = ctx.all_gather(z)
-            terms = self._backward(_splice(batch_z, z, offset), y, idx)
+            terms = self._backward(_splice(batch_z, z, offset), y, idx, memory)
         else:
             with torch.no_grad(), self._autocast():
                 local = torch.cat([self.model(x) for x in xs])
@@ -353,22 +356,25 @@ class _Run:
                 with sync:
                     with self._autocast():
                         z = self.net(x)
-                    terms = self._backward(_splice(batch_z, z, start), y, idx)
+                    terms = self._backward(_splice(batch_z, z, start), y, idx, memory)
                 start += len(x)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.memory is not None:
+        if self.key_encoder is not None:
+            self.key_encoder.update(self.model)
+        if memory is not None:
             keys = batch_z
             if self.key_encoder is not None:
-                self.key_encoder.update(self.model)
                 with self._autocast():
                     keys = ctx.all_gather(torch.cat([self.key_encoder(x) for x in xs]))
-            self.memory.enqueue(keys.float(), y, idx)
+            memory.enqueue(keys.float(), y, idx)
         return terms
 
-    def _backward(self, z: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> LossTerms:
-        terms = self.objective(z, y, idx, self.memory)
+    def _backward(
+        self, z: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, memory: CrossBatchMemory | None
+    ) -> LossTerms:
+        terms = self.objective(z, y, idx, memory)
         # DDP averages gradients over ranks; each rank holds a disjoint part of the sum, so undo the mean.
         self.scaler.scale(terms.total * self.ctx.world_size).backward()
         return LossTerms(*(t.detach() for t in terms))
