@@ -312,3 +312,22 @@ def test_empty_library_needs_no_model(tmp_path):
             lib.index()
         with pytest.raises(NoModelError):
             lib.search(empty / "x.jpg")
+
+
+def test_exact_duplicates_are_confirmed_by_full_content(open_library, tmp_path):
+    root = tmp_path / "photos"
+    make_tree(root, n=2)
+    head, tail = os.urandom(70_000), os.urandom(70_000)
+    # Same size, head and tail (so the same quick hash), different middle: not duplicates.
+    (root / "a" / "x1.jpg").write_bytes(head + b"\x01" * 50_000 + tail)
+    (root / "a" / "x2.jpg").write_bytes(head + b"\x02" * 50_000 + tail)
+    shutil.copy2(root / "a" / "img_000.jpg", root / "a" / "same.jpg")
+    lib = open_library()
+    lib.add_root(root)
+    lib.index()
+    quick = lib.catalog.conn.execute(
+        "SELECT count(DISTINCT quick_hash) FROM images WHERE path LIKE '%x_.jpg'"
+    ).fetchone()[0]
+    assert quick == 1
+    groups = lib.duplicates().exact
+    assert [sorted(i.path.name for i in g) for g in groups] == [["img_000.jpg", "same.jpg"]]
