@@ -205,3 +205,14 @@ def test_single_installed_model_is_adopted(photos, tmp_path, tiny_bundle):
     with Library.open(libdir) as lib:
         lib.add_root(photos)
         assert lib.index().embedded == 12 and lib.model_id == tiny_bundle.id
+
+
+def test_ivf_that_cannot_reach_the_recall_floor_falls_back_to_exact(monkeypatch):
+    from irt_desktop.library import vector_index
+
+    monkeypatch.setattr(vector_index, "NPROBE_STEPS", (1,))
+    x = np.random.default_rng(0).standard_normal((12_000, 64)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    vi = VectorIndex.build("m", 64, np.arange(12_000, dtype=np.int64), x, exact_max=1_000)
+    assert vi.info.kind == "exact" and vi.info.recall_at_10 < 0.95 and vi.ntotal == 12_000
+    assert vi.suits_size(12_000, exact_max=1_000)

@@ -35,6 +35,9 @@ MAGIC = b"IRTVIDX1"
 EXACT_MAX = 150_000
 # Calibrate above the required 0.95 so that a slightly different query mix still clears it.
 RECALL_TARGET = 0.97
+# A collection IVF cannot serve this well at any nprobe tried (no neighbourhood structure) is searched
+# exhaustively instead: slower, never wrong.
+RECALL_FLOOR = 0.95
 NPROBE_STEPS = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 CALIBRATION_QUERIES = 256
 # Up to this many queries a search runs single-threaded (see VectorIndex.search).
@@ -89,6 +92,12 @@ class VectorIndex:
             vi.add(ids, vectors, replace=False)
         if vi.info.kind == "ivf":
             vi._calibrate(ids, vectors, seed)
+            if (vi.info.recall_at_10 or 0.0) < RECALL_FLOOR:
+                exact = cls(faiss.IndexIDMap2(_fp16_codes(dim)), IndexInfo("exact", dim, model_id))
+                exact.add(ids, vectors, replace=False)
+                exact.info.trained_on = n
+                exact.info.recall_at_10 = vi.info.recall_at_10  # what IVF managed, for the record
+                return exact
         return vi
 
     @classmethod
@@ -118,9 +127,7 @@ class VectorIndex:
         exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
         _, truth_rows = exact.search(queries, 11)
         truth = [set(ids[r[r != p]][:10].tolist()) for r, p in zip(truth_rows, pick, strict=True)]
-        for nprobe in NPROBE_STEPS:
-            if nprobe > self.info.nlist:
-                break
+        for nprobe in sorted({min(step, self.info.nlist) for step in NPROBE_STEPS}):
             self._index.nprobe = nprobe
             _, found = self._index.search(queries, 11)
             recall = float(
@@ -201,7 +208,8 @@ class VectorIndex:
     def suits_size(self, n: int, exact_max: int = EXACT_MAX) -> bool:
         """False when the collection has outgrown (or shrunk out of) this kind of index."""
         if self.info.kind == "exact":
-            return n <= exact_max * 1.25
+            # An exact index chosen because IVF fell short stays until the collection doubles.
+            return n <= max(exact_max * 1.25, self.info.trained_on * 2)
         return exact_max // 2 <= n <= max(self.info.trained_on, 1) * 4
 
     # -- persistence -----------------------------------------------------------------------------------
