@@ -47,8 +47,15 @@ def keep_order(group: list[Any]) -> list[Any]:
 
 def move_to_trash(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     """Worker side: (moved, [(path, why not)])."""
-    from PySide6.QtCore import QFile
+    import sys
 
+    from PySide6.QtCore import QFile, QStandardPaths
+
+    if sys.platform.startswith("linux"):
+        # Qt's freedesktop trash needs $XDG_DATA_HOME to exist already (fresh accounts may lack it).
+        data_home = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+        if data_home:
+            Path(data_home).mkdir(parents=True, exist_ok=True)
     moved, failed = [], []
     for path in paths:
         if not Path(path).exists():
@@ -326,11 +333,16 @@ class DuplicatesView(QWidget):
                 parent = item.parent()
                 parent.removeChild(item)
         if failed:
-            QMessageBox.warning(
-                self,
+            # Not modal: the answer arrives asynchronously and must not stall anything behind a dialog.
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
                 "Some files were not moved",
-                "These files stay where they are:\n\n" + "\n".join(f"{p}: {why}" for p, why in failed[:50]),
+                f"{formatting.plural(len(failed), 'file')} stay where they are.",
+                parent=self,
             )
+            box.setDetailedText("\n".join(f"{p}: {why}" for p, why in failed))
+            box.open()
+            self._failure_box = box
         self.status_message.emit(f"Moved {formatting.plural(len(moved), 'file')} to the trash")
         self._update_trash_button()
         if moved:

@@ -348,7 +348,10 @@ class MainWindow(QMainWindow):
     def _show_error(self, title: str, text: str) -> None:
         self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 10000)
         if title.lower().startswith(("add folder", "remove folder", "activate", "indexing")):
-            QMessageBox.warning(self, title, text)
+            # Errors arrive from workers at any time: shown without a nested event loop.
+            box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
+            box.open()
+            self._error_box = box
 
     # --- folders -----------------------------------------------------------------------------------------
     def add_folder_dialog(self) -> None:
@@ -390,7 +393,8 @@ class MainWindow(QMainWindow):
                 "They are tried again when they change."
             )
             box.setDetailedText("\n".join(f"{f.path}: {f.reason}" for f in failures[:2000]))
-            box.exec()
+            box.open()
+            self._failures_box = box
 
         self.client.failures(show)
 

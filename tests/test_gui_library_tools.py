@@ -1,0 +1,221 @@
+"""Duplicates (exact and near, trash only after confirmation), the first-run model flow (offline banner,
+import), settings, result actions and keyboard use of the main window."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from imagegen import photo
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QPalette
+from test_gui_helpers import (
+    WAIT_MS,
+    build_window,
+    install_model,
+    make_photos,
+    wait_indexed,
+    wait_ready,
+    wait_results,
+)
+
+pytest_plugins = ["test_gui_helpers"]
+
+
+def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_window, tmp_path, monkeypatch):
+    w = main_window
+    folder = tmp_path / "Dups"
+    make_photos(folder, 6)
+    (folder / "copies").mkdir()
+    shutil.copy2(folder / "photo_001.jpg", folder / "copies" / "photo_001 (copy).jpg")
+    photo(3).save(folder / "photo_003_again.jpg", quality=60)  # same scene, re-encoded: a near duplicate
+    wait_ready(qtbot, w)
+    w.add_folders([folder])
+    wait_indexed(qtbot, w, 8)
+
+    w.duplicates_action.trigger()
+    dv = w.duplicates_view
+    assert w.tabs.currentWidget() is dv
+    dv.slider.setValue(950)
+    dv.find_button.click()
+    qtbot.waitUntil(lambda: dv.report is not None, timeout=WAIT_MS)
+    assert dv.exact_tree.topLevelItemCount() == 1
+    exact = dv.exact_tree.topLevelItem(0)
+    assert exact.childCount() == 2
+    near_names = {
+        Path(dv.near_tree.topLevelItem(i).child(j).toolTip(0)).name
+        for i in range(dv.near_tree.topLevelItemCount())
+        for j in range(dv.near_tree.topLevelItem(i).childCount())
+    }
+    assert {"photo_003.jpg", "photo_003_again.jpg"} <= near_names
+    assert not dv.trash_button.isEnabled()
+
+    dv.check_all_but_best()
+    checked = dv.checked_paths()
+    assert len(checked) == dv.exact_tree.topLevelItemCount() + dv.near_tree.topLevelItemCount()
+    assert dv.trash_button.isEnabled()
+
+    # Declined: nothing moves.
+    monkeypatch.setattr(dv, "confirm_trash", lambda paths: False)
+    dv.trash_button.click()
+    qtbot.wait(200)
+    assert all(Path(p).exists() for p in checked)
+
+    # Confirmed: the files go to the (test's own) trash, never unlinked.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    asked = []
+    monkeypatch.setattr(dv, "confirm_trash", lambda paths: asked.append(paths) or True)
+    dv.trash_button.click()
+    qtbot.waitUntil(lambda: not any(Path(p).exists() for p in checked), timeout=WAIT_MS)
+    assert asked == [checked]
+    trashed = {p.name for p in (tmp_path / "xdg").rglob("*") if p.is_file() and p.suffix == ".jpg"}
+    assert {Path(p).name for p in checked} <= trashed
+
+
+def test_first_run_offline_banner_then_import(qtbot, themed_app, gui_settings, tiny_bundle, tmp_path):
+    from irt_desktop.gui.model_setup import ModelSetup
+    from irt_desktop.retrieval.weights import WeightsUnavailable
+
+    library = tmp_path / "fresh-library"
+    photos = make_photos(tmp_path / "Photos", 6)
+
+    def offline(card, models_dir, progress):
+        progress(0, 0)
+        raise WeightsUnavailable("The weights are not on this computer and the model hub cannot be reached.")
+
+    imported = []
+
+    def importer(path, card, models_dir):
+        imported.append((path, card))
+        install_model(models_dir.parent, tiny_bundle)
+        return tiny_bundle
+
+    client, window = build_window(library, gui_settings)
+    window.model_setup = setup = ModelSetup(
+        library, gui_settings, installer=offline, importer=importer, parent=window
+    )
+    setup.installed.connect(window._on_model_installed)
+    setup.unavailable.connect(window._show_model_missing)
+    qtbot.addWidget(window)
+    window.show()
+    client.start()
+
+    # No model: the window is up, says what is missing, and offers the import; indexing waits.
+    qtbot.waitUntil(lambda: client.state == "no_model", timeout=WAIT_MS)
+    assert window.banner.isVisible()
+    assert "No model installed" in window.banner.title.text()
+    labels = [b.text() for b in window.banner.buttons()]
+    assert "Import weights file…" in labels
+    assert "waits" in window.indexing_status.label.text()
+    window.add_folders([photos[0].parent])
+    qtbot.waitUntil(lambda: window.library_panel.list.count() == 1, timeout=WAIT_MS)
+    assert not client.indexer.is_running and window.client.roots[0].status == "pending"
+
+    # Offline download: a clear message, within the fast offline probe.
+    window.fetch_model()
+    qtbot.waitUntil(lambda: "cannot be reached" in window.banner.text.text(), timeout=WAIT_MS)
+    assert not setup.busy
+
+    # Import a weights file: the library gets its model and indexes.
+    setup.import_file(window, path=tmp_path / "model.safetensors", card_name="deit-s")
+    qtbot.waitUntil(lambda: client.state == "ready", timeout=WAIT_MS)
+    assert imported and imported[0][1] == "deit-s"
+    wait_indexed(qtbot, window, 6)
+    assert not window.banner.isVisible() or "installed" in window.banner.title.text().lower()
+    window.close()
+
+
+def test_settings_dialog_persists_and_applies(qtbot, main_window, gui_settings, monkeypatch):
+    from irt_desktop.gui.settings_dialog import SettingsDialog
+
+    w = main_window
+    wait_ready(qtbot, w)
+    dialog = SettingsDialog(gui_settings, w.client.library_dir, w)
+    qtbot.addWidget(dialog)
+    dialog.thumb_slider.setValue(224)
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("dark"))
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.bf16_check.setChecked(False)
+    dialog.exclude_edit.setPlainText("*.tmp\nPrivate")
+    dialog.accept()
+    assert {"view/thumbnail_size", "view/theme", "compute/device", "compute/bf16"} <= dialog.changed_keys
+    w.apply_settings(dialog.changed_keys)
+    assert gui_settings.thumbnail_size == 224 and w.search_view.delegate.thumb_size == 224
+    assert gui_settings.device == "cpu" and gui_settings.bf16 is False
+    assert gui_settings.exclude_patterns == ["*.tmp", "Private"]
+    assert QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128  # dark
+    # A device change reopens the library behind the window; it comes back ready.
+    qtbot.waitUntil(lambda: w.client.state == "ready" and w.client.library is not None, timeout=WAIT_MS)
+    gui_settings.sync()
+    from PySide6.QtCore import QSettings
+
+    again = QSettings(gui_settings.store.fileName(), QSettings.Format.IniFormat)
+    assert int(again.value("view/thumbnail_size")) == 224
+
+
+def test_keyboard_and_result_actions(qtbot, main_window, photos, monkeypatch):
+    from irt_desktop.gui import result_actions
+
+    w = main_window
+    sv = w.search_view
+    wait_ready(qtbot, w)
+    w.add_folders([photos[0].parent])
+    wait_indexed(qtbot, w, len(photos))
+    w.search_photos([photos[5]])
+    wait_results(qtbot, sv)
+
+    # Every main control is reachable with Tab from the query area.
+    sv.query_view.setFocus()
+    seen = set()
+    for _ in range(40):
+        qtbot.keyClick(QGuiApplication.focusObject(), Qt.Key.Key_Tab)
+        seen.add(QGuiApplication.focusObject())
+    for widget in (sv.open_button, sv.paste_button, sv.k_spin, sv.min_slider, sv.folder_combo, sv.results):
+        assert widget in seen, widget
+    assert w.library_panel.list in seen
+
+    # Results: Return opens, Ctrl+C copies the path, Ctrl+M searches for more like it.
+    opened = []
+    monkeypatch.setattr(result_actions, "open_file", lambda p: opened.append(Path(p)) or True)
+    w.focus_results_action.trigger()
+    assert sv.results.hasFocus()
+    first = sv.model.hit(0)
+    qtbot.keyClick(sv.results, Qt.Key.Key_Return)
+    assert opened == [Path(first.path)]
+    qtbot.keyClick(sv.results, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == str(first.path)
+    previous = sv._last_answer
+    qtbot.keyClick(sv.results, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    wait_results(qtbot, sv, previous)
+    assert sv.query.image_id == first.image_id
+
+    # Arrow keys move through the grid; the Menu key opens the context menu there.
+    qtbot.keyClick(sv.results, Qt.Key.Key_Right)
+    assert sv.results.currentIndex().row() == 1
+    sv._show_context_menu(sv.results.current_menu_point())
+    assert [a.text() for a in sv._menu.actions() if a.text()][:3] == [
+        "&Open",
+        "Show in &folder",
+        "&Copy path",
+    ]
+    sv._menu.close()
+
+
+def test_layouts_at_common_sizes_and_dark(qtbot, main_window, photos):
+    from irt_desktop.gui.theme import apply_theme
+
+    w = main_window
+    wait_ready(qtbot, w)
+    for width, height in ((1280, 800), (1920, 1080)):
+        w.resize(width, height)
+        qtbot.wait(50)
+        # Nothing is squeezed below its minimum; the results grid gets most of the width.
+        assert w.search_view.query_view.width() >= 220
+        assert w.search_view.results.width() >= width * 0.45
+        assert w.library_panel.width() >= 220
+        assert w.statusBar().isVisible()
+    apply_theme(QGuiApplication.instance(), "dark")
+    text = QGuiApplication.palette().color(QPalette.ColorRole.WindowText)
+    window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
+    assert abs(text.lightness() - window.lightness()) > 120  # readable contrast
+    apply_theme(QGuiApplication.instance(), "light")
