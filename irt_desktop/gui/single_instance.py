@@ -1,0 +1,100 @@
+"""One window per library: a second `irt-desktop PHOTO` hands its photos to the running one and exits.
+
+A QLocalServer named after the user and the library folder listens in the first instance; later
+launches connect, send one JSON line, and quit. "Open with irt-desktop" from a file manager therefore
+searches in the window the user already has instead of opening another one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+CONNECT_TIMEOUT_MS = 500
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+def server_name(library: Path) -> str:
+    """Stable per user and library; short, because Unix socket paths are limited to about 100 bytes."""
+    key = f"{getpass.getuser()}\0{Path(library).expanduser().resolve()}"
+    return "irt-desktop-" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def hand_over(library: Path, photos: list[Path], timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
+    """Send `photos` to a running instance for `library`; False when there is none."""
+    socket = QLocalSocket()
+    socket.connectToServer(server_name(library))
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    message = {"photos": [str(Path(p).expanduser().absolute()) for p in photos]}
+    socket.write(json.dumps(message).encode("utf-8") + b"\n")
+    socket.flush()
+    delivered = socket.waitForBytesWritten(timeout_ms) or socket.bytesToWrite() == 0
+    # Waiting for the server's acknowledgement means the photos arrived before this process exits.
+    acknowledged = socket.waitForReadyRead(timeout_ms * 4) and socket.readAll().data().startswith(b"ok")
+    socket.disconnectFromServer()
+    return delivered and acknowledged
+
+
+class InstanceServer(QObject):
+    """Listens for later launches; emits `photos_received` with the paths they were given."""
+
+    photos_received = Signal(list)
+
+    def __init__(self, library: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._accept)
+        self.name = server_name(library)
+        self._buffers: dict[QLocalSocket, bytes] = {}
+
+    def listen(self) -> bool:
+        if self._server.listen(self.name):
+            return True
+        # A socket file left by a crashed instance blocks listen(); nobody answered, so it is stale.
+        QLocalServer.removeServer(self.name)
+        return self._server.listen(self.name)
+
+    def close(self) -> None:
+        self._server.close()
+        for socket in list(self._buffers):
+            socket.disconnected.disconnect()
+            socket.abort()
+            self._forget(socket)
+
+    def _accept(self) -> None:
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            self._buffers[socket] = b""
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(lambda s=socket: self._forget(s))
+
+    def _read(self, socket: QLocalSocket) -> None:
+        data = self._buffers.get(socket, b"") + socket.readAll().data()
+        if len(data) > MAX_MESSAGE_BYTES:
+            socket.abort()
+            self._forget(socket)
+            return
+        self._buffers[socket] = data
+        if b"\n" not in data:
+            return
+        line = data.split(b"\n", 1)[0]
+        try:
+            photos = [Path(p) for p in json.loads(line.decode("utf-8"))["photos"]]
+        except (ValueError, KeyError, TypeError):
+            socket.write(b"error\n")
+        else:
+            socket.write(b"ok\n")
+            self.photos_received.emit(photos)
+        socket.flush()
+        self._buffers[socket] = b""
+
+    def _forget(self, socket: QLocalSocket) -> None:
+        self._buffers.pop(socket, None)
+        socket.deleteLater()
