@@ -93,7 +93,9 @@ def test_benchmark_pane_smoke_suite_and_stop(qtbot, themed_app, library_dir, gui
     assert pane.result is not None, pane.progress_label.text()
     variants = {pane.table.item(r, 1).text() for r in range(pane.table.rowCount())}
     assert {"IRT_O", "IRT_L", "IRT_R"} <= variants
-    assert "PASS" in pane.progress_label.text() or "FAIL" in pane.progress_label.text()
+    assert "finished" in pane.progress_label.text()
+    if pane.result.passed is not None:  # the quick scale is too short for a verdict
+        assert ("PASS" if pane.result.passed else "FAIL") in pane.progress_label.text()
 
     # Stop: a full-scale run is cancelled and the pane is ready again.
     pane.suite_combo.setCurrentIndex(pane.suite_combo.findData("smoke-full"))

@@ -43,7 +43,7 @@ def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_wind
     exact = dv.exact_tree.topLevelItem(0)
     assert exact.childCount() == 2
     near_names = {
-        Path(dv.near_tree.topLevelItem(i).child(j).toolTip(0)).name
+        Path(dv.near_tree.topLevelItem(i).child(j).data(0, Qt.ItemDataRole.UserRole + 1).path).name
         for i in range(dv.near_tree.topLevelItemCount())
         for j in range(dv.near_tree.topLevelItem(i).childCount())
     }

@@ -63,7 +63,7 @@ def test_add_folder_index_then_drop_finds_the_photo(qtbot, main_window, photos, 
     wait_indexed(qtbot, w, len(photos))
     assert w.library_panel.list.count() == 1
     assert "24 photos" in w.library_panel.list.item(0).text()
-    assert "Up to date" in w.indexing_status.label.text()
+    qtbot.waitUntil(lambda: w.indexing_status.label.text() == "Up to date · 24 photos", timeout=10_000)
 
     # The query is a copy from outside the library (another folder, PNG): the original must come first.
     query = tmp_path / "elsewhere" / "query.png"

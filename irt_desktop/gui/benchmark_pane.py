@@ -135,6 +135,7 @@ class BenchmarkPane(QWidget):
         self.settings = settings
         self.result: Any = None
         self.task: TaskThread | None = None
+        self._busy = False
         self._helpers: list[TaskThread] = []
         state = settings.benchmark_state()
         self.overrides: dict[str, str] = dict(state.get("overrides", {}))
@@ -239,6 +240,7 @@ class BenchmarkPane(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.chart = LineChart("Recall@K", "K", "%", log_x=True)
+        self.chart.y_clamp = (0.0, 100.0)
         self.chart.empty_text = "Recall@K appears here after a run"
         self.notes = QLabel("Our figures appear next to the paper's (El-Nouby et al. 2021).")
         self.notes.setObjectName("hint")
@@ -376,7 +378,8 @@ class BenchmarkPane(QWidget):
     # --- running --------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.task is not None and _alive(self.task)
+        # Until the run's answer has been handled (the thread itself ends a moment later).
+        return self._busy
 
     def run(self) -> None:
         if self.running:
@@ -438,6 +441,7 @@ class BenchmarkPane(QWidget):
         self.stop_button.setEnabled(True)
         self.export_button.setEnabled(False)
         self.started = time.monotonic()
+        self._busy = True
         task = TaskThread(work, parent=self, name="benchmark", raise_on_cancel=False)
         task.progressed.connect(self._on_progress)
         task.succeeded.connect(self._on_result)
@@ -447,7 +451,7 @@ class BenchmarkPane(QWidget):
         task.start()
 
     def stop(self) -> None:
-        if self.running:
+        if self.running and self.task is not None:
             self.task.cancel()
             self.stop_button.setEnabled(False)
             self.progress_label.setText("Stopping…")
@@ -472,6 +476,7 @@ class BenchmarkPane(QWidget):
         self.progress_label.setText(f"{p.dataset}: {stage}{count}{eta}{loss}{message}")
 
     def _finish_run(self) -> None:
+        self._busy = False
         self.run_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.progress.setRange(0, 1)
@@ -560,7 +565,7 @@ class BenchmarkPane(QWidget):
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.out_dir)))
 
     def shutdown(self) -> None:
-        if self.running:
+        if self.task is not None and _alive(self.task):
             self.task.cancel()
             self.task.wait(60_000)
         for t in self._helpers:

@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+LEGEND_SAMPLE = 26
 SERIES_COLORS = ("#3d7be0", "#e0793d", "#2e9d4f", "#b04fc4", "#cf3b3b", "#16a3a3", "#8a8f98")
 
 
@@ -22,7 +23,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if not math.isfinite(lo) or not math.isfinite(hi):
         return [0.0, 1.0]
     if hi <= lo:
-        hi = lo + (abs(lo) or 1.0)
+        # A flat series: a small band around it, not a scale that doubles its value.
+        pad = max(abs(lo) * 0.05, 1e-3)
+        lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(1, count)
     mag = 10 ** math.floor(math.log10(raw))
     step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10 * mag)
@@ -72,6 +75,8 @@ class LineChart(QWidget):
         self.y_label = y_label
         self.log_x = log_x
         self.y_range = y_range
+        # Bounds the automatic range never crosses (percentages: 0..100).
+        self.y_clamp: tuple[float, float] | None = None
         self.empty_text = "No data yet"
         self.series: list[Series] = []
         self.setMinimumSize(240, 160)
@@ -149,11 +154,16 @@ class LineChart(QWidget):
         y_ticks = nice_ticks(y_lo, y_hi)
         if not self.y_range:
             y_lo, y_hi = y_ticks[0], y_ticks[-1]
+            if self.y_clamp is not None:
+                y_lo, y_hi = max(y_lo, self.y_clamp[0]), min(y_hi, self.y_clamp[1])
         y_ticks = [t for t in y_ticks if y_lo - 1e-9 <= t <= y_hi + 1e-9]
         if y_hi == y_lo:
             y_hi = y_lo + 1
 
-        legend_h = line_h + 4 if len(self.series) > 1 or self.series[0].name else 0
+        legend_rows = (
+            self._legend_layout(fm, rect.width()) if (len(self.series) > 1 or self.series[0].name) else []
+        )
+        legend_h = (max(r for r, _ in legend_rows) + 1) * (line_h + 2) + 2 if legend_rows else 0
         left = rect.left() + max(fm.horizontalAdvance(tick_text(t)) for t in y_ticks) + 8
         if self.y_label:
             left += line_h
@@ -244,19 +254,31 @@ class LineChart(QWidget):
                     p.drawEllipse(map_pt(*pt), 3, 3)
         p.setClipping(False)
 
-        # Legend.
-        if legend_h:
-            x = plot.left()
-            y = rect.bottom() - line_h
-            for s in self.series:
-                p.setPen(
-                    QPen(QColor(s.color), 3, Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
-                )
-                p.drawLine(QPointF(x, y + line_h / 2), QPointF(x + 18, y + line_h / 2))
+        # Legend, wrapped onto as many rows as the width needs.
+        if legend_rows:
+            top_y = rect.bottom() - legend_h + 2
+            for s, (row, x_off) in zip(self.series, legend_rows, strict=False):
+                x = rect.left() + x_off
+                y = top_y + row * (line_h + 2)
+                pen = QPen(QColor(s.color), 2.5, Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
+                p.setPen(pen)
+                p.drawLine(QPointF(x, y + line_h / 2), QPointF(x + LEGEND_SAMPLE, y + line_h / 2))
                 p.setPen(text)
                 w = fm.horizontalAdvance(s.name)
-                p.drawText(QRectF(x + 22, y, w + 4, line_h), Qt.AlignmentFlag.AlignVCenter, s.name)
-                x += 22 + w + 16
+                p.drawText(
+                    QRectF(x + LEGEND_SAMPLE + 4, y, w + 4, line_h), Qt.AlignmentFlag.AlignVCenter, s.name
+                )
+
+    def _legend_layout(self, fm: QFontMetrics, width: float) -> list[tuple[int, float]]:
+        """(row, x offset) of each series' legend entry."""
+        out, row, x = [], 0, 0.0
+        for s in self.series:
+            w = LEGEND_SAMPLE + 4 + fm.horizontalAdvance(s.name) + 16
+            if x > 0 and x + w > width:
+                row, x = row + 1, 0.0
+            out.append((row, x))
+            x += w
+        return out
 
 
 class BarChart(QWidget):

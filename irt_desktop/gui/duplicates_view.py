@@ -6,6 +6,7 @@ confirmed a list of exactly what will move, and a file the OS cannot trash stays
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -31,6 +33,8 @@ from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.thumbnails import ThumbnailLoader
 
 InfoRole = Qt.ItemDataRole.UserRole + 1
+# "IMG_1 (1)", "IMG_1 copy", "IMG_1-copy 2", "Kopie von…": names file managers give to copies.
+COPY_NAME = re.compile(r"(\(\d+\)$|[ _-]copy( \d+)?$|^copy of |^kopie|[ _-]kopie$)", re.IGNORECASE)
 TREE_ICON = 72
 
 
@@ -40,7 +44,8 @@ def keep_order(group: list[Any]) -> list[Any]:
     def key(info: Any) -> tuple:
         pixels = (info.width or 0) * (info.height or 0)
         taken = info.taken.timestamp() if getattr(info, "taken", None) else float("inf")
-        return (-pixels, -(info.size or 0), taken, len(str(info.path)), str(info.path))
+        copy_name = bool(COPY_NAME.search(Path(info.path).stem))
+        return (-pixels, -(info.size or 0), copy_name, taken, len(str(info.path)), str(info.path))
 
     return sorted(group, key=key)
 
@@ -80,7 +85,11 @@ class GroupTree(QTreeWidget):
         self.setUniformRowHeights(False)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
-        self.setColumnWidth(0, 300)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
 
 class DuplicatesView(QWidget):
@@ -227,13 +236,18 @@ class DuplicatesView(QWidget):
                 path = str(info.path)
                 item = QTreeWidgetItem(
                     [
-                        Path(path).name + ("  (best copy)" if rank == 0 else ""),
+                        Path(path).name,
                         formatting.size(info.size),
                         formatting.dimensions(info.width, info.height),
-                        formatting.date(info.taken),
+                        formatting.date(info.taken).split(" ")[0],
                     ]
                 )
-                item.setToolTip(0, path)
+                item.setToolTip(0, path + ("\nSuggested copy to keep" if rank == 0 else ""))
+                item.setToolTip(3, formatting.date(info.taken))
+                if rank == 0:
+                    bold = item.font(0)
+                    bold.setBold(True)
+                    item.setFont(0, bold)
                 item.setData(0, InfoRole, info)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)

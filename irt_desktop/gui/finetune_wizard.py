@@ -389,6 +389,8 @@ class SettingsPage(QWizardPage):
         self.holdout.setSuffix(" %")
         self.holdout.setValue(30)
         self.holdout.setAccessibleName("Held-out share")
+        for spin in (self.iterations, self.batch, self.input_size):
+            spin.setMaximumWidth(160)
         self.split_by = QComboBox()
         self.split_by.addItem("of the classes (measures new albums)", "class")
         self.split_by.addItem("of the photos in every class", "image")
@@ -589,6 +591,7 @@ class TrainingPage(QWizardPage):
         self.numbers.setAccessibleName("Training figures")
         self.loss_chart = LineChart("Loss", "iteration", "")
         self.recall_chart = LineChart("Held-out Recall@1", "iteration", "%")
+        self.recall_chart.y_clamp = (0.0, 100.0)
         self.cancel_button = QPushButton(icons.icon("stop"), "&Stop training")
         self.cancel_button.clicked.connect(self.cancel)
         charts = QHBoxLayout()
@@ -738,11 +741,11 @@ class TrainingPage(QWizardPage):
                 self.bar.setRange(0, 0)
             else:
                 self.stage.setText("Training…")
-            self.numbers.setText(
-                f"Iteration {formatting.count(last.iteration)} of {formatting.count(last.total)} · "
-                f"loss {last.loss:.4f} · {formatting.rate(last.images_per_s)} · "
-                f"{formatting.duration(last.eta_s)} left"
-            )
+                self.numbers.setText(
+                    f"Iteration {formatting.count(last.iteration)} of {formatting.count(last.total)} · "
+                    f"loss {last.loss:.4f} · {formatting.rate(last.images_per_s)} · "
+                    f"{formatting.duration(last.eta_s)} left"
+                )
 
     def _on_finished(self, result: Any) -> None:
         self.w.state.result = result

@@ -224,8 +224,11 @@ class LibraryClient(QObject):
             device = best_device(None if self.settings.device == "auto" else self.settings.device)
         except RuntimeError:
             device = best_device(None)
-        low = autocast_dtype(device, self.settings.bf16)
-        return f"{describe_device(device)}{' · ' + str(low).removeprefix('torch.') if low else ''}"
+        text = describe_device(device)
+        if device != "cpu":  # the CPU text already says whether it runs bf16
+            low = autocast_dtype(device, self.settings.bf16)
+            text += f" · {str(low).removeprefix('torch.') if low else 'fp32'}"
+        return text
 
     def _start_watcher(self) -> None:
         library = self.library

@@ -99,7 +99,9 @@ class MainWindow(QMainWindow):
         self.indexing_status = IndexingStatus()
         self.device_label = QLabel("Device: …")
         self.device_label.setAccessibleName("Compute device")
-        self.statusBar().addWidget(self.indexing_status, 1)
+        # Permanent widgets stay put; transient messages (showMessage) use the free space on the left
+        # instead of being painted over the indexing status.
+        self.statusBar().addPermanentWidget(self.indexing_status)
         self.statusBar().addPermanentWidget(self.device_label)
 
         self._build_actions()
@@ -315,25 +317,29 @@ class MainWindow(QMainWindow):
         target = getattr(status, "target_model_id", None)
         tip = f"Model: {model or 'none'}" + (f"\nRe-indexing for {target}" if target else "")
         self.device_label.setToolTip(tip)
+        if self.client.state == READY and not self.client.indexer.is_running:
+            # The catalog's own counts, fresh after every pass (the report only knows its pass).
+            n, pending, failed = (
+                int(getattr(status, k, 0) or 0) for k in ("n_images", "n_pending", "n_failed")
+            )
+            text = (
+                f"Up to date · {formatting.plural(n, 'photo')}"
+                if not pending
+                else (f"{formatting.count(pending)} of {formatting.plural(n, 'photo')} waiting to be indexed")
+            )
+            if failed:
+                text += f" · {formatting.count(failed)} unreadable"
+            if target:
+                text += " · switching model"
+            self.indexing_status.set_idle(text)
 
     def _on_index_finished(self, report: Any, error: Any) -> None:
         if error is not None:
             self.indexing_status.set_idle("Indexing stopped with an error")
-            return
-        n = sum(int(r.n_images) for r in self.client.roots)
-        if report is not None and getattr(report, "cancelled", False):
+        elif report is not None and getattr(report, "cancelled", False):
             self.indexing_status.set_idle("Indexing interrupted")
-        elif report is not None:
-            embedded = int(getattr(report, "embedded", 0))
-            failed = int(getattr(report, "failed", 0))
-            text = f"Up to date · {formatting.plural(n, 'photo')}" if n else "Up to date"
-            if embedded:
-                text += f" · {formatting.count(embedded)} new"
-            if failed:
-                text += f" · {formatting.count(failed)} unreadable"
-            self.indexing_status.set_idle(text)
         else:
-            self.indexing_status.set_idle("Idle")
+            self.indexing_status.set_idle("Up to date")  # the refresh that follows adds the counts
 
     def _on_paused(self, paused: bool) -> None:
         self.indexing_status.set_paused(paused)

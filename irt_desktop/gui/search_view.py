@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -52,12 +53,30 @@ class ResultsView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
-        self.setSpacing(4)
+        self.setSpacing(0)
         self.setWrapping(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setDragEnabled(False)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.justify()
+
+    def justify(self) -> None:
+        """Spread the columns over the full width instead of leaving a strip empty on the right: a grid
+        as wide as the viewport allows, each card centred in its cell."""
+        delegate = self.itemDelegate()
+        if delegate is None or self.model() is None:
+            return
+        hint = delegate.sizeHint(QStyleOptionViewItem(), self.model().index(0, 0))
+        width = self.viewport().width() - 1
+        min_cell = hint.width() + 8
+        columns = max(1, width // min_cell)
+        grid = QSize(max(min_cell, width // columns), hint.height() + 8)
+        if grid != self.gridSize():
+            self.setGridSize(grid)
 
     def current_menu_point(self) -> QPoint:
         """Where a keyboard-opened context menu goes: under the current item."""
@@ -356,7 +375,7 @@ class SearchView(QWidget):
     def set_thumbnail_size(self, size: int) -> None:
         self.delegate.thumb_size = size
         self.thumbnails.set_pixel_size(round(size * self.devicePixelRatioF()))
-        self.results.setGridSize(QSize())  # the delegate's sizeHint decides; force relayout
+        self.results.justify()
         self.results.doItemsLayout()
 
     def request(self) -> SearchRequest | None:

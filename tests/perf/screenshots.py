@@ -1,0 +1,255 @@
+"""Screenshots of the desktop application, for reviewing layout and themes by eye.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tests/perf/screenshots.py --out build/screenshots
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/perf/screenshots.py     # without an X server
+
+Builds a throwaway library of generated photos with a small random-init model (no download), then
+captures: the main window with results and a region query (light and dark, 1280x800 and 1920x1080),
+the duplicates view, the first-run "no model" banner, the fine-tune wizard's training and result pages,
+and the benchmark pane after a run on tiny datasets in the real layouts (its model is DeiT-S with random
+weights brought in through the import path, so the paper's IRT_O column has something to stand beside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+
+from benchmark_layouts import write_cub, write_sop  # noqa: E402
+from imagegen import photo, save_photo  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from irt_desktop.gui.app import create_application  # noqa: E402
+from irt_desktop.gui.library_client import LibraryClient  # noqa: E402
+from irt_desktop.gui.main_window import MainWindow  # noqa: E402
+from irt_desktop.gui.query_view import Query  # noqa: E402
+from irt_desktop.gui.settings import AppSettings  # noqa: E402
+from irt_desktop.gui.theme import apply_theme  # noqa: E402
+
+# Big enough to look like a model at work, small enough to index a few hundred photos in seconds.
+SPEC_KWARGS = {"depth": 2, "patch_size": 8, "embed_dim": 96, "num_heads": 3}
+
+
+def pump(app: QApplication, until=lambda: False, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if until():
+            return
+        time.sleep(0.01)
+    if until is not None and not until():
+        raise TimeoutError("timed out waiting for the application")
+
+
+def settle(app: QApplication, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def grab(widget: QWidget, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+def make_library(root: Path) -> tuple[Path, Path, list[Path]]:
+    from irt_desktop.library.model_store import install_bundle
+    from irt_desktop.retrieval.model import ModelSpec
+    from irt_desktop.retrieval.weights import random_init_bundle
+
+    spec = ModelSpec(backbone="vit_tiny_patch16_224", input_size=64, backbone_kwargs=SPEC_KWARGS)
+    bundle = random_init_bundle(spec, "demo", root / "bundles", seed=0)
+    library = root / "library"
+    install_bundle(library / "models", bundle)
+    photos = []
+    for album, start in (("Holidays 2023", 0), ("Garden", 200), ("Family", 400)):
+        for i in range(start, start + 60):
+            photos.append(
+                save_photo(root / "Pictures" / album / f"IMG_{i:04d}.jpg", i, (400, 300), quality=90)
+            )
+    # A few copies and re-encodes so the duplicates view has something to show.
+    import shutil
+
+    for i in (3, 7):
+        photo(i, (400, 300)).save(root / "Pictures" / "Garden" / f"IMG_{i:04d} small.jpg", quality=60)
+    shutil.copy2(photos[10], root / "Pictures" / "Family" / "IMG_0010 (1).jpg")
+    return library, root / "Pictures", photos
+
+
+def make_albums(root: Path) -> Path:
+    """Albums whose photos share an object (the smoke suite's procedural shapes) but not the picture."""
+    import numpy as np
+
+    from irt_desktop.retrieval.benchmark.smoke_data import render, smoke_classes
+
+    for c, cls in enumerate(smoke_classes(10, seed=5)):
+        rng = np.random.default_rng([5, c])
+        for i in range(8):
+            (root / cls.slug).mkdir(parents=True, exist_ok=True)
+            render(cls, rng, 72).save(root / cls.slug / f"{i}.jpg", quality=90)
+    save_photo(root / "misc" / "only.jpg", 3000)
+    return root
+
+
+def imported_deit_s(models_dir: Path):
+    """A DeiT-S bundle made through the import path from *random* weights: the benchmark table then has
+    the paper's IRT_O column to show beside it (our figures are of course meaningless)."""
+    from safetensors.torch import save_file
+
+    from irt_desktop.retrieval.card import shipped_cards
+    from irt_desktop.retrieval.model import create_backbone
+    from irt_desktop.retrieval.weights import import_weights
+
+    card = shipped_cards()["deit-s"]
+    weights = models_dir.parent / "random-deit-s.safetensors"
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in create_backbone(card.spec).state_dict().items()}, str(weights))
+    return import_weights(weights, card, models_dir)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("build/screenshots"))
+    args = ap.parse_args()
+    out = args.out.resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="irt-shots-"))
+    app = create_application([sys.argv[0]])
+    settings = AppSettings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+    apply_theme(app, "light")
+
+    # --- first run: no model ------------------------------------------------------------------------------
+    client0 = LibraryClient(tmp / "empty-library", settings)
+    w0 = MainWindow(client0, settings, auto_fetch_model=False)
+    w0.resize(1280, 800)
+    w0.show()
+    client0.start()
+    pump(app, lambda: client0.state == "no_model")
+    settle(app)
+    grab(w0, out / "first-run-no-model.png")
+    w0.close()
+
+    # --- main window with results ---
+    library, pictures, photos = make_library(tmp)
+    client = LibraryClient(library, settings)
+    w = MainWindow(client, settings, auto_fetch_model=False)
+    w.resize(1280, 800)
+    w.show()
+    client.start()
+    pump(app, lambda: client.state == "ready")
+    w.add_folders([pictures / d for d in ("Holidays 2023", "Garden", "Family")])
+    pump(
+        app,
+        lambda: (
+            sum(r.n_images for r in client.roots) >= len(photos)
+            and not client.indexer.is_running
+            and all(r.status == "indexed" for r in client.roots)
+        ),
+        timeout=300,
+    )
+    sv = w.search_view
+    query = photos[65]
+    sv.set_query(Query(query, query.name))
+    pump(app, lambda: sv._last_answer is not None and sv.query_view.has_image)
+    previous = sv._last_answer
+    sv.query_view.set_region((60, 40, 300, 230))
+    pump(app, lambda: sv._last_answer is not previous and not sv.is_searching)
+    pump(
+        app,
+        lambda: all(w.thumbnails.pixmap(str(h.path)) is not None for h in sv.model.hits()[:24]),
+        timeout=60,
+    )
+    settle(app)
+    grab(w, out / "main-light-1280x800.png")
+    w.resize(1920, 1080)
+    settle(app)
+    pump(
+        app,
+        lambda: all(w.thumbnails.pixmap(str(h.path)) is not None for h in sv.model.hits()[:40]),
+        timeout=60,
+    )
+    settle(app)
+    grab(w, out / "main-light-1920x1080.png")
+    apply_theme(app, "dark")
+    w.resize(1280, 800)
+    settle(app)
+    grab(w, out / "main-dark-1280x800.png")
+    apply_theme(app, "light")
+
+    # --- duplicates ---
+    w.duplicates_action.trigger()
+    w.duplicates_view.slider.setValue(990)  # a random-init model finds everything alike at 0.95
+    w.duplicates_view.find()
+    pump(app, lambda: w.duplicates_view.report is not None)
+    w.duplicates_view.check_all_but_best()
+    settle(app, 1.0)
+    grab(w, out / "duplicates.png")
+
+    # --- fine-tune wizard ---
+    from irt_desktop.gui.finetune_wizard import FinetuneWizard
+
+    albums = make_albums(tmp / "Albums")
+    wizard = FinetuneWizard(client, settings, w.thumbnails, w)
+    wizard.show()
+    wizard.folders_page.add_folder(albums)
+    pump(app, wizard.folders_page.isComplete)
+    settle(app, 1.0)
+    grab(wizard, out / "wizard-1-folders.png")
+    wizard.next()
+    page2 = wizard.settings_page
+    pump(app, page2.isComplete)
+    pump(app, lambda: page2.estimate_label.text().startswith("about"))
+    page2.iterations.setValue(120)
+    page2.batch.setValue(32)
+    settle(app)
+    grab(wizard, out / "wizard-2-settings.png")
+    wizard.next()
+    page3 = wizard.training_page
+    pump(app, lambda: page3.done or "failed" in page3.stage.text(), timeout=600)
+    settle(app)
+    grab(wizard, out / "wizard-3-training.png")
+    wizard.next()
+    settle(app)
+    grab(wizard, out / "wizard-4-result.png")
+    wizard.result_page.keep_check.setChecked(False)
+    wizard.accept()
+
+    # --- benchmark pane ---
+    data = tmp / "datasets"
+    write_cub(data / "cub", train_classes=6, test_classes=6, per_class=5)
+    write_sop(data / "sop", train_classes=6, test_classes=6, per_class=4)
+    deit = imported_deit_s(library / "models")
+    pane = w.benchmark_pane
+    pump(app, lambda: pane.model_combo.findData(deit.id) >= 0)
+    pane.root_edit.setText(str(data))
+    pane.refresh_datasets()
+    for i in range(pane.datasets.topLevelItemCount()):
+        item = pane.datasets.topLevelItem(i)
+        from PySide6.QtCore import Qt
+
+        name = item.data(0, Qt.ItemDataRole.UserRole + 1)
+        item.setCheckState(
+            0, Qt.CheckState.Checked if name in ("cub", "sop", "inshop") else Qt.CheckState.Unchecked
+        )
+    pane.model_combo.setCurrentIndex(pane.model_combo.findData(deit.id))
+    pane.run()
+    pump(app, lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=600)
+    settle(app)
+    grab(w, out / "benchmark.png")
+    w.close()
+    print(f"screenshots in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
