@@ -627,6 +627,7 @@ class TrainingPage(QWizardPage):
 
     def start(self) -> None:
         st = self.w.state
+        bf16 = self.w.settings.bf16
         models_dir = self.w.models_dir
         work_dir = self.w.work_dir / st.name
 
@@ -645,6 +646,7 @@ class TrainingPage(QWizardPage):
                 "num_workers": nw,
                 "recall_ks": RECALL_KS,
                 "dataset": "folders",
+                "precision": "auto" if bf16 else "fp32",
             }
             if st.variant == "IRT_L":
                 overrides["koleo_weight"] = 0.0

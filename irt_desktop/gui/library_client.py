@@ -82,6 +82,16 @@ def open_real_library(library_dir: Path, settings: AppSettings) -> Any:
     return Library.open(library_dir, **kwargs)
 
 
+def library_accepts(library: Any, option: str) -> bool:
+    """Whether this library engine takes `option` (e.g. exclude=, low_precision=) when opened."""
+    import inspect
+
+    try:
+        return option in inspect.signature(type(library).__init__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def library_has_model(library: Any) -> bool:
     """Whether indexing can run: a serving or target model, or one installed that it would adopt."""
     if getattr(library, "model_id", None) or getattr(library, "target_model_id", None):
@@ -133,6 +143,8 @@ class LibraryClient(QObject):
         self.state = CLOSED
         self.open_error: BaseException | None = None
         self.roots: list[Any] = []
+        self.supports_exclude = False
+        self.supports_low_precision = False
         self.ops = SerialWorker("library-ops", self)
         self.indexer = IndexingWorker(self)
         self.indexer.run_started.connect(self.index_started)
@@ -176,6 +188,8 @@ class LibraryClient(QObject):
     def _on_opened(self, answer: tuple[Any, bool]) -> None:
         library, has_model = answer
         self.library = library
+        self.supports_exclude = library_accepts(library, "exclude")
+        self.supports_low_precision = library_accepts(library, "low_precision")
         self.open_error = None
         self.refresh()
         self.ops.submit(

@@ -442,7 +442,13 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from irt_desktop.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self.client.library_dir, self)
+        dialog = SettingsDialog(
+            self.settings,
+            self.client.library_dir,
+            self,
+            exclude_supported=self.client.supports_exclude,
+            bf16_for_indexing=self.client.supports_low_precision,
+        )
         if dialog.exec():
             self.apply_settings(dialog.changed_keys)
 
@@ -461,7 +467,12 @@ class MainWindow(QMainWindow):
         ):
             self.library_switch_requested.emit(self.settings.library_path)
             return
-        if keys & {"compute/device", "compute/bf16", "library/exclude_patterns"}:
+        reopen = {"compute/device"}
+        if self.client.supports_low_precision:
+            reopen.add("compute/bf16")
+        if self.client.supports_exclude:
+            reopen.add("library/exclude_patterns")
+        if keys & reopen:
             self.client.reopen()
 
     def open_finetune_wizard(self) -> None:

@@ -33,7 +33,14 @@ DEVICE_TEXT = {
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, current_library: Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: AppSettings,
+        current_library: Path,
+        parent: QWidget | None = None,
+        exclude_supported: bool = True,
+        bf16_for_indexing: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -57,6 +64,11 @@ class SettingsDialog(QDialog):
             "descriptors agree with fp32 ones and falls back to fp32 if they do not."
         )
         self.bf16_check.setChecked(settings.bf16)
+        if not bf16_for_indexing:
+            self.bf16_check.setToolTip(
+                self.bf16_check.toolTip() + "\n\nThis version applies the switch to fine-tuning; indexing "
+                "uses bf16 only where it gives the same descriptors as fp32."
+            )
 
         self.thumb_slider = QSlider(Qt.Orientation.Horizontal)
         self.thumb_slider.setRange(96, 320)
@@ -97,6 +109,15 @@ class SettingsDialog(QDialog):
         form.addRow(label("&Thumbnail size:", self.thumb_slider), thumb_row)
         form.addRow(label("&Appearance:", self.theme_combo), self.theme_combo)
         form.addRow(label("&Skip files and folders:", self.exclude_edit), self.exclude_edit)
+        if not exclude_supported:
+            note = QLabel(
+                "Not applied by this version yet: your patterns are kept for when it can. Hidden files and "
+                "system folders (@eaDir, .DS_Store, Thumbs.db, recycle bins) are always skipped."
+            )
+            note.setObjectName("hint")
+            note.setWordWrap(True)
+            form.addRow("", note)
+            self.exclude_note = note
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
