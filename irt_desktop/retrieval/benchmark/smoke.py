@@ -86,7 +86,7 @@ def run_smoke_suite(
             f"{s.spec.backbone_kwargs['embed_dim']}, {s.spec.input_size} px input",
             "training": f"{cfg_base.iterations} iterations, batch {cfg_base.batch_size} "
             f"({cfg_base.m_per_class} per class), lr {cfg_base.lr}, "
-            f"memory from iteration {cfg_base.memory_start}, {cfg_base.precision} precision",
+            f"memory {cfg_base.memory_fraction:g} x train set from iteration {cfg_base.memory_start}",
             "device": device or "auto",
             "scale": scale,
         },
@@ -115,6 +115,7 @@ def run_smoke_suite(
             if res.cancelled or res.bundle is None:
                 raise BenchmarkCancelled
             train_s = time.monotonic() - t0
+            result.settings["precision"] = res.bundle.card.provenance.get("training", {}).get("precision")
             count = reporter.counter("smoke", "embed", f"{variant}: Recall@K on unseen classes")
             scores[variant] = evaluate_bundle(
                 res.bundle, bench.query, ks, device=device, progress=count, num_workers=num_workers
