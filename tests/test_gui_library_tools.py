@@ -219,3 +219,36 @@ def test_layouts_at_common_sizes_and_dark(qtbot, main_window, photos):
     window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
     assert abs(text.lightness() - window.lightness()) > 120  # readable contrast
     apply_theme(QGuiApplication.instance(), "light")
+
+
+def test_first_run_download_with_progress_dialog(qtbot, themed_app, gui_settings, tiny_bundle, tmp_path):
+    """Online first run: the default model is fetched behind a progress dialog, then indexing starts."""
+    import threading
+
+    from irt_desktop.gui.model_setup import ModelSetup
+
+    library = tmp_path / "fresh"
+    go = threading.Event()
+    seen = []
+
+    def installer(card, models_dir, progress):
+        seen.append(card)
+        for done in range(0, 101, 20):
+            progress(done * 1000, 100_000)
+            go.wait(5) if done == 40 else None
+        install_model(models_dir.parent, tiny_bundle)
+        return tiny_bundle
+
+    client, window = build_window(library, gui_settings)
+    window.auto_fetch_model = True
+    window.model_setup = setup = ModelSetup(library, gui_settings, installer=installer, parent=window)
+    setup.installed.connect(window._on_model_installed)
+    qtbot.addWidget(window)
+    window.show()
+    client.start()
+    qtbot.waitUntil(lambda: setup.dialog is not None and setup.dialog.maximum() == 1000, timeout=WAIT_MS)
+    assert "of" in setup.dialog.labelText()  # "... 40.0 KB of 97.7 KB"
+    go.set()
+    qtbot.waitUntil(lambda: client.state == "ready", timeout=WAIT_MS)
+    assert seen == ["deit-s"] and setup.dialog is None
+    window.close()

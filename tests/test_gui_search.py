@@ -135,13 +135,14 @@ MEDIUM_SPEC = ModelSpec(backbone="vit_small_patch16_224", input_size=160, backbo
 
 
 def test_event_loop_stays_responsive_while_indexing(qtbot, themed_app, gui_settings, tmp_path):
-    """A 10 ms timer keeps ticking while a folder is indexed: the GUI thread never waits on the work."""
+    """A 10 ms timer keeps ticking while folders are indexed: the GUI thread never waits on the work.
+
+    Folders of 120 photos are indexed one after another until at least 1.5 s of indexing has been
+    watched, so the measurement means something on a fast machine too."""
     from irt_desktop.retrieval.weights import random_init_bundle
 
     library = tmp_path / "library"
     install_model(library, random_init_bundle(MEDIUM_SPEC, "medium", tmp_path / "models", seed=0))
-    folder = tmp_path / "Many"
-    make_photos(folder, 120, size=(480, 360))
     client, w = build_window(library, gui_settings)
     qtbot.addWidget(w)
     w.show()
@@ -161,17 +162,24 @@ def test_event_loop_stays_responsive_while_indexing(qtbot, themed_app, gui_setti
     timer.timeout.connect(tick)
     progress = []
     client.index_progress.connect(progress.append)
-    timer.start()
-    last[0] = time.perf_counter()
-    w.add_folders([folder])
-    wait_indexed(qtbot, w, 120)
-    timer.stop()
+    indexed = 0
+    for batch in range(5):
+        # Made while the clock is stopped: generating photos is the test's work, not the app's.
+        make_photos(tmp_path / f"Batch{batch}", 120, start=batch * 1000, size=(480, 360))
+        timer.start()
+        last[0] = time.perf_counter()
+        w.add_folders([tmp_path / f"Batch{batch}"])
+        indexed += 120
+        wait_indexed(qtbot, w, indexed)
+        timer.stop()
+        if sum(gaps) > 1.5:
+            break
     w.close()
     assert any(getattr(p, "phase", "") == "embed" for p in progress), (
         "indexing progress never reached the GUI"
     )
     seconds = sum(gaps)
-    assert seconds > 1.0, f"indexing took {seconds:.2f} s: too short to say anything about responsiveness"
+    assert seconds > 1.5, f"only {seconds:.2f} s of indexing watched"
     worst = max(gaps)
     # Ticks are 10 ms; on a loaded 2-core machine scheduling alone costs tens of ms. A GUI thread that
     # decoded or embedded even one batch would stall far longer than this bound.
@@ -268,3 +276,37 @@ def test_query_view_region_by_mouse_and_keyboard(qtbot, themed_app):
     assert regions[-1] is None
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(*view.widget_point(50, 50).toTuple()))
     assert regions[-1] is None
+
+
+def test_browser_image_drop_and_minimum_similarity(qtbot, main_window, photos):
+    """A browser drags decoded image data (no file); the minimum-similarity slider trims the results."""
+    w = main_window
+    sv = w.search_view
+    wait_ready(qtbot, w)
+    w.add_folders([photos[0].parent])
+    wait_indexed(qtbot, w, len(photos))
+    mime = QMimeData()
+    mime.setImageData(pil_to_qimage(photo(9)))
+    mime.setUrls([QUrl("https://example.org/photo_009.jpg")])  # browsers add the link; it is not fetched
+    assert drop_mime(sv.query_view, mime)
+    hits = wait_results(qtbot, sv)
+    assert Path(hits[0].path).name == "photo_009.jpg"
+    assert sv.query.label == "dropped image"
+    threshold = (hits[0].score + hits[-1].score) / 2
+    previous = sv._last_answer
+    sv.min_slider.setValue(round(threshold * 100))
+    trimmed = wait_results(qtbot, sv, previous)
+    assert 0 < len(trimmed) < len(hits)
+    assert all(h.score >= sv.min_slider.value() / 100 - 1e-6 for h in trimmed)
+    assert sv.min_label.text() == f"{sv.min_slider.value() / 100:.2f}"
+
+
+def test_link_only_drop_is_explained_not_fetched(qtbot, main_window):
+    w = main_window
+    messages = []
+    w.search_view.status_message.connect(messages.append)
+    mime = QMimeData()
+    mime.setUrls([QUrl("https://example.org/picture.jpg")])
+    assert drop_mime(w.search_view.query_view, mime)
+    assert messages and "does not download" in messages[-1]
+    assert w.search_view.query is None
