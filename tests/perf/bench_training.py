@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,50 +28,50 @@ from irt_desktop.retrieval.model import IRT, ModelSpec
 from irt_desktop.retrieval.training.objective import IRTObjective
 
 
-def measure(dtype: torch.dtype | None, args: argparse.Namespace) -> float:
-    torch.manual_seed(0)
-    model = IRT(ModelSpec(input_size=args.size)).to(args.device).train()
-    objective = IRTObjective(0.5, 0.7)
-    memory = CrossBatchMemory(4096, model.width).to(args.device)
-    memory.enqueue(
-        torch.nn.functional.normalize(torch.randn(4096, model.width), dim=1).to(args.device),
-        torch.randint(0, 1000, (4096,)).to(args.device),
-        torch.arange(10_000, 14_096).to(args.device),
-    )
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-5, weight_decay=5e-4)
-    x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
-    y = torch.arange(args.batch, device=args.device) // 4
-    idx = torch.arange(args.batch, device=args.device)
-    ctx = (
-        (lambda: torch.autocast(args.device.split(":")[0], dtype=dtype))
-        if dtype is not None
-        else contextlib.nullcontext
-    )
+class Setup:
+    """One model + optimiser + memory, stepping at a given autocast dtype (None: fp32)."""
 
-    def step() -> None:
-        with ctx():
-            z = model(x)
-        objective(z, y, idx, memory).total.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        memory.enqueue(z.detach(), y, idx)
+    def __init__(self, dtype: torch.dtype | None, args: argparse.Namespace) -> None:
+        torch.manual_seed(0)
+        dev = args.device
+        self.dtype, self.device = dtype, dev
+        self.model = IRT(ModelSpec(input_size=args.size)).to(dev).train()
+        self.objective = IRTObjective(0.5, 0.7)
+        self.memory = CrossBatchMemory(4096, self.model.width).to(dev)
+        self.memory.enqueue(
+            torch.nn.functional.normalize(torch.randn(4096, self.model.width), dim=1).to(dev),
+            torch.randint(0, 1000, (4096,)).to(dev),
+            torch.arange(10_000, 14_096).to(dev),
+        )
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=3e-5, weight_decay=5e-4)
+        self.x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
+        self.y = torch.arange(args.batch, device=dev) // 4
+        self.idx = torch.arange(args.batch, device=dev)
 
-    step()  # warm-up: allocations, oneDNN kernel selection
-    if args.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if args.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return args.batch * args.steps / (time.perf_counter() - t0)
+    def step(self) -> float:
+        """Seconds for one training step."""
+        t0 = time.perf_counter()
+        ctx = (
+            torch.autocast(self.device.split(":")[0], dtype=self.dtype)
+            if self.dtype is not None
+            else contextlib.nullcontext()
+        )
+        with ctx:
+            z = self.model(self.x)
+        self.objective(z, self.y, self.idx, self.memory).total.backward()
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.memory.enqueue(z.detach(), self.y, self.idx)
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--steps", type=int, default=6, help="timed steps per precision (after one warm-up)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args()
@@ -80,14 +81,25 @@ def main() -> None:
         f"device: {describe_device(args.device)}, torch threads {torch.get_num_threads()}, "
         f"torch {torch.__version__}"
     )
-    print(f"DeiT-S at {args.size}px, batch {args.batch}, {args.steps} timed steps")
-    fp32 = measure(None, args)
-    print(f"fp32: {fp32:7.1f} images/s")
-    low = torch.bfloat16
+    print(
+        f"DeiT-S at {args.size}px, batch {args.batch}, {args.steps} timed steps each, fp32 and bf16 "
+        "alternating"
+    )
     if args.device == "cpu" and not cpu_has_bf16():
-        print("bf16: this CPU has no native bf16 (AVX512-BF16/AMX); measured anyway, emulated")
-    bf16 = measure(low, args)
-    print(f"bf16: {bf16:7.1f} images/s  ({bf16 / fp32:.2f}x fp32)")
+        print("note: this CPU has no native bf16 (AVX512-BF16/AMX): bf16 is emulated")
+    setups = {"fp32": Setup(None, args), "bf16": Setup(torch.bfloat16, args)}
+    for s in setups.values():
+        s.step()  # warm-up: allocations, oneDNN kernel selection
+    times: dict[str, list[float]] = {k: [] for k in setups}
+    # Alternating steps: on a shared or throttling machine both see the same conditions.
+    for _ in range(args.steps):
+        for name, s in setups.items():
+            times[name].append(s.step())
+    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
+    for name, r in rate.items():
+        best = args.batch / min(times[name])
+        print(f"{name}: {r:7.1f} images/s (median step; best step {best:.1f})")
+    print(f"bf16 / fp32: {rate['bf16'] / rate['fp32']:.2f}x")
 
 
 if __name__ == "__main__":
