@@ -145,6 +145,7 @@ class LibraryClient(QObject):
         self.roots: list[Any] = []
         self.supports_exclude = False
         self.supports_low_precision = False
+        self._opened: Any = None
         self.ops = SerialWorker("library-ops", self)
         self.indexer = IndexingWorker(self)
         self.indexer.run_started.connect(self.index_started)
@@ -170,15 +171,18 @@ class LibraryClient(QObject):
             self.indexer.wait_idle()
             self.indexer.set_library(None)
             self._stop_watcher()
-            if self.library is not None:
-                self.library.close()
-                self.library = None
+            library = self.library or self._opened
+            self.library = self._opened = None
+            if library is not None:
+                library.close()
 
         self.ops.submit(close_old, name="close library")
         self.start()
 
     def _open(self) -> tuple[Any, bool]:
         library = self._opener(self.library_dir, self.settings)
+        # Known here at once, so close() can close it even if the answer never reaches the GUI thread.
+        self._opened = library
         try:
             return library, library_has_model(library)
         except BaseException:
@@ -187,6 +191,8 @@ class LibraryClient(QObject):
 
     def _on_opened(self, answer: tuple[Any, bool]) -> None:
         library, has_model = answer
+        if self.state == CLOSED:
+            return
         self.library = library
         self.supports_exclude = library_accepts(library, "exclude")
         self.supports_low_precision = library_accepts(library, "low_precision")
@@ -272,7 +278,7 @@ class LibraryClient(QObject):
 
     def close(self, timeout_ms: int = 15000) -> None:
         """At exit: stop indexing, finish the running call, close the library. Blocks briefly."""
-        if self.state == CLOSED and self.library is None:
+        if self.state == CLOSED and self.library is None and self._opened is None:
             self.ops.stop(timeout_ms)
             self.indexer.stop(timeout_ms)
             return
@@ -280,12 +286,13 @@ class LibraryClient(QObject):
         self.indexer.stop(timeout_ms)
         self.ops.stop(timeout_ms)
         self._stop_watcher()
-        if self.library is not None:
+        library = self.library or self._opened
+        self.library = self._opened = None
+        if library is not None:
             try:
-                self.library.close()
+                library.close()
             except Exception as exc:
                 log.warning("library close: %s", exc)
-            self.library = None
 
     # --- calls ----------------------------------------------------------------------------------------------
     def _lib(self) -> Any:

@@ -106,17 +106,19 @@ class ModelSetup(QObject):
         dialog.show()
 
     def _on_download_progress(self, values: list[tuple[int, int]]) -> None:
-        if self.dialog is None or not values:
+        # A local: QProgressDialog.setValue() on a modal dialog runs the event loop, which may finish the
+        # task and drop self.dialog under our feet.
+        dialog = self.dialog
+        if dialog is None or not values:
             return
         done, total = values[-1]
         if total > 0:
-            self.dialog.setRange(0, 1000)
-            self.dialog.setValue(round(1000 * done / total))
-            self.dialog.setLabelText(
-                f"Downloading the model's weights… {formatting.size(done)} of {formatting.size(total)}"
-            )
+            text = f"Downloading the model's weights… {formatting.size(done)} of {formatting.size(total)}"
+            dialog.setLabelText(text)
+            dialog.setRange(0, 1000)
+            dialog.setValue(round(1000 * done / total))
         else:
-            self.dialog.setLabelText(f"Downloading the model's weights… {formatting.size(done)}")
+            dialog.setLabelText(f"Downloading the model's weights… {formatting.size(done)}")
 
     def import_file(
         self, parent: QWidget | None, path: Path | None = None, card_name: str | None = None

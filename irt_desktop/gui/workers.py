@@ -72,6 +72,7 @@ class SerialWorker(QThread):
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._deliver.connect(self._on_deliver)
         self._busy = threading.Event()
+        self._stopped = False
 
     def submit(
         self,
@@ -81,6 +82,10 @@ class SerialWorker(QThread):
         name: str = "",
     ) -> Job:
         job = Job(fn, on_done, on_error, name or getattr(fn, "__name__", "job"))
+        if self._stopped:
+            # After stop(): late callbacks must not bring the thread back to life behind the owner's back.
+            job.cancelled = True
+            return job
         self._queue.put(job)
         if not self.isRunning():
             self.start()
@@ -112,7 +117,7 @@ class SerialWorker(QThread):
 
     @Slot(object, object, bool)
     def _on_deliver(self, job: Job, value: Any, ok: bool) -> None:
-        if job.cancelled:
+        if job.cancelled or self._stopped:
             return
         if ok:
             if job.on_done is not None:
@@ -125,6 +130,7 @@ class SerialWorker(QThread):
 
     def stop(self, timeout_ms: int = 10000) -> bool:
         """Finish the running job, drop the rest, end the thread."""
+        self._stopped = True
         with contextlib.suppress(queue.Empty):
             while True:
                 job = self._queue.get_nowait()
@@ -169,6 +175,8 @@ class IndexingWorker(QThread):
     def request(self) -> None:
         """Index (again) as soon as the library is there and the current run is over."""
         with self._cond:
+            if self._stopping:
+                return
             self._requested = True
             self._cond.notify_all()
         if not self.isRunning():
