@@ -431,6 +431,14 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.search_view)
         self.search_view.paste()
 
+    def present(self) -> None:
+        """Bring the window to the front (a second launch handing over photos, "Open with")."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
     def search_photos(self, photos: list[Path]) -> None:
         """Search by the first photo given on the command line or by "Open with"."""
         photos = [Path(p) for p in photos if Path(p).is_file()]
