@@ -73,3 +73,23 @@ def test_two_gloo_processes_match_one_process(tiny_bundle, tmp_path):
     # Only rank 0 writes the bundle.
     assert ranks[0]["bundle"] and Path(ranks[0]["bundle"], "model.safetensors").is_file()
     assert ranks[1]["bundle"] is None
+
+
+@pytest.mark.slow
+def test_benchmark_command_runs_unchanged_under_torchrun(tiny_bundle, tmp_path):
+    from irt_desktop.retrieval.bundle import list_bundles
+
+    write_cub(tmp_path / "data" / "cub", 4, 4, 4)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "irt_desktop", "--library", str(tmp_path / "lib"), "--benchmark", "--datasets", "cub"]
+    cmd += ["--data-root", str(tmp_path / "data"), "--model", str(tiny_bundle.path), "--train", "irt_r"]
+    cmd += ["--iterations", "3", "--workers", "0", "--device", "cpu", "--out", str(tmp_path / "out")]
+    proc = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("R@1") == 1  # rank 0 alone reports
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    assert {r["variant"] for r in rows} == {"IRT_R"}
+    (trained,) = list_bundles(tmp_path / "lib" / "models")
+    assert trained.card.provenance["training"]["processes"] == 2

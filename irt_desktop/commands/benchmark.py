@@ -103,7 +103,7 @@ def _run_smoke(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
 
 def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, cancel: threading.Event) -> int:
     from irt_desktop.paths import models_dir
-    from irt_desktop.retrieval.benchmark import default_bundle, parse_dataset_names, run_benchmark
+    from irt_desktop.retrieval.benchmark import parse_dataset_names, run_benchmark
     from irt_desktop.retrieval.bundle import BundleError, find_bundle
     from irt_desktop.retrieval.weights import WeightsUnavailable
 
@@ -113,25 +113,28 @@ def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
         raise CommandError(str(exc)) from exc
     data_root = (args.data_root or Path(os.environ.get("IRT_DATA") or args.library / "datasets")).expanduser()
     mdir = models_dir(args.library)
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
     try:
-        bundle = find_bundle(mdir, args.model) if args.model else default_bundle(mdir)
+        bundle = find_bundle(mdir, args.model) if args.model else None
+        result = run_benchmark(
+            names,
+            data_root,
+            model=bundle,
+            train=args.train,
+            dims=args.dims,
+            device=args.device,
+            out_dir=out,
+            progress=printer.benchmark if main_rank else None,
+            cancel=cancel,
+            models_dir=mdir,
+            iterations=args.iterations,
+            num_workers=args.workers,
+        )
     except (BundleError, WeightsUnavailable) as exc:
         raise CommandError(str(exc)) from exc
-    result = run_benchmark(
-        names,
-        data_root,
-        model=bundle,
-        train=args.train,
-        dims=args.dims,
-        device=args.device,
-        out_dir=out,
-        progress=printer.benchmark,
-        cancel=cancel,
-        models_dir=mdir,
-        iterations=args.iterations,
-        num_workers=args.workers,
-    )
     printer.close()
+    if not main_rank:
+        return 130 if result.cancelled else 0
     _print_result(result)
     if result.cancelled:
         return 130

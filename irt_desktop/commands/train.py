@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     if result.cancelled:
         print(f"stopped at iteration {len(result.history)}; run the same command again to resume")
         return 130
+    if result.bundle is None:  # a DDP rank other than 0: rank 0 saves and reports
+        return 0
     if result.metrics:
         print("after:  " + "  ".join(f"{k} {v:.1f}" for k, v in result.metrics.items()))
     print(f"saved {result.bundle.id} at {result.bundle.path}")

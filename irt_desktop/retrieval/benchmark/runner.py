@@ -25,6 +25,7 @@ from irt_desktop.retrieval.training import (
     evaluate_model,
     extract_features,
 )
+from irt_desktop.retrieval.training.distributed import init_distributed
 
 TRAIN_CHOICES = ("none", "irt_l", "irt_r")
 DEFAULT_CARD = "deit-s"
@@ -138,7 +139,13 @@ def run_benchmark(
     out_dir, data_root = Path(out_dir), Path(data_root)
     models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
     reporter = _Reporter(progress, cancel)
+    # Under torchrun every rank trains (DDP); rank 0 alone resolves weights, evaluates and writes.
+    ctx = init_distributed(device)
+    if model is None and not ctx.is_main:
+        ctx.barrier()
     bundle = model if model is not None else default_bundle(models_dir)
+    if model is None and ctx.is_main:
+        ctx.barrier()
     result = BenchmarkResult(
         "IRT benchmark",
         {
@@ -152,6 +159,7 @@ def run_benchmark(
         },
     )
     job = _Job(result, bundle, train, dims, device, out_dir, models_dir, iterations, num_workers, reporter)
+    job.is_main = ctx.is_main
     try:
         for name in names:
             ds = DATASETS[name]
@@ -164,13 +172,15 @@ def run_benchmark(
             t0 = time.monotonic()
             if isinstance(bench, CategoryBenchmark):
                 job.category(ds, bench)
-            else:
+            elif ctx.is_main:
                 job.landmarks(ds, bench)
-            result.details[name]["seconds"] = round(time.monotonic() - t0, 1)
+            if name in result.details:
+                result.details[name]["seconds"] = round(time.monotonic() - t0, 1)
             reporter.stage(name, "done")
     except BenchmarkCancelled:
         result.cancelled = True
-    result.write(out_dir)
+    if ctx.is_main:
+        result.write(out_dir)
     return result
 
 
@@ -186,8 +196,10 @@ class _Job:
     iterations: int | None
     num_workers: int
     reporter: _Reporter
+    is_main: bool = True
 
-    def _trained(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> tuple[ModelBundle, str]:
+    def _trained(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> tuple[ModelBundle | None, str]:
+        """The model to evaluate and its variant; no model on DDP ranks other than 0 (they only train)."""
         if self.train == "none":
             return self.bundle, model_variant(self.bundle)
         overrides: dict[str, Any] = {"device": self.device, "num_workers": self.num_workers}
@@ -209,8 +221,10 @@ class _Job:
         )
         self.reporter.stage(ds.name, "train", f"{cfg.variant}, {cfg.iterations} iterations", cfg.iterations)
         res = trainer.run(progress=self.reporter.training(ds.name), cancel=self.reporter.cancel)
-        if res.cancelled or res.bundle is None:
+        if res.cancelled:
             raise BenchmarkCancelled
+        if res.bundle is None:
+            return None, cfg.variant
         self.result.notes.append(f"{ds.name}: trained {res.bundle.id} ({cfg.variant}, recipe {cfg.recipe}).")
         return res.bundle, cfg.variant
 
@@ -235,6 +249,8 @@ class _Job:
 
     def category(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> None:
         bundle, variant = self._trained(ds, bench)
+        if bundle is None or not self.is_main:
+            return
         model = self._with_dims(ds, bundle.load_model(), bench.train)
         count = self.reporter.counter(ds.name, "embed", f"Recall@K on {ds.title}")
         metrics = evaluate_model(
