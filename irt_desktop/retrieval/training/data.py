@@ -46,7 +46,8 @@ def train_loader(
         batch_sampler=batches,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        # Workers stay up across the run; prefetching two micro-batches each hides decoding time.
+        # The trainer iterates one loader over the whole run, so workers start once; each prefetches two
+        # micro-batches, which hides decoding time behind the step.
         persistent_workers=False,
         prefetch_factor=2 if num_workers > 0 else None,
     )
