@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -115,8 +116,11 @@ def run_app(library: Path, photos: list[Path]) -> int:
     session = Session(settings, choose_library(library, settings), auto_fetch_model=not probe_target)
     session.start([Path(p) for p in photos])
     code = app.exec()
-    if session.window is not None and not probe_target:
-        session.window.close()
-    elif session.client is not None:
+    # Closing the window (the usual way out) has already shut the session down and deleted it; a quit
+    # from elsewhere leaves it open, and then it is closed here so the library is saved.
+    window = session.window
+    if window is not None and shiboken6.isValid(window) and not probe_target:
+        window.close()
+    elif session.client is not None and shiboken6.isValid(session.client):
         session.client.close(2000)
     return int(code)

@@ -527,7 +527,7 @@ class QueryView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, 260)
 
-    # Unused but handy for tests and screenshots: the widget point of an image pixel.
+    # Where an image pixel is on screen: how tests and scripted screenshots aim the mouse.
     def widget_point(self, x: float, y: float) -> QPoint:
         rect = self._image_rect()
         s = self._scale()
