@@ -76,3 +76,64 @@ def test_garbage_message_is_refused_without_emitting(qtbot, tmp_path):
     server.close()
     sock.deleteLater()
     qtbot.wait(20)
+
+
+def test_open_with_hands_the_photo_to_the_running_window_which_searches_it(qapp, tmp_path, tiny_bundle):
+    """`irt-desktop PHOTO` while the app runs: the second process exits, the first shows the results."""
+    import os
+    import time
+    from pathlib import Path
+
+    from PySide6.QtNetwork import QLocalSocket
+    from test_gui_helpers import install_model, make_photos
+    from test_library_support import copy_query
+
+    from irt_desktop.library import Library
+
+    library = tmp_path / "lib"
+    install_model(library, tiny_bundle)
+    photos = make_photos(tmp_path / "Photos", 8)
+    lib = Library.open(library)
+    lib.add_root(tmp_path / "Photos")
+    lib.index()
+    lib.close()
+    query = copy_query(photos[3], tmp_path / "query.jpg")
+    result = tmp_path / "first-hit.txt"
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+    )
+    # A file, not a pipe: nobody reads the first instance's log until it has exited.
+    log = open(tmp_path / "first.log", "w+")  # noqa: SIM115
+    first = subprocess.Popen(
+        [sys.executable, "-m", "irt_desktop", "--library", str(library)],
+        env={**env, "IRT_DESKTOP_SMOKE_RESULT": str(result)},
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until the first instance listens
+            probe = QLocalSocket()
+            probe.connectToServer(server_name(library))
+            if probe.waitForConnected(200):
+                probe.disconnectFromServer()
+                break
+            assert first.poll() is None, (tmp_path / "first.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the first instance never listened"
+            time.sleep(0.2)
+        second = subprocess.run(
+            [sys.executable, "-m", "irt_desktop", "--library", str(library), str(query)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert first.wait(timeout=120) == 0, (tmp_path / "first.log").read_text()[-2000:]
+    finally:
+        if first.poll() is None:
+            first.kill()
+        log.close()
+    assert Path(result.read_text().strip()) == photos[3]

@@ -21,11 +21,16 @@ from irt_desktop.gui import icons
 from irt_desktop.gui.library_client import LibraryClient
 from irt_desktop.gui.main_window import MainWindow
 from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.single_instance import InstanceServer, hand_over
 from irt_desktop.gui.theme import apply_theme
 from irt_desktop.paths import default_library_dir
 
 # Set by tests/perf/gui_startup.py: write the seconds from launch to the first painted window, then quit.
 STARTUP_PROBE_ENV = "IRT_DESKTOP_STARTUP_PROBE"
+# Set by packaging/build_bundle.sh: once the photos given on the command line have been searched, write
+# the best hit's path to this file and quit (a frozen build's end-to-end check, window included).
+SMOKE_RESULT_ENV = "IRT_DESKTOP_SMOKE_RESULT"
+SMOKE_TIMEOUT_MS = 180_000
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -86,6 +91,14 @@ class Session(QObject):
             old.close()
 
 
+def _show_handed_photos(session: Session, photos: list[Path]) -> None:
+    window = session.window
+    if window is None or not shiboken6.isValid(window):
+        return
+    window.present()
+    window.search_photos(photos)
+
+
 class _FirstPaintProbe(QObject):
     def __init__(self, target: Path) -> None:
         super().__init__()
@@ -101,6 +114,34 @@ class _FirstPaintProbe(QObject):
         return False
 
 
+class _SmokeProbe(QObject):
+    """Polls the results grid; the first answer (or a timeout) ends the application."""
+
+    def __init__(self, session: Session, target: Path) -> None:
+        super().__init__()
+        self.session, self.target = session, target
+        self.failed = False
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._check)
+        self._timer.start(200)
+        QTimer.singleShot(SMOKE_TIMEOUT_MS, self._give_up)
+
+    def _check(self) -> None:
+        window = self.session.window
+        hits = window.search_view.model.hits() if window is not None else []
+        if hits:
+            self._timer.stop()
+            self.target.write_text(f"{hits[0].path}\n", encoding="utf-8")
+            QApplication.instance().quit()
+
+    def _give_up(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.failed = True
+            self.target.write_text("timeout: no search results\n", encoding="utf-8")
+            QApplication.instance().exit(1)
+
+
 def run_app(library: Path, photos: list[Path]) -> int:
     logging.basicConfig(
         level=os.environ.get("IRT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
@@ -113,9 +154,25 @@ def run_app(library: Path, photos: list[Path]) -> int:
     if probe_target:
         probe = _FirstPaintProbe(Path(probe_target))
         app.installEventFilter(probe)
-    session = Session(settings, choose_library(library, settings), auto_fetch_model=not probe_target)
-    session.start([Path(p) for p in photos])
+    library = choose_library(library, settings)
+    photos = [Path(p) for p in photos]
+    # One window per library: a running instance gets the photos (and comes to the front) instead.
+    if not probe_target and hand_over(library, photos):
+        return 0
+    server = InstanceServer(library)
+    if not server.listen():
+        logging.getLogger(__name__).warning(
+            "cannot listen as %s: later launches open windows of their own", server.name
+        )
+    session = Session(settings, library, auto_fetch_model=not probe_target)
+    server.photos_received.connect(lambda received: _show_handed_photos(session, received))
+    smoke_target = os.environ.get(SMOKE_RESULT_ENV)
+    smoke = _SmokeProbe(session, Path(smoke_target)) if smoke_target else None
+    session.start(photos)
     code = app.exec()
+    server.close()
+    if smoke is not None and smoke.failed:
+        code = 1
     # Closing the window (the usual way out) has already shut the session down and deleted it; a quit
     # from elsewhere leaves it open, and then it is closed here so the library is saved.
     window = session.window
