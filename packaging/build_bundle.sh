@@ -35,6 +35,11 @@ first = Path(hits[0]["path"]).name
 assert first == "target.jpg", f"expected target.jpg first, got {first}"
 print(f"search ok: {first} first of {len(hits)}")
 PY
-"$APP" --library "$SMOKE/lib" --smoke-gui "$SMOKE/query.jpg"
+# The window itself: start offscreen with the query photo; the app writes its best hit and quits.
+IRT_DESKTOP_SMOKE_RESULT="$SMOKE/gui-hit.txt" XDG_CONFIG_HOME="$SMOKE/config" \
+  "$APP" --library "$SMOKE/lib" "$SMOKE/query.jpg"
+gui_hit=$(basename "$(cat "$SMOKE/gui-hit.txt")")
+[ "$gui_hit" = target.jpg ] || { echo "GUI smoke: expected target.jpg first, got $gui_hit" >&2; exit 1; }
+echo "GUI smoke ok: the window searched and found $gui_hit first"
 end=$(date +%s)
 echo "== build $((built - start)) s, smoke $((end - built)) s, bundle size $(du -sh "$DIST/irt-desktop" | cut -f1)"
