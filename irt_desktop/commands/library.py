@@ -25,6 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
     p.add_argument("--network", action="store_true", help="the folders are network mounts (polled)")
     p.add_argument("--batch-size", type=int, default=None, help="images per model batch")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="skip files and folders matching PATTERN from now on (repeatable; kept in the library): a name "
+        "glob such as '*_draft.jpg' or 'Private', 'Screenshots/' for folders only, or a path inside the "
+        "folder such as '2019/raw' or '**/cache/**'; photos already indexed that match leave the results",
+    )
+    p.add_argument("--clear-excludes", action="store_true", help="forget the stored exclude patterns first")
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto, or $IRT_DEVICE)"
+    )
+    p.add_argument("--fp32", action="store_true", help="no bf16/fp16 autocast, even where it is fast")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=run_index)
 
@@ -52,7 +66,11 @@ def _open(args: argparse.Namespace):
     from irt_desktop.library import Library, LibraryError
 
     try:
-        return Library.open(args.library)
+        return Library.open(
+            args.library,
+            device=getattr(args, "device", None),
+            low_precision=not getattr(args, "fp32", False),
+        )
     except LibraryError as exc:
         raise CommandError(str(exc)) from exc
 
@@ -72,6 +90,12 @@ def run_index(args: argparse.Namespace) -> int:
         try:
             if args.batch_size:
                 lib.pipeline_config.batch_size = args.batch_size
+            if args.clear_excludes or args.exclude:
+                kept = [] if args.clear_excludes else lib.exclude_patterns
+                lib.set_exclude_patterns(kept + args.exclude)
+                if not args.json:
+                    shown = ", ".join(lib.exclude_patterns) or "none"
+                    print(f"exclude patterns: {shown}", file=sys.stderr)
             if args.model:
                 lib.activate_model(find_bundle(models_dir(args.library), args.model))
             for path in args.paths:
@@ -142,6 +166,7 @@ def _print_report(report, lib) -> None:
     print(
         f"scanned {s.seen} photos: {s.new} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
         f"{s.deleted} deleted, {s.unchanged} unchanged"
+        + (f", {s.excluded} excluded by pattern" if s.excluded else "")
     )
     rate = f" ({report.images_per_s:.1f} images/s)" if report.embedded else ""
     print(f"embedded {report.embedded}{rate}, failed {report.failed}, pending {report.pending}")
@@ -163,6 +188,7 @@ def _report_json(report, lib) -> dict[str, Any]:
         "copied": s.copied,
         "deleted": s.deleted,
         "unchanged": s.unchanged,
+        "excluded": s.excluded,
         "offline_roots": s.offline_roots,
         "embedded": report.embedded,
         "failed": report.failed,
@@ -211,6 +237,7 @@ def run_status(args: argparse.Namespace) -> int:
     with _open(args) as lib:
         status = lib.status()
         failures = lib.failures() if args.failures else []
+        excludes = lib.exclude_patterns
     roots = [
         {
             "id": r.id,
@@ -233,6 +260,7 @@ def run_status(args: argparse.Namespace) -> int:
             "n_failed": status.n_failed,
             "model_id": status.model_id,
             "target_model_id": status.target_model_id,
+            "exclude_patterns": excludes,
             "roots": roots,
         }
         if args.failures:
@@ -247,6 +275,8 @@ def run_status(args: argparse.Namespace) -> int:
         f"images: {status.n_images}, indexed {status.n_indexed}, pending {status.n_pending}, "
         f"failed {status.n_failed}"
     )
+    if excludes:
+        print(f"exclude patterns: {', '.join(excludes)}")
     for r in roots:
         print(f"  [{r['id']}] {r['path']}  {r['status']}  ({r['n_images']} images, {r['n_failed']} failed)")
     for f in failures:

@@ -10,12 +10,14 @@ its header names, and an index loaded by another thread never misses a change.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from irt_desktop.library.catalog import CATALOG_FILE, Catalog
 from irt_desktop.library.decode import Tensorizer
 from irt_desktop.library.duplicates import find_duplicates
 from irt_desktop.library.errors import LibraryError, NoModelError
+from irt_desktop.library.excludes import ExcludeRules, normalize_patterns, parse_stored
 from irt_desktop.library.model_store import bundle_for, default_bundle, install_bundle, no_model_message
 from irt_desktop.library.pipeline import EmbeddingPipeline, PipelineConfig, ProgressCallback
 from irt_desktop.library.records import (
@@ -44,10 +47,14 @@ from irt_desktop.library.vector_index import EXACT_MAX, IndexFileError, VectorIn
 from irt_desktop.retrieval.bundle import ModelBundle
 from irt_desktop.retrieval.embedder import Embedder
 
+if TYPE_CHECKING:
+    from irt_desktop.library.watcher import PathsCallback, Watcher
+
 log = logging.getLogger(__name__)
 
 SERVING = "model.serving"  # answers searches; its vector set is complete
 TARGET = "model.target"  # being embedded after activate_model(); None when no switch is running
+EXCLUDE = "scan.exclude"  # JSON list of the user's exclude patterns (irt_desktop.library.excludes)
 # Soft-deleted rows keep their vectors this long, so a file moved away and back is not re-embedded.
 DELETED_RETENTION_S = 30 * 24 * 3600
 # A long run saves its FAISS index this often, so a crash costs a reload, not a rebuild.
@@ -65,7 +72,15 @@ class Library:
         *,
         pipeline: PipelineConfig | None = None,
         exact_max: int = EXACT_MAX,
+        device: str | None = None,
+        low_precision: bool = True,
     ) -> None:
+        """`device` ('cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': the fastest there is, or $IRT_DEVICE)
+        and `low_precision` (bf16/fp16 autocast where the hardware runs it natively and it keeps
+        descriptors close to fp32) apply to the models the library loads from its bundles; an
+        `embedder_factory` builds its embedder as it likes."""
+        self._device = _checked_device(device)
+        self._low_precision = bool(low_precision)
         self.path = Path(path).expanduser()
         for sub in ("", "vectors", "thumbnails", "models", "logs"):
             try:
@@ -88,11 +103,20 @@ class Library:
         self._run_lock = threading.Lock()
         # Why the last index load fell back to a rebuild (for status/diagnostics and tests).
         self.last_rebuild_reason: str | None = None
-        self._watchers: list = []
+        self._watchers: list[Watcher] = []
+        self._exclude = ExcludeRules.of(parse_stored(self.catalog.setting(EXCLUDE)))
 
     @classmethod
-    def open(cls, path: Path, embedder_factory: Callable[[], Embedder] | None = None, **kwargs) -> Library:
-        return cls(path, embedder_factory, **kwargs)
+    def open(
+        cls,
+        path: Path,
+        embedder_factory: Callable[[], Embedder] | None = None,
+        *,
+        device: str | None = None,
+        low_precision: bool = True,
+        **kwargs,
+    ) -> Library:
+        return cls(path, embedder_factory, device=device, low_precision=low_precision, **kwargs)
 
     def __enter__(self) -> Library:
         return self
@@ -156,10 +180,75 @@ class Library:
                 model_id = bundle.id
             if model_id not in self._embedders:
                 bundle = bundle_for(self.models_dir, model_id)
-                embedder = Embedder.from_bundle(bundle)
+                embedder = Embedder.from_bundle(
+                    bundle, device=self._device, low_precision=self._low_precision
+                )
                 self.catalog.register_model(model_id, bundle.card.name, embedder.dim, bundle.path)
                 self._embedders[model_id] = embedder
             return self._embedders[model_id]
+
+    def embedder(self, model_id: str | None = None) -> Embedder:
+        """The embedder indexing uses (or `model_id`'s), loaded with the library's inference options."""
+        return self._embedder_for(model_id)
+
+    @property
+    def device(self) -> str | None:
+        """The device asked for; None: automatic. `embedder().device` is the one in use."""
+        return self._device
+
+    @property
+    def low_precision(self) -> bool:
+        return self._low_precision
+
+    def set_inference(self, device: str | None = None, low_precision: bool = True) -> None:
+        """Change the device and precision of an open library without reopening it.
+
+        The loaded models are dropped and rebuilt on their next use; a running indexing pass takes
+        the new one at its next batch (EmbeddingPipeline's refresh), so nothing waits for it to end."""
+        device = _checked_device(device)
+        with self._embedder_lock:
+            if (device, bool(low_precision)) == (self._device, self._low_precision):
+                return
+            self._device, self._low_precision = device, bool(low_precision)
+            # A factory's embedder cannot be rebuilt from here: it stays as the factory made it.
+            self._embedders = {k: e for k, e in self._embedders.items() if e is self._factory_embedder}
+
+    # -- exclude patterns ------------------------------------------------------------------------------
+
+    @property
+    def exclude_patterns(self) -> list[str]:
+        """Glob patterns of files and folders scans and the watcher skip (see library.excludes)."""
+        return list(self._exclude_rules().patterns)
+
+    @exclude_patterns.setter
+    def exclude_patterns(self, patterns: Sequence[str]) -> None:
+        self.set_exclude_patterns(patterns)
+
+    def set_exclude_patterns(self, patterns: Sequence[str]) -> bool:
+        """Store the patterns in the catalog (the CLI and the GUI share them). They take effect at the
+        next scan: photos already indexed that now match leave search results then, as if deleted, and
+        come back with their vectors if the pattern is removed again. True if the patterns changed."""
+        if isinstance(patterns, str):
+            raise TypeError("exclude patterns are a list of strings, not one string")
+        kept = normalize_patterns(patterns)
+        if kept == self.exclude_patterns:
+            return False
+        self.catalog.set_setting(EXCLUDE, json.dumps(kept) if kept else None)
+        self._exclude = ExcludeRules.of(kept)
+        return True
+
+    def _exclude_rules(self) -> ExcludeRules:
+        # Re-read: another process (the CLI beside the GUI) may have changed them.
+        stored = parse_stored(self.catalog.setting(EXCLUDE))
+        if tuple(stored) != self._exclude.patterns:
+            self._exclude = ExcludeRules.of(stored)
+        return self._exclude
+
+    @property
+    def exclude_rules(self) -> ExcludeRules:
+        """The compiled patterns as of the last scan or change, without a catalog read (for the watcher's
+        event threads, which have no SQLite connection of their own)."""
+        return self._exclude
 
     # -- roots -----------------------------------------------------------------------------------------
 
@@ -206,16 +295,22 @@ class Library:
         paths: Iterable[Path | str],
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
     ) -> IndexReport:
         """Re-check just these files or folders (what the watcher reports), then embed what is pending."""
         with self._run_lock:
             started = time.monotonic()
             roots = [r for r in list_roots(self.catalog)]
             outcome = self._scanner().scan_paths(roots, [os.fspath(p) for p in paths])
-            return self._after_scan(outcome, started, progress, cancel, None)
+            return self._after_scan(outcome, started, progress, cancel, pause)
 
     def _scanner(self) -> Scanner:
-        return Scanner(self.catalog, transaction=self._mutation, on_changes=self._apply_scan_changes)
+        return Scanner(
+            self.catalog,
+            transaction=self._mutation,
+            on_changes=self._apply_scan_changes,
+            exclude=self._exclude_rules(),
+        )
 
     def _after_scan(
         self,
@@ -275,7 +370,13 @@ class Library:
 
         config = self.pipeline_config
         pipeline = EmbeddingPipeline(
-            self.catalog, embedder, model_id, config, on_commit=on_commit, transaction=self._mutation
+            self.catalog,
+            embedder,
+            model_id,
+            config,
+            on_commit=on_commit,
+            transaction=self._mutation,
+            refresh=lambda: self._embedder_for(model_id),
         )
         result = pipeline.run(todo, on_progress, cancel, pause)
         report.embedded += result.embedded
@@ -511,13 +612,43 @@ class Library:
 
     # -- watching --------------------------------------------------------------------------------------
 
-    def watch(self, on_change=None, **kwargs):
-        """A Watcher keeping the roots current: .start() (reconciliation scan first), .stop()."""
+    def watch(
+        self,
+        on_change: Callable[[IndexReport], None] | None = None,
+        *,
+        on_paths: PathsCallback | None = None,
+        **kwargs,
+    ) -> Watcher:
+        """A Watcher keeping the roots current: .start() (reconciliation scan first), .stop().
+
+        Without `on_paths` it indexes what changed on its own thread (update()) and reports each run to
+        `on_change`. With `on_paths` it indexes nothing: it hands each settled batch of changed paths
+        (the roots themselves for reconciliation) to `on_paths`, for the caller's own indexing thread
+        to pass to update() with its progress, cancel and pause."""
         from irt_desktop.library.watcher import Watcher
 
-        watcher = Watcher(self, on_change=on_change, **kwargs)
+        watcher = Watcher(self, on_change=on_change, on_paths=on_paths, **kwargs)
         self._watchers.append(watcher)
         return watcher
+
+
+def _checked_device(device: str | None) -> str | None:
+    """None for automatic; a device torch cannot use here is refused now rather than at the first batch."""
+    choice = (device or "").strip().lower()
+    if choice in ("", "auto"):
+        return None
+    kind, _, index = choice.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+        raise LibraryError(f"unknown device {device!r}: use cpu, cuda, cuda:N, mps or auto")
+    from irt_desktop.device import best_device
+
+    try:
+        choice = best_device(choice)
+    except RuntimeError as exc:
+        raise LibraryError(f"cannot run on {device!r}: {exc}") from exc
+    if index and int(index) >= torch.cuda.device_count():
+        raise LibraryError(f"cannot run on {device!r}: torch sees {torch.cuda.device_count()} CUDA devices")
+    return choice
 
 
 def _bundle_dim(bundle: ModelBundle) -> int:

@@ -70,8 +70,12 @@ class EmbeddingPipeline:
         config: PipelineConfig | None = None,
         on_commit: CommitHook | None = None,
         transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
+        refresh: Callable[[], Embedder] | None = None,
     ) -> None:
+        """`refresh`, asked before every batch, returns the embedder to use from then on: the library
+        swaps in one with another device or precision without stopping a long run."""
         self.catalog = catalog
+        self._refresh = refresh
         self._transaction = transaction or catalog.transaction
         self.embedder = embedder
         self.model_id = model_id
@@ -144,8 +148,18 @@ class EmbeddingPipeline:
                     f.cancel()
         return result
 
+    def _current_embedder(self) -> Embedder:
+        if self._refresh is not None:
+            embedder = self._refresh()
+            if embedder is not self.embedder:
+                if embedder.model_id != self.model_id or embedder.dim != self.embedder.dim:
+                    raise RuntimeError(f"the embedder for {self.model_id} was replaced by another model's")
+                self.embedder = embedder
+        return self.embedder
+
     def _commit(self, batch: list[Decoded], result: PipelineResult) -> None:
         good = [d for d in batch if d.tensor is not None]
+        self._current_embedder()
         vectors = np.zeros((0, self.embedder.dim), np.float32)
         if good:
             x = torch.from_numpy(np.stack([d.tensor for d in good]))

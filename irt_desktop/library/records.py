@@ -78,6 +78,7 @@ class ScanReport:
     deleted: int = 0
     offline_roots: list[int] = field(default_factory=list)
     skipped_names: int = 0
+    excluded: int = 0  # files and folders left out by exclude patterns (a folder counts once)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from irt_desktop.images import is_image_path
 from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.excludes import NONE, ExcludeRules, relative
 from irt_desktop.library.hashing import quick_hash_file
 from irt_desktop.library.records import ScanReport
 from irt_desktop.library.roots import RootRow, is_under, prefix_range
@@ -55,6 +56,7 @@ class Listing:
     # Folders that could not be read: nothing under them may be taken for deleted.
     unlisted: list[str] = field(default_factory=list)
     skipped_names: int = 0
+    excluded: int = 0  # files and folders left out by the user's exclude patterns
 
     def hides(self, path: str) -> bool:
         return any(is_under(path, d) for d in self.unlisted)
@@ -68,8 +70,14 @@ def walk(
     follow_symlinks: bool,
     cancel: threading.Event | None = None,
     on_seen: SeenCallback | None = None,
+    exclude: ExcludeRules = NONE,
+    base: str | None = None,
 ) -> None:
-    """Add the image files under `top` to `listing`; never raises for unreadable folders."""
+    """Add the image files under `top` to `listing`; never raises for unreadable folders.
+
+    `exclude` is matched relative to `base` (the root; default `top`), one entry at a time: the caller
+    checks that `top` itself and the folders above it are not excluded."""
+    base = top if base is None else base
     visited: set[tuple[int, int]] = set()
     stack = [top]
     while stack:
@@ -98,9 +106,15 @@ def walk(
                     continue
                 if entry.is_dir(follow_symlinks=follow_symlinks):
                     if recursive:
-                        stack.append(entry.path)
+                        if exclude and exclude.matches(relative(entry.path, base), True):
+                            listing.excluded += 1
+                        else:
+                            stack.append(entry.path)
                     continue
                 if not is_image_path(name):
+                    continue
+                if exclude and exclude.matches(relative(entry.path, base), False):
+                    listing.excluded += 1
                     continue
                 st = entry.stat(follow_symlinks=follow_symlinks)
             except OSError:
@@ -160,10 +174,14 @@ class Scanner:
         catalog: Catalog,
         transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
         on_changes: ChangeHook | None = None,
+        exclude: ExcludeRules = NONE,
     ) -> None:
         self.catalog = catalog
         self._transaction = transaction or catalog.transaction
         self.on_changes = on_changes
+        # Excluded files are left out of the listing, so rows already catalogued for them count as
+        # missing and are soft-deleted like files that went away (and revived if the pattern goes).
+        self.exclude = exclude
 
     # -- entry points ----------------------------------------------------------------------------------
 
@@ -195,12 +213,14 @@ class Scanner:
                 follow_symlinks=root.follow_symlinks,
                 cancel=cancel,
                 on_seen=counted,
+                exclude=self.exclude,
             )
             seen_total += len(listing.files)
             rows = self._rows(root.id)
             if (
                 not listing.files
                 and not listing.unlisted
+                and not listing.excluded
                 and any(r.status != "deleted" for r in rows.values())
             ):
                 # An empty mount point where photos used to be: an unmounted drive, not a mass deletion.
@@ -233,9 +253,19 @@ class Scanner:
                 rel = os.path.relpath(region, root.path)
                 if rel != "." and any(is_junk_name(part) for part in rel.split(os.sep)):
                     continue
-                if os.path.isdir(region):
+                is_dir = os.path.isdir(region)
+                if self.exclude.excludes_path(region, root.path, is_dir):
+                    pass  # nothing listed: its catalogued rows (if any) go as missing
+                elif is_dir:
                     if region == root.path or root.recursive:
-                        walk(region, listing, recursive=root.recursive, follow_symlinks=root.follow_symlinks)
+                        walk(
+                            region,
+                            listing,
+                            recursive=root.recursive,
+                            follow_symlinks=root.follow_symlinks,
+                            exclude=self.exclude,
+                            base=root.path,
+                        )
                 elif root.covers(region) and is_image_path(region) and _storable(region):
                     try:
                         st = os.stat(region, follow_symlinks=root.follow_symlinks)
@@ -291,6 +321,7 @@ class Scanner:
     ) -> None:
         report.seen += len(listing.files)
         report.skipped_names += listing.skipped_names
+        report.excluded += listing.excluded
         for path, (size, mtime_ns) in listing.files.items():
             row = rows.get(path)
             if row is None:

@@ -1,10 +1,13 @@
-"""Keeping roots current with watchdog: events are debounced per path, then handed to Library.update.
+"""Keeping roots current with watchdog: events are debounced per path, then handed to Library.update,
+or, in reporting mode (`on_paths`), to the caller, whose own indexing thread runs the update with its
+progress, cancel and pause (the GUI's indexer; the CLI's `index --watch` uses the self-indexing mode).
 
 A photo being copied produces a burst of created/modified events; a path is processed only after it
 has been quiet for `debounce_s` and its size and mtime held still across that wait, so it is indexed
 once, complete. Roots marked as network mounts use a polling observer (inotify and friends do not see
 changes made by other machines). On start, a full reconciliation scan catches what changed while the
-app was closed; offline roots are retried every `offline_retry_s`.
+app was closed; offline roots are retried every `offline_retry_s`. Paths matching the library's exclude
+patterns are dropped as their events arrive.
 """
 
 from __future__ import annotations
@@ -33,13 +36,21 @@ log = logging.getLogger(__name__)
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
 
+# Receives settled paths (files or folders, as str) in reporting mode; runs on the watcher's thread.
+PathsCallback = Callable[[list[str]], None]
+
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(self, watcher: Watcher, root: str) -> None:
         self.watcher = watcher
+        self.root = root
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in _IGNORED_EVENTS:
+            return
+        if event.is_directory and event.event_type == "modified":
+            # A folder's entries changed: they have events of their own. Re-walking the whole folder
+            # for each photo copied into it would cost a full listing per file.
             return
         paths = [event.src_path]
         dest = getattr(event, "dest_path", "")
@@ -49,10 +60,13 @@ class _Handler(FileSystemEventHandler):
             p = os.fsdecode(p)
             name = os.path.basename(p)
             # Folders matter (a moved folder moves its photos); other non-image files do not.
-            if not is_junk_name(name) and (
+            if is_junk_name(name) or not (
                 event.is_directory or is_image_path(name) or not os.path.splitext(name)[1]
             ):
-                self.watcher.touch(p)
+                continue
+            if self.watcher.library.exclude_rules.excludes_path(p, self.root, event.is_directory):
+                continue
+            self.watcher.touch(p)
 
 
 class Watcher:
@@ -66,9 +80,13 @@ class Watcher:
         offline_retry_s: float = 30.0,
         reconcile: bool = True,
         on_error: Callable[[BaseException], None] | None = None,
+        on_paths: PathsCallback | None = None,
     ) -> None:
+        if on_paths is not None and on_change is not None:
+            raise ValueError("a reporting watcher (on_paths) indexes nothing, so it has no on_change")
         self.library = library
         self.on_change = on_change
+        self.on_paths = on_paths
         self.on_error = on_error
         self.debounce_s = debounce_s
         self.poll_interval_s = poll_interval_s
@@ -83,7 +101,7 @@ class Watcher:
         self._network_roots: set[str] = set()
         self._thread: threading.Thread | None = None
         self.idle = threading.Event()  # set while nothing is queued or being processed
-        self.runs = 0
+        self.runs = 0  # updates run, or batches of paths reported
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -140,16 +158,16 @@ class Watcher:
                 if kind == "native":
                     if native is None:
                         native = self._observer("native")
-                    native.schedule(_Handler(self), root.path, recursive=root.recursive)
+                    native.schedule(_Handler(self, root.path), root.path, recursive=root.recursive)
                 else:
                     polling = polling or self._observer("polling")
-                    polling.schedule(_Handler(self), root.path, recursive=root.recursive)
+                    polling.schedule(_Handler(self, root.path), root.path, recursive=root.recursive)
                     self._network_roots.add(root.path)
             except OSError as exc:
                 # e.g. the inotify watch limit: fall back to polling rather than not watching at all
                 log.warning("native watching of %s failed (%s); polling instead", root.path, exc)
                 polling = polling or self._observer("polling")
-                polling.schedule(_Handler(self), root.path, recursive=root.recursive)
+                polling.schedule(_Handler(self, root.path), root.path, recursive=root.recursive)
                 self._network_roots.add(root.path)
                 kind = "polling"
             self._watched[root.id] = kind
@@ -186,7 +204,11 @@ class Watcher:
 
     def _run(self) -> None:
         if self.reconcile:
-            self._process(lambda: self.library.index(cancel=self._stop))
+            if self.on_paths is not None:
+                # A re-check of each whole root is the reconciliation scan, run by the caller.
+                self._report([r.path for r in list_roots(self.library.catalog)])
+            else:
+                self._process(lambda: self.library.index(cancel=self._stop))
         last_retry = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=min(0.25, self.debounce_s / 2 or 0.05))
@@ -194,7 +216,9 @@ class Watcher:
             if self._stop.is_set():
                 break
             ready = self._take_ready()
-            if ready:
+            if ready and self.on_paths is not None:
+                self._report(ready)
+            elif ready:
                 self._process(lambda ready=ready: self.library.update(ready, cancel=self._stop))
             if time.monotonic() - last_retry > self.offline_retry_s:
                 last_retry = time.monotonic()
@@ -211,6 +235,17 @@ class Watcher:
                 self.on_change(report)
         except Exception as exc:  # the watcher must outlive one bad update
             log.exception("watcher update failed")
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def _report(self, paths: list[str]) -> None:
+        if not paths or self.on_paths is None:
+            return
+        try:
+            self.on_paths(paths)
+            self.runs += 1
+        except Exception as exc:  # a failing receiver must not end the watching
+            log.exception("watcher callback failed")
             if self.on_error is not None:
                 self.on_error(exc)
 

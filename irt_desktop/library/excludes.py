@@ -1,0 +1,151 @@
+"""User exclude patterns: glob patterns for files and folders a scan (and the watcher) leaves alone.
+
+The rules are a small, predictable subset of .gitignore, matched case-insensitively (`*.tmp` should
+also skip `IMG.TMP` from a camera or a Windows tool):
+
+- A pattern without a slash (`*.tmp`, `Private`, `Thumbs.db`) matches the name of a file or folder at
+  any depth; a folder that matches is skipped with everything under it.
+- A trailing slash (`Screenshots/`) matches folders only.
+- A pattern with a slash elsewhere (`2019/raw`, `/exports`, `**/cache/**`) matches the path relative
+  to the watched folder: `*` and `?` stay within one path component, `**` spans any number of them.
+  `X/**` is read as the folder X (everything inside it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+def normalize_patterns(patterns: Iterable[str]) -> list[str]:
+    """Stripped, non-empty, first occurrence kept: the form stored in the catalog."""
+    out: list[str] = []
+    for raw in patterns:
+        p = str(raw).strip()
+        if os.name == "nt":
+            p = p.replace("\\", "/")
+        if p and p.strip("/") and p not in out:
+            out.append(p)
+    return out
+
+
+def parse_stored(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return normalize_patterns(v for v in value if isinstance(v, str)) if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    by_name: bool  # matched against the last component only
+    dirs_only: bool
+
+
+def _compile(pattern: str) -> _Rule:
+    p = pattern
+    dirs_only = p.endswith("/")
+    p = p.rstrip("/")
+    if p.endswith("/**"):
+        p = p[:-3].rstrip("/")
+        dirs_only = True
+    by_name = "/" not in p
+    p = p.lstrip("/")
+    return _Rule(re.compile(_glob_regex(p), re.IGNORECASE | re.DOTALL), by_name, dirs_only)
+
+
+def _glob_regex(glob: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        if glob.startswith("**/", i) and (i == 0 or glob[i - 1] == "/"):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            j = i + 1
+            j += glob[j : j + 1] in ("!", "^")
+            j += glob[j : j + 1] == "]"  # a ']' first in the set is a member, not its end
+            end = glob.find("]", j)
+            if end < 0:  # no closing bracket: a literal '[', as fnmatch reads it
+                out.append(re.escape(c))
+                i += 1
+                continue
+            body = glob[i + 1 : end]
+            negate = body[:1] in ("!", "^")
+            if negate:
+                body = body[1:]
+            body = body.replace("\\", "\\\\").replace("]", "\\]")
+            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ExcludeRules:
+    """Compiled patterns. Paths given to the methods are relative to a root, with '/' separators."""
+
+    patterns: tuple[str, ...] = ()
+    _rules: tuple[_Rule, ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def of(cls, patterns: Sequence[str]) -> ExcludeRules:
+        kept = tuple(normalize_patterns(patterns))
+        return cls(kept, tuple(_compile(p) for p in kept))
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def matches(self, rel: str, is_dir: bool) -> bool:
+        """This entry itself matches (its parent folders are not looked at)."""
+        name = rel.rsplit("/", 1)[-1]
+        for rule in self._rules:
+            if rule.dirs_only and not is_dir:
+                continue
+            if rule.regex.fullmatch(name if rule.by_name else rel):
+                return True
+        return False
+
+    def excludes(self, rel: str, is_dir: bool) -> bool:
+        """The entry or any folder above it (inside the root) matches."""
+        if not self._rules or rel in ("", "."):
+            return False
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if self.matches("/".join(parts[:i]), True):
+                return True
+        return self.matches(rel, is_dir)
+
+    def excludes_path(self, path: str, root: str, is_dir: bool) -> bool:
+        """`path` (absolute, under `root`) is excluded."""
+        if not self._rules:
+            return False
+        return self.excludes(relative(path, root), is_dir)
+
+
+def relative(path: str, root: str) -> str:
+    prefix = root.rstrip(os.sep) + os.sep
+    rel = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
+
+
+NONE = ExcludeRules()
