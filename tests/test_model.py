@@ -88,6 +88,25 @@ def test_pca_reduces_dims_and_output_stays_unit_norm(tiny_bundle, tmp_path):
         torch.testing.assert_close(bundle.load_model()(x), z)
 
 
+def test_pca_runs_in_float32_under_bf16_autocast(tiny_bundle):
+    """Autocast would run the PCA's linear map in bf16 (3 significant digits), losing the small components
+    that a 128-d projection of 384-d features keeps; the projection must see and produce float32."""
+    model = tiny_bundle.load_model()
+    x = torch.randn(40, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        pca = PCAProjection.fit(model.features(x), 16)
+    model.set_pca(pca)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        feats = model.features(x)  # what the bf16 backbone produced (float32 after its final LayerNorm)
+        z = model(x)
+        projected = pca(feats)
+    assert projected.dtype == torch.float32
+    with torch.inference_mode():
+        expected = torch.nn.functional.linear(feats.float(), pca.weight, pca.bias)
+    torch.testing.assert_close(projected, expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(z, torch.nn.functional.normalize(expected, dim=-1), rtol=1e-6, atol=1e-6)
+
+
 def test_pca_needs_more_samples_than_dims():
     with pytest.raises(ValueError, match="more than 16"):
         PCAProjection.fit(np.random.rand(10, 64).astype(np.float32), 16)

@@ -111,7 +111,7 @@ class IRT(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.features(images)
         if self.pca is not None:
-            x = self.pca(x)
+            x = self.pca(x)  # in float32 whatever the autocast (see PCAProjection.forward)
         return F.normalize(x.float(), dim=-1)
 
     def set_pca(self, pca: PCAProjection | None) -> None:

@@ -27,7 +27,12 @@ class PCAProjection(nn.Module):
         return self.weight.shape[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        """Always at least float32, also under bf16/fp16 autocast: in bf16 (8 mantissa bits) the centring
+        (A x - A mean, two large nearly equal terms) and the small trailing components lose most of their
+        digits, for a map that costs nothing next to the backbone."""
+        dtype = x.dtype if x.dtype == torch.float64 else torch.float32
+        with torch.autocast(x.device.type, enabled=False):
+            return torch.nn.functional.linear(x.to(dtype), self.weight.to(dtype), self.bias.to(dtype))
 
     @classmethod
     def fit(cls, features: np.ndarray | torch.Tensor, out_dim: int) -> PCAProjection:
