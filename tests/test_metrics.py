@@ -81,6 +81,56 @@ def test_recall_k_larger_than_gallery():
     assert recall_at_k(x[:2], [0, 7], [5], x[2:5], [0, 9, 9]) == {5: 0.5}
 
 
+def _count_exact_path(monkeypatch) -> list[int]:
+    """Counts the queries that take the exact full-scan path."""
+    from irt_desktop.retrieval.metrics import recall as recall_module
+
+    calls: list[int] = []
+    exact = recall_module._exact_first_hit
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return exact(*args, **kwargs)
+
+    monkeypatch.setattr(recall_module, "_exact_first_hit", counting)
+    return calls
+
+
+@pytest.mark.parametrize("loo", [True, False])
+def test_recall_without_ties_never_rescans(monkeypatch, loo):
+    # Continuous random features: no two scores tie, so FAISS's top K is exact for every query.
+    rng = np.random.default_rng(11)
+    q, g = rng.normal(size=(50, 8)).astype(np.float32), rng.normal(size=(70, 8)).astype(np.float32)
+    ql, gl = rng.integers(0, 9, size=50), rng.integers(0, 9, size=70)
+    calls = _count_exact_path(monkeypatch)
+    ks = [1, 2, 4, 8]
+    if loo:
+        got, ref = recall_at_k(q, ql, ks, chunk_size=16), _ref_recall(q, ql, ks)
+    else:
+        got, ref = recall_at_k(q, ql, ks, g, gl, chunk_size=16), _ref_recall(q, ql, ks, g, gl)
+    assert got == pytest.approx(ref)
+    assert calls == []
+
+
+def test_recall_rescans_only_queries_tied_at_the_boundary(monkeypatch):
+    e = np.eye(4, dtype=np.float32)
+    rng = np.random.default_rng(2)
+    # Gallery: three exact copies of e0 (a tie at score 1 for query 0), then random items below them.
+    g = np.concatenate([np.stack([e[0]] * 3), 0.3 * e[0] + rng.normal(size=(20, 4)).astype(np.float32)])
+    gl = np.array([5, 6, 1, *range(10, 30)])
+    q = np.stack([e[0], e[1] + 0.05 * e[2]])  # query 0 meets the tie at K = 2; query 1 does not
+    ql = np.array([1, 99])
+    calls = _count_exact_path(monkeypatch)
+    got = recall_at_k(q, ql, [1, 2], g, gl)
+    assert got == _ref_recall(q, ql, [1, 2], g, gl) == {1: 0.0, 2: 0.0}
+    assert len(calls) == 1
+    # A tie inside the kept K does not need a rescan either: K = 4 keeps all three copies.
+    calls.clear()
+    got = recall_at_k(q, ql, [3, 4], g, gl)
+    assert got == pytest.approx(_ref_recall(q, ql, [3, 4], g, gl)) and got[3] == 0.5
+    assert len(calls) == 0
+
+
 def test_recall_rejects_bad_input():
     x = np.zeros((3, 2))
     with pytest.raises(ValueError):

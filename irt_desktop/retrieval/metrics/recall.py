@@ -47,8 +47,10 @@ def recall_at_k(
 
     Similarity is the inner product of L2-normalised float32 features (cosine). Ties are broken
     deterministically: among equal scores the lower gallery index ranks first. FAISS returns an
-    arbitrary member of a tie at the K-th place, so a query whose K-th score equals the last score
-    fetched is re-ranked exactly against the whole gallery. K larger than the gallery means "all of it".
+    arbitrary member of a tie at the last place it fetches, so one item more than the K kept is fetched:
+    a query whose K-th kept score equals the next candidate's (a tie across the boundary, which may
+    continue among unfetched items) is re-ranked exactly against the whole gallery; every other query's
+    top K is exact as fetched. K larger than the gallery means "all of it".
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
@@ -67,7 +69,9 @@ def recall_at_k(
         raise ValueError("recall needs at least one query and one item to search")
 
     k_max = min(ks[-1], n_ref)
-    k_fetch = min(k_max + loo, len(g))
+    # K to keep, the query itself (leave-one-out) and one candidate beyond the K-th to detect a tie there.
+    k_fetch = min(k_max + loo + 1, len(g))
+    partial = k_fetch < len(g)
     first_hit = np.full(len(q), np.iinfo(np.int64).max, dtype=np.int64)
     for start in range(0, len(q), chunk_size):
         qc = q[start : start + chunk_size]
@@ -75,14 +79,17 @@ def recall_at_k(
         scores, ids = faiss.knn(qc, g, k_fetch, metric=faiss.METRIC_INNER_PRODUCT)
         is_self = ids == rows[:, None] if loo else np.zeros_like(ids, dtype=bool)
         # Self last, then by descending score, then by ascending gallery index.
-        order = np.lexsort((ids, -scores, is_self), axis=-1)[:, :k_max]
-        top_ids = np.take_along_axis(ids, order, 1)
-        top_scores = np.take_along_axis(scores, order, 1)
-        hits = g_labels[top_ids] == q_labels[rows, None]
+        order = np.lexsort((ids, -scores, is_self), axis=-1)
+        ranked_ids = np.take_along_axis(ids, order, 1)
+        ranked_scores = np.take_along_axis(scores, order, 1)
+        hits = g_labels[ranked_ids[:, :k_max]] == q_labels[rows, None]
         first_hit[rows] = np.where(hits.any(1), hits.argmax(1), first_hit[rows])
-        if k_fetch < len(g):
-            # Unfetched items score <= the last fetched score; only a tie there can change the top K.
-            for r in np.flatnonzero(top_scores[:, -1] <= scores[:, -1]):
+        if partial:
+            # Column k_max is the best candidate not kept, never the query itself: at least k_max + 1
+            # fetched items are not the query. Every unfetched item scores <= it, so unless it ties with
+            # the K-th kept item, the kept K are exactly the K best. A tie may continue among unfetched
+            # items, of which a lower gallery index would rank first: those queries are rescanned.
+            for r in np.flatnonzero(ranked_scores[:, k_max - 1] <= ranked_scores[:, k_max]):
                 first_hit[rows[r]] = _exact_first_hit(
                     qc[r], g, g_labels, q_labels[rows[r]], rows[r] if loo else -1
                 )
