@@ -165,6 +165,48 @@ def test_koleo_duplicates_are_finite():
     assert KoLeoLoss()(torch.randn(1, 3)).item() == 0.0
 
 
+def _ref_koleo_by_index(z, idx, eps=1e-8):
+    """rho_i over the samples with another dataset index: two views of one image are not neighbours."""
+    n = z.shape[0]
+    logs = []
+    for i in range(n):
+        others = [j for j in range(n) if int(idx[j]) != int(idx[i])]
+        if others:
+            logs.append(torch.log(min(torch.linalg.vector_norm(z[i] - z[j]) for j in others) + eps))
+    return -torch.stack(logs).mean()
+
+
+def test_koleo_ignores_the_twin_view_of_the_same_image():
+    gen = torch.Generator().manual_seed(4)
+    z = _unit(8, 5, gen)
+    # Rows 6 and 7 are second augmentations of images 0 and 2: close to them, as augmentation
+    # invariance wants, and each other's nearest neighbour if the index is ignored.
+    twins = F.normalize(z[[0, 2]] + 0.01 * torch.randn(2, 5, generator=gen, dtype=torch.float64), dim=1)
+    batch = torch.cat([z[:6], twins]).requires_grad_()
+    idx = torch.tensor([10, 11, 12, 13, 14, 15, 10, 12])
+    got = KoLeoLoss()(batch, idx)
+    ref = _ref_koleo_by_index(batch.detach(), idx)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-6)
+    # The same as the batch without the twin pairs: rho of each twin is measured to the other images.
+    assert got.item() != pytest.approx(KoLeoLoss()(batch).item(), rel=1e-3)
+    (g,) = torch.autograd.grad(got, batch)
+    assert torch.isfinite(g).all()
+    # Distinct indices: exactly the unmasked loss; a batch of one image only: a zero in the graph.
+    assert KoLeoLoss()(z, torch.arange(8)).item() == pytest.approx(KoLeoLoss()(z).item(), rel=1e-12)
+    same = KoLeoLoss()(batch, torch.zeros(8, dtype=torch.long))
+    assert same.item() == 0.0 and same.requires_grad
+
+
+def test_objective_passes_indices_to_koleo():
+    from irt_desktop.retrieval.training.objective import IRTObjective
+
+    z = F.normalize(torch.randn(4, 3, generator=torch.Generator().manual_seed(1)), dim=1)
+    z = torch.cat([z, z[:1] + 1e-4])  # a second view of image 0
+    y, idx = torch.tensor([0, 0, 1, 1, 0]), torch.tensor([0, 1, 2, 3, 0])
+    terms = IRTObjective(koleo_weight=0.7)(z, y, idx)
+    assert terms.koleo.item() == pytest.approx(KoLeoLoss()(z, idx).item())
+
+
 def test_memory_fifo_wraps_around():
     mem = CrossBatchMemory(size=5, dim=2)
     assert len(mem) == 0 and mem.get()[0].shape == (0, 2)

@@ -34,6 +34,7 @@ class IRTObjective(nn.Module):
             refs = {"ref_z": ref_z, "ref_y": ref_y, "ref_idx": ref_idx}
         contr = self.contrastive(z, y, idx, **refs)
         if self.koleo_weight > 0:
-            koleo = self.koleo(z)
+            # With the indices, two views of one image in the batch are not pushed apart.
+            koleo = self.koleo(z, idx)
             return LossTerms(contr + self.koleo_weight * koleo, contr, koleo)
         return LossTerms(contr, contr, contr.new_zeros(()))

@@ -16,14 +16,29 @@ _MAX_SEED = 2**62
 
 
 class MPerClassSampler:
-    """Global batch k: `batch_size // m` distinct classes, `m` images of each, plus a per-image
-    augmentation seed.
+    """Global batch k: `batch_size` distinct images, `m` of each class where the class has them, plus a
+    per-image augmentation seed.
 
-    Classes are taken in epochs of a shuffled order, so every class appears about equally often. Within a
-    class, images are drawn without replacement when it has at least `m` (with replacement otherwise; a
-    repeated image never pairs with itself, the loss excludes equal dataset indices). Classes with a single
-    image give no positive pair and are not drawn, unless no class has two images. With fewer classes than
-    `batch_size // m`, every class is in every batch with `batch_size // n_classes` images each.
+    No image is taken twice in a batch while the training set has at least `batch_size` images: two
+    augmentations of one image are not a positive pair (the contrastive loss excludes equal indices), and
+    KoLeo, whose largest push is between a sample and its nearest neighbour, would spend it on pushing
+    the twins apart, against augmentation invariance. The batch is filled in this order:
+
+    1. `batch_size // m` classes in epochs of a shuffled order (every class appears about equally often),
+       with `m` images each, drawn without replacement, or all of a class's images when it has fewer;
+    2. what classes smaller than `m` left free goes to further classes (random order, up to `m` images
+       and at least 2, so that each still brings a positive pair);
+    3. then further images of the batch's classes (one more per class per round);
+    4. then images of single-image classes. They have no positive anywhere, so the only use of one is
+       as a negative, in the batch and, through it, in the cross-batch memory; but a batch slot spent
+       on it is a slot not spent on an image with positives, which is what the paper's m-per-class
+       batches are made of. So they fill only what the classes with pairs cannot: with data in which
+       every class has a pair they are never drawn (as with the paper's datasets), while small,
+       singleton-heavy sets (a user's albums) use them instead of repeating images;
+    5. a slot still free (an odd one, when the classes drawn have no image left) takes any image not in
+       the batch yet: a negative here, with its positives in the memory;
+    6. only when the whole training set has fewer than `batch_size` images are images repeated (every
+       image once, then again, in a shuffled cycle).
     """
 
     def __init__(self, labels: Sequence[int] | np.ndarray, m: int, batch_size: int, seed: int = 0) -> None:
@@ -33,23 +48,26 @@ class MPerClassSampler:
         if m < 1 or batch_size < m:
             raise ValueError(f"need 1 <= m ({m}) <= batch_size ({batch_size})")
         self.seed = int(seed)
-        classes, inverse = np.unique(labels, return_inverse=True)
-        members = [np.flatnonzero(inverse == c) for c in range(len(classes))]
-        usable = [c for c in range(len(classes)) if len(members[c]) >= 2] or list(range(len(classes)))
-        self.members = [members[c] for c in usable]
-        n = len(self.members)
-        self.classes_per_batch = min(batch_size // m, n)
-        self.m = m if self.classes_per_batch == batch_size // m else batch_size // n
-        self.batch_size = self.classes_per_batch * self.m
+        self.m = m
+        self.batch_size = batch_size
+        self.n_images = len(labels)
+        _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        # Members of each class in dataset order, without a per-class scan of the whole label array.
+        groups = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
+        self.members = [g for g in groups if len(g) >= 2]
+        self.singles = np.array([g[0] for g in groups if len(g) == 1], dtype=np.int64)
+        self.classes_per_batch = min(batch_size // m, len(self.members))
 
     def _class_order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch, 0]).permutation(len(self.members))
 
-    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(dataset indices, augmentation seeds) of global batch `k`, each `[batch_size]`."""
+    def _primary_classes(self, k: int) -> list[int]:
+        """Positions k*c .. k*c+c-1 of the endless sequence of shuffled epochs of the classes with pairs."""
         n, c = len(self.members), self.classes_per_batch
-        start = k * c
         chosen: list[int] = []
+        if c == 0:
+            return chosen
+        start = k * c
         epoch = start // n
         order = self._class_order(epoch)
         pos = start % n
@@ -62,14 +80,57 @@ class MPerClassSampler:
             if cls not in chosen:
                 chosen.append(cls)
             pos += 1
+        return chosen
+
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset indices, augmentation seeds) of global batch `k`, each `[batch_size]`."""
         rng = np.random.default_rng([self.seed, k, 1])
-        picks = [
-            rng.choice(self.members[cls], size=self.m, replace=len(self.members[cls]) < self.m)
-            for cls in chosen
-        ]
-        indices = np.concatenate(picks).astype(np.int64)
+        if self.n_images <= self.batch_size:
+            indices = np.resize(rng.permutation(self.n_images), self.batch_size)
+        else:
+            indices = self._distinct(k, rng)
         seeds = rng.integers(0, _MAX_SEED, size=len(indices), dtype=np.int64)
-        return indices, seeds
+        return indices.astype(np.int64), seeds
+
+    def _distinct(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """`batch_size` distinct indices, filled in the order of the class docstring (needs enough images)."""
+        remaining = self.batch_size
+        taken: list[np.ndarray] = []
+        spare: list[np.ndarray] = []  # per chosen class, its images not taken yet
+        chosen = self._primary_classes(k)
+
+        def take(cls: int) -> None:
+            nonlocal remaining
+            images = rng.permutation(self.members[cls])
+            n = min(self.m, len(images), remaining)
+            taken.append(images[:n])
+            spare.append(images[n:])
+            remaining -= n
+
+        for cls in chosen:
+            take(cls)
+        if remaining >= 2 and len(chosen) < len(self.members):
+            used = set(chosen)
+            for cls in rng.permutation(len(self.members)).tolist():
+                if remaining < 2:
+                    break
+                if cls not in used:
+                    take(cls)
+        while remaining > 0 and any(len(s) for s in spare):
+            for j, s in enumerate(spare):
+                if remaining > 0 and len(s):
+                    taken.append(s[:1])
+                    spare[j] = s[1:]
+                    remaining -= 1
+        if remaining > 0 and len(self.singles):
+            extra = rng.permutation(self.singles)[:remaining]
+            taken.append(extra)
+            remaining -= len(extra)
+        if remaining > 0:
+            # Only a lone slot left beside classes that were not drawn: any image not in the batch yet.
+            unused = np.setdiff1d(np.arange(self.n_images), np.concatenate(taken))
+            taken.append(rng.choice(unused, size=remaining, replace=False))
+        return np.concatenate(taken)
 
     def shard(self, k: int, rank: int = 0, world_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """This rank's contiguous slice of global batch `k` (the batch size must divide evenly)."""
