@@ -377,6 +377,7 @@ def open_image(
     *,
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    apply_exif: bool = True,
 ) -> Image.Image:
     """Decode ``source`` to an upright, fully loaded RGB image.
 
@@ -392,8 +393,13 @@ def open_image(
     ``max_pixels``: images whose header declares more pixels are refused before any decoding.
 
     Orientation: EXIF orientation is applied (HEIF transforms are applied by libheif), and the orientation
-    tag is removed from ``info["exif"]`` of the result. Alpha is composited onto white; CMYK, 16-bit,
-    palette and greyscale become RGB; of an animation, only the first frame is decoded.
+    tag is removed from ``info["exif"]`` of the result. ``apply_exif=False`` leaves the pixels as stored
+    (and the tag in place), for datasets whose annotations are in the stored pixel grid and whose
+    reference code ignores EXIF (the revisited Oxford/Paris query boxes); a transform that a decoder
+    applies itself (libheif) still happens.
+
+    Alpha is composited onto white; CMYK, 16-bit, palette and greyscale become RGB; of an animation, only
+    the first frame is decoded.
 
     Raises an :class:`ImageError` subclass for every problem with the data; ``TypeError`` / ``ValueError``
     only for invalid arguments (a programming error, not a bad file).
@@ -423,7 +429,7 @@ def open_image(
         except Exception as exc:
             raise _decode_error(exc, path, (width, height)) from None
 
-        orientation = _orientation(im)
+        orientation = _orientation(im) if apply_exif else 1
         try:
             upright: Image.Image = im
             if orientation != 1:

@@ -205,6 +205,27 @@ def test_revisited_reads_gnd_and_crops_queries(tmp_path, as_numpy, protocol):
     assert load_revisited(tmp_path / "roxford5k", "roxford5k").name == "roxford5k"
 
 
+def test_revisited_boxes_refer_to_stored_pixels_whatever_the_exif(tmp_path):
+    """The revisitop loaders ignore EXIF orientation and give bbx in the stored grid: a query JPEG with an
+    orientation tag must be cropped where its box says, not in the turned image."""
+    from irt_desktop.images import open_image
+
+    root = _revisited(tmp_path, as_numpy=False)
+    path = root / "roxford5k" / "jpg" / "all_souls_000013.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    query = Image.new("RGB", (40, 30), (255, 0, 0))
+    query.paste((0, 0, 255), (10, 5, 30, 25))  # as _revisited stores it, now with the tag
+    query.save(path, "JPEG", quality=95, exif=exif)
+    assert open_image(path).size == (30, 40)  # the shared decoder turns it by default
+    assert open_image(path, apply_exif=False).size == (40, 30)
+    bench = load_revisited(root, "roxford5k")
+    assert all(not r.apply_exif for r in bench.queries + bench.db)
+    image, _, _ = ImageDataset(bench.queries)[0]
+    assert image.shape == (3, 20, 20)
+    assert image[2].mean().item() - image[0].mean().item() > 0.8  # the blue box, nothing of the red
+
+
 def test_revisited_errors(tmp_path):
     with pytest.raises(MissingDatasetFile, match=r"rparis6k/gnd_rparis6k.pkl") as err:
         load_revisited(tmp_path, "rparis6k")

@@ -32,11 +32,17 @@ class MalformedDatasetFile(DatasetError, ValueError):
 @dataclass(frozen=True)
 class ImageRecord:
     """One image: its path, an integer class label (-1 where there is none) and an optional crop box
-    `(x0, y0, x1, y1)` in pixels of the stored (upright) image."""
+    `(x0, y0, x1, y1)` in pixels of the decoded image.
+
+    `apply_exif`: decode upright per the EXIF orientation (the default, as for photos), or as stored
+    (False) for datasets whose annotations and reference code use the stored pixel grid and ignore
+    EXIF: the revisited Oxford/Paris boxes.
+    """
 
     path: Path
     label: int
     box: Box | None = None
+    apply_exif: bool = True
 
 
 @dataclass
@@ -126,7 +132,7 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         rec = self.records[index]
         min_side = None if rec.box is not None else self.min_side
-        img = open_image(rec.path, min_side=min_side, max_pixels=self.max_pixels)
+        img = open_image(rec.path, min_side=min_side, max_pixels=self.max_pixels, apply_exif=rec.apply_exif)
         if rec.box is not None:
             img = img.crop(rec.box)
         return self.transform(img), rec.label, index

@@ -60,8 +60,13 @@ def load_revisited(root: str | Path, name: str) -> RevisitedBenchmark:
         raise MalformedDatasetFile(f"{path}: {len(qimlist)} queries but {len(raw_gnd)} gnd entries")
     gnd = [_clean_query(g, q, len(imlist), path) for q, g in enumerate(raw_gnd)]
     jpg = folder / "jpg"
-    db = [ImageRecord(jpg / f"{n}.jpg", -1) for n in imlist]
-    queries = [ImageRecord(jpg / f"{n}.jpg", -1, g["bbx"]) for n, g in zip(qimlist, gnd, strict=True)]
+    # As stored, EXIF ignored: the reference loaders (revisitop, cirtorch: PIL open + convert) do not turn
+    # images, and `bbx` is given in the stored pixel grid, so turning a query would misplace its crop.
+    db = [ImageRecord(jpg / f"{n}.jpg", -1, apply_exif=False) for n in imlist]
+    queries = [
+        ImageRecord(jpg / f"{n}.jpg", -1, g["bbx"], apply_exif=False)
+        for n, g in zip(qimlist, gnd, strict=True)
+    ]
     return RevisitedBenchmark(name, db, queries, gnd)
 
 
