@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
+import numpy as np
 import pytest
-from benchmark_layouts import write_all, write_cub, write_inshop
+from benchmark_layouts import write_all, write_cub, write_inshop, write_revisited
 
 from irt_desktop.cli import main
 from irt_desktop.retrieval.benchmark import DATASETS, run_benchmark
@@ -141,6 +142,67 @@ def test_trained_384d_rows_meet_the_papers_irt_r(data_root, deit_s_bundle, tmp_p
     )
     r1 = next(r for r in result.rows if r.metric == "R@1")
     assert (r1.variant, r1.dims, r1.paper) == ("IRT_L", 384, 74.2)
+
+
+def test_landmark_transform_keeps_the_whole_image_at_its_aspect_ratio():
+    from PIL import Image
+
+    from irt_desktop.retrieval.transforms import LongestSideResize, landmark_transform
+
+    resize = LongestSideResize(224, 16)
+    assert resize.output_size(1024, 768) == (224, 176)  # 168 rounded half up to the patch grid
+    assert resize.output_size(768, 1024) == (176, 224)
+    assert resize.output_size(4000, 100) == (224, 16)  # never below one patch
+    # Left half red, right half blue: both survive (a centre crop would cut the sides off).
+    img = Image.new("RGB", (80, 40), (255, 0, 0))
+    img.paste((0, 0, 255), (40, 0, 80, 40))
+    x = landmark_transform(ModelSpec(input_size=224), 16)(img)
+    assert x.shape == (3, 112, 224)
+    assert x[0, :, :8].mean() > 2 and x[2, :, -8:].mean() > 2  # normalised: red left edge, blue right edge
+
+
+def test_landmarks_are_embedded_whole_batched_by_shape(tmp_path, deit_s_bundle, monkeypatch):
+    from PIL import Image
+
+    from irt_desktop.retrieval.benchmark import runner
+    from irt_desktop.retrieval.datasets import ImageRecord
+    from irt_desktop.retrieval.embedder import Embedder
+    from irt_desktop.retrieval.training import extract_features
+    from irt_desktop.retrieval.transforms import LongestSideResize, landmark_transform
+
+    model = deit_s_bundle.load_model()
+    records = []
+    for i, size in enumerate([(90, 60), (60, 90), (90, 60), (50, 50), (90, 60)]):
+        path = tmp_path / f"{i}.png"
+        Image.effect_mandelbrot(size, (-2 + i * 0.1, -1.5, 1, 1.5), 50).convert("RGB").save(path)
+        records.append(ImageRecord(path, -1))
+    size = model.spec.input_size
+    transform = landmark_transform(model.spec, model.patch_size)
+    common = {"device": "cpu", "num_workers": 0, "transform": transform, "min_side": size}
+    together = extract_features(model, records, **common)
+    one_by_one = extract_features(model, records, batch_size=1, **common)
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    # Each is the model applied to the whole image, resized on its longer side (no crop), at the
+    # precision extract_features chose.
+    img = Image.open(records[1].path).convert("RGB")
+    w, h = LongestSideResize(size, 16).output_size(*img.size)
+    assert h == size and w < h
+    direct = Embedder(model, device="cpu").embed_tensor(transform(img)[None])
+    np.testing.assert_allclose(together[1:2], direct, atol=1e-5)
+
+    # The benchmark uses it for ROxford/RParis, and says so.
+    seen = []
+    real = runner.extract_features
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("transform"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "extract_features", spy)
+    data = write_revisited(tmp_path / "data", "roxford5k")
+    result = run_benchmark("roxford", data, model=deit_s_bundle, out_dir=tmp_path / "out", num_workers=0)
+    assert len(seen) == 2 and all("LongestSideResize" in repr(t) for t in seen)
+    assert any("longer side" in n and "PAPER.md does not state" in n for n in result.notes)
 
 
 def test_missing_dataset_says_what_to_download_where(tmp_path, deit_s_bundle, capsys):

@@ -149,6 +149,36 @@ def test_input_size_is_part_of_the_model(size):
         assert model(torch.randn(1, 3, size, size)).shape == (1, 64)
 
 
+@pytest.mark.parametrize(
+    "backbone", ["vit_tiny_patch16_224", "deit_tiny_patch16_224", "deit_tiny_distilled_patch16_224"]
+)
+def test_non_square_inputs_and_square_outputs_unchanged(backbone):
+    """Landmark images keep their aspect ratio (a non-square patch grid, timm's dynamic_img_size); at the
+    model's own square size nothing changes: same state-dict keys and shapes, same descriptors."""
+    import timm
+
+    kwargs = {"depth": 1, "patch_size": 8, "embed_dim": 32, "num_heads": 2}
+    spec = ModelSpec(backbone=backbone, input_size=32, backbone_kwargs=kwargs)
+    torch.manual_seed(0)
+    model = IRT(spec).eval()
+    assert model.patch_size == 8
+    fixed = timm.create_model(backbone, num_classes=0, img_size=32, **kwargs).eval()
+    ours, theirs = model.backbone.state_dict(), fixed.state_dict()
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
+    fixed.load_state_dict(ours)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.backbone.forward_features(x), fixed.forward_features(x))
+        wide = model(torch.randn(2, 3, 24, 32))  # 3 x 4 patches
+        tall = model(torch.randn(1, 3, 32, 16))
+    assert wide.shape == (2, 32) and tall.shape == (1, 32)
+    torch.testing.assert_close(wide.norm(dim=1), torch.ones(2))
+    if "distilled" in backbone:
+        with torch.inference_mode():
+            tokens = model.backbone.forward_features(torch.randn(1, 3, 24, 32))
+        assert tokens.shape[1] == 2 + 12  # CLS, distillation token, 3 x 4 patches
+
+
 def test_input_size_must_be_a_multiple_of_the_patch():
     with pytest.raises(ValueError, match="multiple of the patch size"):
         IRT(ModelSpec(**{**TINY_SPEC.__dict__, "input_size": 36}))

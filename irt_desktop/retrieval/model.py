@@ -68,16 +68,33 @@ def create_backbone(spec: ModelSpec, state_dict: Mapping[str, torch.Tensor] | No
 
     With `state_dict`, timm's own pretrained path loads it, so its checkpoint filters apply: official DeiT
     `.pth` layouts are unwrapped and position embeddings are resampled to the input size.
+
+    `dynamic_img_size`: the ViT also takes non-square inputs (any multiple of the patch size), resampling
+    its position embeddings to the patch grid of each batch; landmark images are evaluated at their own
+    aspect ratio (transforms.landmark_transform). At `input_size` x `input_size` the embeddings are used
+    as they are, so square inputs give the same descriptors as without it, and the parameters (and so
+    the bundle's state dict) are the same. Backbones that do not know the option are built without it.
     """
-    kwargs: dict[str, Any] = dict(spec.backbone_kwargs)
+    kwargs: dict[str, Any] = {"dynamic_img_size": True}
+    kwargs.update(spec.backbone_kwargs)
     kwargs.update(num_classes=0, img_size=spec.input_size)
     if state_dict is not None:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"state_dict": dict(state_dict)})
     try:
-        return timm.create_model(spec.backbone, **kwargs)
+        return _create_model(spec.backbone, kwargs)
+    except TypeError as exc:
+        if "dynamic_img_size" not in str(exc) or "dynamic_img_size" in spec.backbone_kwargs:
+            raise
+        del kwargs["dynamic_img_size"]
+        return _create_model(spec.backbone, kwargs)
+
+
+def _create_model(name: str, kwargs: dict[str, Any]) -> nn.Module:
+    try:
+        return timm.create_model(name, **kwargs)
     except RuntimeError as exc:
         if "Unknown model" in str(exc):
-            raise ValueError(f"timm has no model named {spec.backbone!r}") from exc
+            raise ValueError(f"timm has no model named {name!r}") from exc
         raise
 
 
@@ -91,6 +108,8 @@ class IRT(nn.Module):
         patch = self.backbone.patch_embed.patch_size[0] if hasattr(self.backbone, "patch_embed") else 1
         if spec.input_size % patch:
             raise ValueError(f"input size {spec.input_size} is not a multiple of the patch size {patch}")
+        # Non-square inputs must have both sides a multiple of this (landmark_transform rounds to it).
+        self.patch_size: int = int(patch)
         self.pool = TokenPool(spec.pooling, getattr(self.backbone, "num_prefix_tokens", 1))
         self.width: int = self.backbone.num_features
         self.pca: PCAProjection | None = None

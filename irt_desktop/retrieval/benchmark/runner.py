@@ -26,6 +26,7 @@ from irt_desktop.retrieval.training import (
     extract_features,
 )
 from irt_desktop.retrieval.training.distributed import init_distributed
+from irt_desktop.retrieval.transforms import landmark_transform
 
 TRAIN_CHOICES = ("none", "irt_l", "irt_r")
 DEFAULT_CARD = "deit-s"
@@ -272,8 +273,12 @@ class _Job:
             )
         n = len(bench.db) + len(bench.queries)
         count = self.reporter.counter(ds.name, "embed", f"mAP on {ds.title}")
+        # The revisited protocol's preprocessing, not the category-level centre crop (see
+        # landmark_transform); decoded at least at the input size, queries cut to their bbx first.
+        size = model.spec.input_size
+        preprocess = {"transform": landmark_transform(model.spec, model.patch_size), "min_side": size}
         db = extract_features(
-            model, bench.db, device=self.device, num_workers=self.num_workers, progress=count
+            model, bench.db, device=self.device, num_workers=self.num_workers, progress=count, **preprocess
         )
         q = extract_features(
             model,
@@ -281,6 +286,12 @@ class _Job:
             device=self.device,
             num_workers=self.num_workers,
             progress=lambda done, _t: count(len(bench.db) + done, n),
+            **preprocess,
+        )
+        self.result.notes.append(
+            f"{ds.name}: images resized to {size} px on the longer side, aspect ratio kept, no crop (queries "
+            "cut to their bbx first), EXIF orientation ignored: the revisited protocol's convention "
+            "(revisitop/cirtorch); PAPER.md does not state the landmark test preprocessing."
         )
         scores = evaluate_revisited(rank_database(db, q), bench.gnd)
         metrics = {}

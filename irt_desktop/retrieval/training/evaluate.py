@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader
 
 from irt_desktop.retrieval.bundle import ModelBundle
@@ -30,33 +31,55 @@ def extract_features(
     batch_size: int = 64,
     num_workers: int = 2,
     progress: Progress | None = None,
+    transform: Callable[[Image.Image], torch.Tensor] | None = None,
+    min_side: int | None = None,
 ) -> np.ndarray:
     """`[n, dim]` float32 descriptors (L2-normalised; `raw`: pooled features before PCA and L2).
 
-    Test preprocessing (eval_transform); bf16 autocast where the Embedder finds it safe. Leaves `model`
-    in eval mode on `device`.
+    Test preprocessing: `transform`, by default the category-level eval_transform, with JPEGs decoded
+    near `min_side` (default: the size that transform resizes to). A transform may give images of
+    different shapes (landmark_transform keeps the aspect ratio): each loaded batch is run as one forward
+    pass per shape. bf16 autocast where the Embedder finds it safe. Leaves `model` in eval mode on
+    `device`.
     """
     embedder = Embedder(model, device=device, batch_size=batch_size)
-    dataset = ImageDataset(records, eval_transform(model.spec), min_side=resize_side(model.spec))
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    dataset = ImageDataset(
+        records,
+        transform or eval_transform(model.spec),
+        min_side=resize_side(model.spec) if min_side is None else min_side,
+    )
+    loader = DataLoader(
+        dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, collate_fn=_group_by_shape
+    )
+    width = model.width if raw else model.dim
+    dev = embedder.device
     out, done = [], 0
-    for x, _, _ in loader:
-        if raw:
-            dev = embedder.device
-            ctx = (
-                torch.autocast(dev.split(":")[0], dtype=embedder.autocast)
-                if embedder.autocast is not None
-                else contextlib.nullcontext()
-            )
-            with torch.inference_mode(), ctx:
-                out.append(model.features(x.to(dev)).float().cpu().numpy())
-        else:
-            out.append(embedder.embed_tensor(x))
-        done += len(x)
+    for groups in loader:
+        chunk = np.zeros((sum(len(rows) for rows, _ in groups), width), np.float32)
+        for rows, x in groups:
+            if raw:
+                ctx = (
+                    torch.autocast(dev.split(":")[0], dtype=embedder.autocast)
+                    if embedder.autocast is not None
+                    else contextlib.nullcontext()
+                )
+                with torch.inference_mode(), ctx:
+                    chunk[rows] = model.features(x.to(dev)).float().cpu().numpy()
+            else:
+                chunk[rows] = embedder.embed_tensor(x)
+        out.append(chunk)
+        done += len(chunk)
         if progress is not None:
             progress(done, len(dataset))
-    width = model.width if raw else model.dim
     return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+
+def _group_by_shape(items: list[tuple[torch.Tensor, int, int]]) -> list[tuple[list[int], torch.Tensor]]:
+    """DataLoader collate: (positions in the batch, stacked images) for each image shape in the batch."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for pos, (image, _, _) in enumerate(items):
+        by_shape.setdefault(tuple(image.shape), []).append(pos)
+    return [(rows, torch.stack([items[i][0] for i in rows])) for rows in by_shape.values()]
 
 
 def evaluate_model(
