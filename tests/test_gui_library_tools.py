@@ -144,8 +144,16 @@ def test_settings_dialog_persists_and_applies(qtbot, main_window, gui_settings, 
     assert gui_settings.device == "cpu" and gui_settings.bf16 is False
     assert gui_settings.exclude_patterns == ["*.tmp", "Private"]
     assert QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128  # dark
-    # A device change reopens the library behind the window; it comes back ready.
-    qtbot.waitUntil(lambda: w.client.state == "ready" and w.client.library is not None, timeout=WAIT_MS)
+    # Device, bf16 and patterns reach the open library; it is not reopened.
+    library = w.client.library
+    qtbot.waitUntil(
+        lambda: (
+            (library.device, library.low_precision, library.exclude_patterns)
+            == ("cpu", False, ["*.tmp", "Private"])
+        ),
+        timeout=WAIT_MS,
+    )
+    assert w.client.state == "ready" and w.client.library is library
     gui_settings.sync()
     from PySide6.QtCore import QSettings
 

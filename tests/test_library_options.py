@@ -258,3 +258,33 @@ def test_cli_exclude_is_stored_for_the_library(tmp_path, tiny_bundle, capsys):
     assert json.loads(out)["embedded"] == 2
     code, out, err = _run(capsys, "--library", lib, "index", "--device", "warp")
     assert code == 2 and "unknown device" in err
+
+
+def test_a_folder_added_while_watching_is_watched_at_once(open_library, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    make_tree(first, n=2)
+    make_tree(second, n=2, seed0=20)
+    lib = open_library()
+    lib.add_root(first)
+    received: list[list[str]] = []
+    # The offline retry (which would also pick the folder up) is far beyond the test's reach.
+    with lib.watch(
+        on_paths=received.append, debounce_s=0.2, offline_retry_s=3600, reconcile=False
+    ) as watcher:
+        root = lib.add_root(second)
+        assert root.id in watcher.watched_roots and len(watcher.watched_roots) == 2
+        new = save_photo(second / "b" / "new.jpg", 60, SIZE)
+        # b/ is created with it, so the folder may come in the same batch: either covers the photo.
+        wait_for(lambda: any(str(new) in batch for batch in received), what="the new folder's photo reported")
+
+
+def test_default_exclude_patterns_only_seed_a_library_without_its_own(tmp_path):
+    with Library.open(tmp_path / "new", default_exclude_patterns=["*.tmp", "Private"]) as lib:
+        assert lib.exclude_patterns == ["*.tmp", "Private"]
+        assert lib.set_exclude_patterns([])  # none, on purpose
+        assert not lib.set_exclude_patterns([])
+    with Library.open(tmp_path / "new", default_exclude_patterns=["*.tmp"]) as lib:
+        assert lib.exclude_patterns == []
+        lib.set_exclude_patterns(["Screenshots/"])
+    with Library.open(tmp_path / "new", default_exclude_patterns=["*.tmp"]) as lib:
+        assert lib.exclude_patterns == ["Screenshots/"]

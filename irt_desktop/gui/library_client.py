@@ -2,14 +2,15 @@
 threads and turns answers into signals.
 
 Two long-lived workers share the Library: `ops` runs short calls in order (open, roots, search,
-duplicates, model activation) and `indexer` owns indexing runs, so a search is answered while indexing
-goes on. Nothing here blocks the GUI thread except `close()` at exit.
+duplicates, model activation, settings) and `indexer` owns indexing runs, so a search is answered while
+indexing goes on. The library's watcher only reports changed paths; the indexer indexes them, so watched
+changes show progress in the status bar and wait while indexing is paused. Nothing here blocks the GUI
+thread except `close()` at exit.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,45 +52,31 @@ class SearchAnswer:
     encoded: bytes | None = None
 
 
-_ENV_DEVICE = os.environ.get("IRT_DEVICE")
+# Seconds a changed path must stay quiet before the watcher reports it (tests shorten it).
+WATCH_DEBOUNCE_S = 2.0
 
 
-def apply_device_setting(settings: AppSettings) -> None:
-    """The library builds its embedders with best_device(), which honours $IRT_DEVICE: the Settings choice
-    goes there (an explicit choice in the user's environment stays when Settings say automatic)."""
-    if settings.device == "auto":
-        if _ENV_DEVICE is None:
-            os.environ.pop("IRT_DEVICE", None)
-        else:
-            os.environ["IRT_DEVICE"] = _ENV_DEVICE
-    else:
-        os.environ["IRT_DEVICE"] = settings.device
+def inference_options(settings: AppSettings) -> tuple[str | None, bool]:
+    """(device, low_precision) for the library from Settings; None lets the library pick the device."""
+    return (None if settings.device == "auto" else settings.device), settings.bf16
 
 
 def open_real_library(library_dir: Path, settings: AppSettings) -> Any:
-    import inspect
+    from irt_desktop.library import Library, LibraryError
 
-    from irt_desktop.library import Library
-
-    apply_device_setting(settings)
-    # Options newer library engines accept; passed only where the engine knows them.
-    params = inspect.signature(Library.__init__).parameters
-    kwargs: dict[str, Any] = {}
-    if "low_precision" in params:
-        kwargs["low_precision"] = settings.bf16
-    if "exclude" in params:
-        kwargs["exclude"] = settings.exclude_patterns
-    return Library.open(library_dir, **kwargs)
-
-
-def library_accepts(library: Any, option: str) -> bool:
-    """Whether this library engine takes `option` (e.g. exclude=, low_precision=) when opened."""
-    import inspect
-
+    device, low_precision = inference_options(settings)
+    # Exclude patterns belong to the library (the CLI honours them too); the ones last saved in Settings
+    # seed a library that has none yet, and the Settings dialog edits the open library's.
+    options = {"low_precision": low_precision, "default_exclude_patterns": settings.exclude_patterns}
     try:
-        return option in inspect.signature(type(library).__init__).parameters
-    except (TypeError, ValueError):
-        return False
+        return Library.open(library_dir, device=device, **options)
+    except LibraryError:
+        if device is None:
+            raise
+        # A device chosen on another machine (settings travel with the user) must not keep the library
+        # shut: open it on the best device there is; the client says so.
+        log.warning("device %r is not available; opening the library with the automatic choice", device)
+        return Library.open(library_dir, device=None, **options)
 
 
 def library_has_model(library: Any) -> bool:
@@ -126,7 +113,7 @@ class LibraryClient(QObject):
     model_changed = Signal(str)
     error = Signal(str, str)  # title, message
     message = Signal(str)
-    _watch_changed = Signal(object)  # from the watcher's thread
+    _watched_paths = Signal(list)  # settled changed paths, from the watcher's thread
 
     def __init__(
         self,
@@ -143,8 +130,9 @@ class LibraryClient(QObject):
         self.state = CLOSED
         self.open_error: BaseException | None = None
         self.roots: list[Any] = []
-        self.supports_exclude = False
-        self.supports_low_precision = False
+        # The open library's exclude patterns (None: no library, or one without the option).
+        self.exclude_patterns: list[str] | None = None
+        self.watch_debounce_s = WATCH_DEBOUNCE_S
         self._opened: Any = None
         self.ops = SerialWorker("library-ops", self)
         self.indexer = IndexingWorker(self)
@@ -153,7 +141,7 @@ class LibraryClient(QObject):
         self.indexer.run_finished.connect(self._on_index_finished)
         self.indexer.paused_changed.connect(self.paused_changed)
         self._watcher: Any = None
-        self._watch_changed.connect(self._on_watch_changed)
+        self._watched_paths.connect(self._on_watched_paths)
         self._search_job: Job | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -179,24 +167,29 @@ class LibraryClient(QObject):
         self.ops.submit(close_old, name="close library")
         self.start()
 
-    def _open(self) -> tuple[Any, bool]:
+    def _open(self) -> tuple[Any, bool, list[str] | None]:
         library = self._opener(self.library_dir, self.settings)
         # Known here at once, so close() can close it even if the answer never reaches the GUI thread.
         self._opened = library
         try:
-            return library, library_has_model(library)
+            patterns = getattr(library, "exclude_patterns", None)
+            return library, library_has_model(library), None if patterns is None else list(patterns)
         except BaseException:
             library.close()
             raise
 
-    def _on_opened(self, answer: tuple[Any, bool]) -> None:
-        library, has_model = answer
+    def _on_opened(self, answer: tuple[Any, bool, list[str] | None]) -> None:
+        library, has_model, patterns = answer
         if self.state == CLOSED:
             return
         self.library = library
-        self.supports_exclude = library_accepts(library, "exclude")
-        self.supports_low_precision = library_accepts(library, "low_precision")
+        self.exclude_patterns = patterns
         self.open_error = None
+        wanted, _ = inference_options(self.settings)
+        if wanted is not None and getattr(library, "device", wanted) is None:
+            self.message.emit(
+                f"The device chosen in Settings ({wanted}) is not available here; using the best one"
+            )
         self.refresh()
         self.ops.submit(
             self._start_watcher, name="watch", on_error=lambda e: log.warning("no watcher: %s", e)
@@ -238,35 +231,76 @@ class LibraryClient(QObject):
         self.state_changed.emit(state)
 
     def _describe_device(self) -> str:
-        from irt_desktop.device import autocast_dtype, best_device, describe_device
+        from irt_desktop.device import autocast_dtype, best_device, cpu_has_bf16, describe_device
 
+        library = self.library or self._opened
+        wanted, low_precision = inference_options(self.settings)
+        if library is not None:
+            wanted, low_precision = (
+                getattr(library, "device", wanted),
+                getattr(library, "low_precision", low_precision),
+            )
         try:
-            device = best_device(None if self.settings.device == "auto" else self.settings.device)
+            device = best_device(wanted)
         except RuntimeError:
             device = best_device(None)
         text = describe_device(device)
-        if device != "cpu":  # the CPU text already says whether it runs bf16
-            low = autocast_dtype(device, self.settings.bf16)
-            text += f" · {str(low).removeprefix('torch.') if low else 'fp32'}"
-        return text
+        if device == "cpu" and not cpu_has_bf16():
+            return text  # "without bf16" already says it all
+        low = autocast_dtype(device, low_precision)
+        return f"{text} · {str(low).removeprefix('torch.') if low else 'fp32'}"
+
+    def set_inference(self, device: str, bf16: bool) -> None:
+        """Settings changed the device or bf16: the open library reloads its model on next use (a running
+        pass at its next batch); nothing is reopened. A closed library takes them when it opens."""
+
+        def apply() -> None:
+            library = self.library or self._opened
+            if library is not None:
+                library.set_inference(None if device == "auto" else device, bf16)
+
+        def applied(_: Any) -> None:
+            self.ops.submit(self._describe_device, self.device_changed.emit, lambda exc: None, name="device")
+
+        self.run_in_worker(apply, applied, name="change the device")
+
+    def set_exclude_patterns(self, patterns: list[str]) -> None:
+        """Apply Settings' exclude patterns: stored in the library, then a pass removes what they match."""
+
+        def apply() -> tuple[bool, list[str] | None]:
+            library = self.library or self._opened
+            if library is None:
+                return False, None
+            return bool(library.set_exclude_patterns(list(patterns))), list(library.exclude_patterns)
+
+        def applied(answer: tuple[bool, list[str] | None]) -> None:
+            changed, now = answer
+            if now is not None:
+                self.exclude_patterns = now
+            if changed and self.state == READY:
+                self.message.emit("Exclude patterns changed: checking the folders again")
+                self.indexer.request()
+
+        self.run_in_worker(apply, applied, name="apply exclude patterns")
 
     def _start_watcher(self) -> None:
         library = self.library
         if library is None or self._watcher is not None or not hasattr(library, "watch"):
             return
-        # The first pass is the indexer's (with progress and pause); the watcher only follows changes.
+        # The first pass is the indexer's; the watcher only reports what changes after it, and the
+        # indexer indexes that too (progress in the status bar, Pause honoured, one model in use).
         watcher = library.watch(
-            on_change=self._watch_changed.emit,
+            on_paths=self._watched_paths.emit,
             reconcile=False,
+            debounce_s=self.watch_debounce_s,
             on_error=lambda exc: log.warning("watcher: %s", exc),
         )
         watcher.start()
         self._watcher = watcher
 
-    def _on_watch_changed(self, report: Any) -> None:
-        # The watcher has already indexed what changed (on its own thread); show the new state.
-        if self.state == READY and (getattr(report, "embedded", 0) or getattr(report, "scan", None)):
-            self.refresh()
+    def _on_watched_paths(self, paths: list[str]) -> None:
+        if self.state != CLOSED:
+            self.indexer.request_paths(paths)
 
     def _stop_watcher(self) -> None:
         if self._watcher is not None:

@@ -451,11 +451,7 @@ class MainWindow(QMainWindow):
         from irt_desktop.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(
-            self.settings,
-            self.client.library_dir,
-            self,
-            exclude_supported=self.client.supports_exclude,
-            bf16_for_indexing=self.client.supports_low_precision,
+            self.settings, self.client.library_dir, self, exclude_patterns=self.client.exclude_patterns
         )
         if dialog.exec():
             self.apply_settings(dialog.changed_keys)
@@ -475,13 +471,11 @@ class MainWindow(QMainWindow):
         ):
             self.library_switch_requested.emit(self.settings.library_path)
             return
-        reopen = {"compute/device"}
-        if self.client.supports_low_precision:
-            reopen.add("compute/bf16")
-        if self.client.supports_exclude:
-            reopen.add("library/exclude_patterns")
-        if keys & reopen:
-            self.client.reopen()
+        # Applied to the open library: no reopen, and an indexing pass under way carries on.
+        if keys & {"compute/device", "compute/bf16"}:
+            self.client.set_inference(self.settings.device, self.settings.bf16)
+        if "library/exclude_patterns" in keys:
+            self.client.set_exclude_patterns(self.settings.exclude_patterns)
 
     def open_finetune_wizard(self) -> None:
         from irt_desktop.gui.finetune_wizard import FinetuneWizard

@@ -38,13 +38,16 @@ class SettingsDialog(QDialog):
         settings: AppSettings,
         current_library: Path,
         parent: QWidget | None = None,
-        exclude_supported: bool = True,
-        bf16_for_indexing: bool = True,
+        exclude_patterns: list[str] | None = None,
     ) -> None:
+        """`exclude_patterns`: the open library's, which the dialog edits (default: the saved ones)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self.changed_keys: set[str] = set()
+        self._initial_excludes = list(
+            settings.exclude_patterns if exclude_patterns is None else exclude_patterns
+        )
 
         self.library_edit = QLineEdit(str(settings.library_path or current_library))
         self.library_edit.setAccessibleName("Library folder")
@@ -64,11 +67,6 @@ class SettingsDialog(QDialog):
             "descriptors agree with fp32 ones and falls back to fp32 if they do not."
         )
         self.bf16_check.setChecked(settings.bf16)
-        if not bf16_for_indexing:
-            self.bf16_check.setToolTip(
-                self.bf16_check.toolTip() + "\n\nThis version applies the switch to fine-tuning; indexing "
-                "uses bf16 only where it gives the same descriptors as fp32."
-            )
 
         self.thumb_slider = QSlider(Qt.Orientation.Horizontal)
         self.thumb_slider.setRange(96, 320)
@@ -87,9 +85,16 @@ class SettingsDialog(QDialog):
             self.theme_combo.addItem(text, value)
         self.theme_combo.setCurrentIndex(self.theme_combo.findData(settings.theme))
 
-        self.exclude_edit = QPlainTextEdit("\n".join(settings.exclude_patterns))
+        self.exclude_edit = QPlainTextEdit("\n".join(self._initial_excludes))
         self.exclude_edit.setAccessibleName("Exclude patterns")
-        self.exclude_edit.setPlaceholderText("One pattern per line, e.g. *.tmp or @eaDir")
+        self.exclude_edit.setPlaceholderText(
+            "One pattern per line, e.g. *_draft.jpg, Screenshots/ or **/cache/**"
+        )
+        self.exclude_edit.setToolTip(
+            "A name (Private, *.tmp) skips matching files and folders at any depth; a trailing / means "
+            "folders only; a path with / (2019/raw, **/cache/**) is matched inside each watched folder. "
+            "Photos already indexed that match leave the search results."
+        )
         self.exclude_edit.setTabChangesFocus(True)
         self.exclude_edit.setMaximumHeight(110)
 
@@ -109,15 +114,12 @@ class SettingsDialog(QDialog):
         form.addRow(label("&Thumbnail size:", self.thumb_slider), thumb_row)
         form.addRow(label("&Appearance:", self.theme_combo), self.theme_combo)
         form.addRow(label("&Skip files and folders:", self.exclude_edit), self.exclude_edit)
-        if not exclude_supported:
-            note = QLabel(
-                "Not applied by this version yet: your patterns are kept for when it can. Hidden files and "
-                "system folders (@eaDir, .DS_Store, Thumbs.db, recycle bins) are always skipped."
-            )
-            note.setObjectName("hint")
-            note.setWordWrap(True)
-            form.addRow("", note)
-            self.exclude_note = note
+        note = QLabel(
+            "Hidden files and system folders (@eaDir, .DS_Store, Thumbs.db, recycle bins) are always skipped."
+        )
+        note.setObjectName("hint")
+        note.setWordWrap(True)
+        form.addRow("", note)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -149,5 +151,9 @@ class SettingsDialog(QDialog):
             s.exclude_patterns = self.exclude_edit.toPlainText().splitlines()
         finally:
             s.changed.disconnect(keys.add)
+        # The library's patterns can differ from the saved ones (set by the CLI): what counts is whether
+        # the user changed what the dialog showed.
+        if s.exclude_patterns != [p.strip() for p in self._initial_excludes if p.strip()]:
+            keys.add("library/exclude_patterns")
         self.changed_keys = keys
         super().accept()

@@ -2,8 +2,9 @@
 
 - `SerialWorker`: a long-lived QThread that runs submitted calls one after another (opening the library,
   searches, root changes, duplicate scans); results come back on the GUI thread through a queued signal.
-- `IndexingWorker`: the long-lived QThread that owns indexing runs (Library.index), with pause, cancel,
-  coalesced re-run requests and progress throttled to a rate the event loop can absorb.
+- `IndexingWorker`: the long-lived QThread that owns indexing runs (Library.index for a full pass,
+  Library.update for the paths the watcher reports), with pause, cancel, coalesced re-run requests and
+  progress throttled to a rate the event loop can absorb.
 - `TaskThread`: one long job with progress (training, benchmark, weights download).
 
 Worker threads lower their own scheduling priority: on a 2-core machine a busy embedder would otherwise
@@ -141,7 +142,9 @@ class SerialWorker(QThread):
 
 
 class IndexingWorker(QThread):
-    """Owns Library.index(): runs when asked, once more if asked again meanwhile, until stopped."""
+    """Owns Library.index() and update(): runs when asked, once more if asked again meanwhile, until
+    stopped. A full pass is run for request(); paths from request_paths() are re-checked by update(),
+    unless a full pass that starts later covers them anyway."""
 
     run_started = Signal()
     progress = Signal(object)  # IndexProgress
@@ -153,6 +156,7 @@ class IndexingWorker(QThread):
         self.setObjectName("indexing")
         self._cond = threading.Condition()
         self._requested = False
+        self._paths: dict[str, None] = {}  # ordered set: paths waiting for an update()
         self._stopping = False
         self._library: Any = None
         self.cancel_event = threading.Event()
@@ -162,6 +166,8 @@ class IndexingWorker(QThread):
 
     def set_library(self, library: Any) -> None:
         with self._cond:
+            if library is not self._library:
+                self._paths.clear()  # they were the old library's
             self._library = library
 
     @property
@@ -178,6 +184,16 @@ class IndexingWorker(QThread):
             if self._stopping:
                 return
             self._requested = True
+            self._cond.notify_all()
+        if not self.isRunning():
+            self.start()
+
+    def request_paths(self, paths: list[str]) -> None:
+        """Re-check these files or folders (changes the watcher saw) when the current run is over."""
+        with self._cond:
+            if self._stopping or not paths:
+                return
+            self._paths.update(dict.fromkeys(paths))
             self._cond.notify_all()
         if not self.isRunning():
             self.start()
@@ -217,20 +233,30 @@ class IndexingWorker(QThread):
         lower_current_thread_priority()
         while True:
             with self._cond:
-                while not self._stopping and not (self._requested and self._library is not None):
+                while not self._stopping and not (
+                    (self._requested or self._paths) and self._library is not None
+                ):
                     self._cond.wait()
                 if self._stopping:
                     return
-                self._requested = False
+                full, self._requested = self._requested, False
+                # A full pass scans after this point, so it also sees whatever these paths changed.
+                paths = [] if full else list(self._paths)
+                self._paths.clear()
                 library = self._library
                 self.cancel_event.clear()
                 self._running.set()
             self.run_started.emit()
             report, error = None, None
             try:
-                report = library.index(
-                    progress=self._on_progress, cancel=self.cancel_event, pause=self.pause_event
-                )
+                if full:
+                    report = library.index(
+                        progress=self._on_progress, cancel=self.cancel_event, pause=self.pause_event
+                    )
+                else:
+                    report = library.update(
+                        paths, progress=self._on_progress, cancel=self.cancel_event, pause=self.pause_event
+                    )
             except BaseException as exc:
                 log.warning("indexing failed: %s\n%s", exc, traceback.format_exc())
                 error = exc

@@ -74,11 +74,13 @@ class Library:
         exact_max: int = EXACT_MAX,
         device: str | None = None,
         low_precision: bool = True,
+        default_exclude_patterns: Sequence[str] | None = None,
     ) -> None:
         """`device` ('cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': the fastest there is, or $IRT_DEVICE)
         and `low_precision` (bf16/fp16 autocast where the hardware runs it natively and it keeps
         descriptors close to fp32) apply to the models the library loads from its bundles; an
-        `embedder_factory` builds its embedder as it likes."""
+        `embedder_factory` builds its embedder as it likes. `default_exclude_patterns` seed a library
+        that has never had patterns set; one that has (even to none) keeps its own."""
         self._device = _checked_device(device)
         self._low_precision = bool(low_precision)
         self.path = Path(path).expanduser()
@@ -104,6 +106,8 @@ class Library:
         # Why the last index load fell back to a rebuild (for status/diagnostics and tests).
         self.last_rebuild_reason: str | None = None
         self._watchers: list[Watcher] = []
+        if default_exclude_patterns is not None and self.catalog.setting(EXCLUDE) is None:
+            self.set_exclude_patterns(default_exclude_patterns)
         self._exclude = ExcludeRules.of(parse_stored(self.catalog.setting(EXCLUDE)))
 
     @classmethod
@@ -114,9 +118,17 @@ class Library:
         *,
         device: str | None = None,
         low_precision: bool = True,
+        default_exclude_patterns: Sequence[str] | None = None,
         **kwargs,
     ) -> Library:
-        return cls(path, embedder_factory, device=device, low_precision=low_precision, **kwargs)
+        return cls(
+            path,
+            embedder_factory,
+            device=device,
+            low_precision=low_precision,
+            default_exclude_patterns=default_exclude_patterns,
+            **kwargs,
+        )
 
     def __enter__(self) -> Library:
         return self
@@ -231,11 +243,14 @@ class Library:
         if isinstance(patterns, str):
             raise TypeError("exclude patterns are a list of strings, not one string")
         kept = normalize_patterns(patterns)
-        if kept == self.exclude_patterns:
+        raw = self.catalog.setting(EXCLUDE)
+        before = parse_stored(raw)
+        if raw is not None and kept == before:
             return False
-        self.catalog.set_setting(EXCLUDE, json.dumps(kept) if kept else None)
+        # Stored even when empty: "none, on purpose" is not "never set" (default_exclude_patterns).
+        self.catalog.set_setting(EXCLUDE, json.dumps(kept))
         self._exclude = ExcludeRules.of(kept)
-        return True
+        return kept != before
 
     def _exclude_rules(self) -> ExcludeRules:
         # Re-read: another process (the CLI beside the GUI) may have changed them.
@@ -261,6 +276,8 @@ class Library:
         root_id = add_root(
             self.catalog, Path(path), recursive=recursive, network=network, follow_symlinks=follow_symlinks
         )
+        for watcher in self._watchers:
+            watcher.watch_new_roots()
         return next(r for r in self.roots() if r.id == root_id)
 
     def remove_root(self, root_id: int) -> None:

@@ -99,6 +99,7 @@ class Watcher:
         self._observers: list = []
         self._watched: dict[int, str] = {}  # root id -> 'native' | 'polling'
         self._network_roots: set[str] = set()
+        self._schedule_lock = threading.Lock()  # the watcher's thread and add_root's caller both schedule
         self._thread: threading.Thread | None = None
         self.idle = threading.Event()  # set while nothing is queued or being processed
         self.runs = 0  # updates run, or batches of paths reported
@@ -139,6 +140,12 @@ class Watcher:
     def watched_roots(self) -> dict[int, str]:
         return dict(self._watched)
 
+    def watch_new_roots(self) -> None:
+        """Start watching roots added since start() now (Library.add_root calls it), not at the next
+        offline retry."""
+        if self._thread is not None and not self._stop.is_set():
+            self._schedule_roots()
+
     # -- events ----------------------------------------------------------------------------------------
 
     def touch(self, path: str) -> None:
@@ -149,7 +156,12 @@ class Watcher:
         self._wake.set()
 
     def _schedule_roots(self) -> None:
-        native = polling = None
+        with self._schedule_lock:
+            self._schedule_new_roots()
+
+    def _schedule_new_roots(self) -> None:
+        native = next((o for o in self._observers if not isinstance(o, PollingObserver)), None)
+        polling = next((o for o in self._observers if isinstance(o, PollingObserver)), None)
         for root in list_roots(self.library.catalog):
             if root.id in self._watched or not os.path.isdir(root.path):
                 continue
