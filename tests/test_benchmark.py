@@ -15,8 +15,9 @@ from irt_desktop.retrieval.bundle import list_bundles, save_bundle
 from irt_desktop.retrieval.card import ModelCard
 from irt_desktop.retrieval.model import IRT, ModelSpec
 
-# A one-block DeiT-S at 32 px: the paper's backbone name and 384-d CLS, so the paper's figures apply.
-MINI_DEIT_S = ModelSpec(backbone="deit_small_patch16_224", input_size=32, backbone_kwargs={"depth": 1})
+# A one-block DeiT-S at 224 px: the paper's backbone name, input size and 384-d CLS, so the paper's
+# figures apply.
+MINI_DEIT_S = ModelSpec(backbone="deit_small_patch16_224", input_size=224, backbone_kwargs={"depth": 1})
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,9 @@ def test_benchmark_cli_every_format(data_root, deit_s_bundle, tmp_path, capsys):
         metrics[("roxford", "mAP_medium")]["paper"] == 20.3
         and metrics[("rparis", "mAP_hard")]["paper"] == 26.3
     )
-    assert metrics[("sop", "R@10")]["paper"] is None  # the paper has no IRT_O R@10
+    assert metrics[("sop", "R@10")]["paper"] is None  # the paper has no IRT_O R@10, and the notes say so
+    notes = json.loads((out / "results.json").read_text())["notes"]
+    assert any(n.startswith("sop: the paper reports no IRT_O figure for R@10, R@100, R@1000") for n in notes)
     # Recall is monotone in K; with 3 images per class and few items, R@1000 is everything.
     assert metrics[("sop", "R@1000")]["ours"] == 100.0
     report = (out / "report.md").read_text()
@@ -142,6 +145,11 @@ def test_trained_384d_rows_meet_the_papers_irt_r(data_root, deit_s_bundle, tmp_p
     )
     r1 = next(r for r in result.rows if r.metric == "R@1")
     assert (r1.variant, r1.dims, r1.paper) == ("IRT_L", 384, 74.2)
+    # One iteration is not the paper's 2,000: the figure is shown for reference, flagged, and said so.
+    assert r1.caveat == "trained for 1 iterations, not the paper's 2000"
+    assert any("not at the paper's schedule" in n for n in result.notes)
+    assert "| 74.2* |" in result.report_md and "shown for reference" in result.report_md
+    assert "74.2*" in result.table()
 
 
 def test_landmark_transform_keeps_the_whole_image_at_its_aspect_ratio():
@@ -203,6 +211,102 @@ def test_landmarks_are_embedded_whole_batched_by_shape(tmp_path, deit_s_bundle, 
     result = run_benchmark("roxford", data, model=deit_s_bundle, out_dir=tmp_path / "out", num_workers=0)
     assert len(seen) == 2 and all("LongestSideResize" in repr(t) for t in seen)
     assert any("longer side" in n and "PAPER.md does not state" in n for n in result.notes)
+
+
+def _bundle(tmp_path, name, provenance, spec=MINI_DEIT_S):
+    import torch
+
+    torch.manual_seed(0)
+    card = ModelCard(name=name, spec=spec, title=name, provenance=provenance)
+    return save_bundle(IRT(spec).eval(), card, tmp_path / "models")
+
+
+def _trained(data, iterations, variant="IRT_L", recipe_dataset=None):
+    return {
+        "kind": "trained",
+        "variant": variant,
+        "data": {"name": data},
+        "recipe": {"dataset": recipe_dataset or data, "iterations": iterations},
+        "training": {"iterations": iterations},
+    }
+
+
+def test_paper_figures_only_beside_the_same_setting(data_root, tmp_path):
+    def bench(bundle, datasets):
+        out = tmp_path / f"out-{bundle.card.name}"
+        result = run_benchmark(datasets, data_root, model=bundle, out_dir=out, device="cpu", num_workers=0)
+        return {(r.dataset, r.metric): r for r in result.rows}, result.notes
+
+    # Trained on CUB at the paper's schedule: its CUB figure; on ROxford the paper's models come from
+    # SfM-120k, so none there.
+    rows, notes = bench(_bundle(tmp_path, "cub-l", _trained("cub", 2000)), "cub,roxford")
+    assert rows[("cub", "R@1")].paper == 74.2 and not rows[("cub", "R@1")].caveat
+    assert rows[("roxford", "mAP_medium")].paper is None
+    assert any("roxford" in n and "fine-tuned on cub" in n and "sfm120k" in n for n in notes)
+    # Trained on SOP, evaluated on CUB: the paper's CUB figure is of a CUB-trained model.
+    rows, notes = bench(_bundle(tmp_path, "sop-l", _trained("sop", 35000)), "cub")
+    assert rows[("cub", "R@1")].paper is None
+    assert any(n.startswith("cub: no paper figure for R@1: this model is fine-tuned on sop") for n in notes)
+    # Trained on SfM-120k (its recipe on class folders): the landmark figure.
+    rows, _ = bench(_bundle(tmp_path, "sfm-r", _trained("landmarks", 35000, "IRT_R", "sfm120k")), "rparis")
+    assert rows[("rparis", "mAP_hard")].paper == 40.2
+    # Pooling: an IRT_L with GeM pooling meets the pooling ablation's GeM row, not the CLS one.
+    gem = MINI_DEIT_S.__class__(**{**MINI_DEIT_S.__dict__, "pooling": "gem"})
+    rows, _ = bench(_bundle(tmp_path, "cub-gem", _trained("cub", 2000), gem), "cub")
+    assert rows[("cub", "R@1")].paper == 69.1
+    # Off the shelf with mean pooling: the paper has no such IRT_O.
+    mean = MINI_DEIT_S.__class__(**{**MINI_DEIT_S.__dict__, "pooling": "mean"})
+    rows, notes = bench(_bundle(tmp_path, "o-mean", {"kind": "pretrained"}, mean), "cub")
+    assert rows[("cub", "R@1")].paper is None and any("mean pooling" in n for n in notes)
+    # Resolution: the paper's DeiT-S figures are at 224 px.
+    small = MINI_DEIT_S.__class__(**{**MINI_DEIT_S.__dict__, "input_size": 32})
+    rows, notes = bench(_bundle(tmp_path, "o-32", {"kind": "pretrained"}, small), "cub")
+    assert rows[("cub", "R@1")].paper is None and any("32 px" in n and "224 px" in n for n in notes)
+    # A model trained for fewer iterations than the paper, benchmarked as given: flagged.
+    rows, notes = bench(_bundle(tmp_path, "cub-short", _trained("cub", 100)), "cub")
+    assert rows[("cub", "R@1")].paper == 74.2 and "100 iterations" in rows[("cub", "R@1")].caveat
+
+
+def test_variant_from_provenance(data_root, tmp_path):
+    from irt_desktop.retrieval.benchmark import model_variant
+    from irt_desktop.retrieval.benchmark.runner import training_data
+    from irt_desktop.retrieval.card import shipped_cards
+    from irt_desktop.retrieval.weights import import_weights
+
+    assert model_variant(_bundle(tmp_path, "a", {"kind": "pretrained"})) == "IRT_O"
+    # Imported as a shipped starting point (its published ImageNet checkpoint): IRT_O.
+    import torch
+
+    ckpt = tmp_path / "deit.pth"
+    torch.save(IRT(MINI_DEIT_S).backbone.state_dict(), ckpt)
+    card = shipped_cards()["deit-s"]
+    card.spec = MINI_DEIT_S
+    imported = import_weights(ckpt, card, tmp_path / "models")
+    assert imported.card.provenance["imported_as"] == "pretrained" and model_variant(imported) == "IRT_O"
+    # Imported with a training record, or with nothing that says what it is: unknown, no paper figure.
+    trained_import = {**_trained("sop", 35000), "kind": "imported", "imported_as": "pretrained"}
+    assert model_variant(_bundle(tmp_path, "b", trained_import)) == ""
+    assert model_variant(_bundle(tmp_path, "c", {"kind": "imported"})) == ""
+    assert model_variant(_bundle(tmp_path, "d", {"kind": "random-init", "seed": 0})) == ""
+    unknown = _bundle(tmp_path, "e", {"kind": "imported", "imported_from": "/x/irt_sop.pth"})
+    result = run_benchmark("cub", data_root, model=unknown, out_dir=tmp_path / "o", num_workers=0)
+    assert result.rows and all(r.paper is None and r.variant == "" for r in result.rows)
+    assert any("records neither off-the-shelf weights nor a training run" in n for n in result.notes)
+    # Training data as the paper names it.
+    assert training_data(_bundle(tmp_path, "f", _trained("inshop", 35000))) == "inshop"
+    assert training_data(_bundle(tmp_path, "g", {"kind": "pretrained"})) is None
+
+
+def test_library_default_dims_is_full_width(data_root, tmp_path):
+    wide = ModelSpec(
+        backbone="vit_small_patch16_224",
+        input_size=32,
+        backbone_kwargs={"depth": 1, "embed_dim": 512, "num_heads": 8},
+    )
+    bundle = _bundle(tmp_path, "wide", {"kind": "pretrained"}, wide)
+    result = run_benchmark("cub", data_root, model=bundle, out_dir=tmp_path / "o", num_workers=0)
+    assert {r.dims for r in result.rows} == {512} and not any("PCA" in n for n in result.notes)
+    assert result.settings["dims"] == "full"
 
 
 def test_missing_dataset_says_what_to_download_where(tmp_path, deit_s_bundle, capsys):

@@ -39,3 +39,25 @@ def test_every_row_is_complete():
     assert all(isinstance(r.value, float) and 0 < r.value <= 100 for r in rows)
     with pytest.raises(TypeError):
         find_paper_results(colour="red")
+
+
+def test_training_data_resolution_and_pca_are_part_of_the_setting():
+    # Category-level figures are of models fine-tuned on the dataset itself.
+    assert paper_value("IRT_R", DEIT_S, 384, "cub", "R@1", train_data="cub") == 74.7
+    assert paper_value("IRT_R", DEIT_S, 384, "cub", "R@1", train_data="sop") is None
+    # Landmark figures of fine-tuned models come from SfM-120k, never from a category-level dataset.
+    assert paper_value("IRT_L", DEIT_S, 384, "roxford5k", "mAP_hard", train_data="sfm120k") == 11.4
+    assert paper_value("IRT_R", DEIT_S, 384, "rparis6k", "mAP_medium", train_data="sop") is None
+    landmark = [r for r in load_paper_results() if r.dataset in ("roxford5k", "rparis6k")]
+    assert {r.train_data for r in landmark if r.variant != "IRT_O"} == {"sfm120k"}
+    # IRT_O is not fine-tuned at all.
+    assert paper_value("IRT_O", DEIT_S, 384, "sop", "R@1", train_data=None) == 52.8
+    assert paper_value("IRT_O", DEIT_S, 384, "roxford5k", "mAP_medium", train_data=None) == 20.3
+    assert paper_value("IRT_O", DEIT_S, 384, "sop", "R@1", train_data="sop") is None
+    # Input resolution and PCA.
+    assert paper_value("IRT_R", DEIT_S, 384, "sop", "R@1", resolution=224, pca=False) == 84.0
+    assert paper_value("IRT_R", DEIT_S, 384, "sop", "R@1", resolution=384) is None
+    assert paper_value("IRT_R", DEIT_S, 128, "sop", "R@1", pca=True) == 83.4
+    dist_b = "deit_base_distilled_patch16_384"
+    assert paper_value("IRT_R", dist_b, 768, "roxford5k", "mAP_medium", resolution=384) == 55.1
+    assert paper_value("IRT_R", dist_b, 768, "roxford5k", "mAP_medium", resolution=224) is None

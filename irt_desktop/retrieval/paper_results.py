@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from irt_desktop.resources import data_path
@@ -27,6 +28,7 @@ class PaperResult:
     pooling: str = "cls"
     pca: bool = False
     resolution: int = 224
+    # What the model was fine-tuned on; None: not fine-tuned (IRT_O, ImageNet weights as they are).
     train_data: str | None = None
     note: str = ""
 
@@ -41,7 +43,18 @@ def _load(path: Path) -> tuple[PaperResult, ...]:
         setting = {**defaults, **{k: v for k, v in row.items() if k != "values"}}
         for key, value in row["values"].items():
             dataset, metric = key.split(".", 1)
-            out.append(PaperResult(dataset=dataset, metric=metric, value=float(value), **setting))
+            train_data = setting.get("train_data")
+            if train_data is None and setting.get("variant") != "IRT_O":
+                # The file's convention (see its header): fine-tuned on the dataset it is evaluated on.
+                train_data = dataset
+            out.append(
+                PaperResult(
+                    dataset=dataset,
+                    metric=metric,
+                    value=float(value),
+                    **{**setting, "train_data": train_data},
+                )
+            )
     return tuple(out)
 
 
@@ -59,6 +72,15 @@ def find_paper_results(**criteria: object) -> list[PaperResult]:
     return [r for r in load_paper_results() if all(getattr(r, k) == v for k, v in criteria.items())]
 
 
+class _Any(Enum):
+    """A criterion left unchecked (None is a value: not fine-tuned)."""
+
+    ANY = "any"
+
+
+ANY = _Any.ANY
+
+
 def paper_value(
     variant: str,
     backbone: str,
@@ -68,15 +90,31 @@ def paper_value(
     *,
     table: str | None = None,
     pooling: str = "cls",
+    resolution: int | _Any = ANY,
+    train_data: str | _Any | None = ANY,
+    pca: bool | _Any = ANY,
 ) -> float | None:
     """The paper's number for a setting, or None if the paper has none.
+
+    A benchmark comparing a model with the paper passes everything it knows about the model: its
+    pooling, input `resolution`, whether it is PCA-reduced, and `train_data`, what it was fine-tuned on
+    (None: not fine-tuned); criteria left at ANY are not checked.
 
     When a setting appears in several tables (e.g. IRT_L DeiT-S in two ablations, with slightly
     different numbers), the first table in PAPER_TABLES order wins; pass `table` to choose.
     """
-    rows = find_paper_results(
-        variant=variant, backbone=backbone, dims=dims, dataset=dataset, metric=metric, pooling=pooling
-    )
+    criteria: dict[str, object] = {
+        "variant": variant,
+        "backbone": backbone,
+        "dims": dims,
+        "dataset": dataset,
+        "metric": metric,
+        "pooling": pooling,
+    }
+    for name, value in (("resolution", resolution), ("train_data", train_data), ("pca", pca)):
+        if value is not ANY:
+            criteria[name] = value
+    rows = find_paper_results(**criteria)
     rows = [r for r in rows if r.table == table] if table else [r for r in rows if r.table in PAPER_TABLES]
     rows.sort(key=lambda r: PAPER_TABLES.index(r.table) if r.table in PAPER_TABLES else len(PAPER_TABLES))
     return rows[0].value if rows else None

@@ -161,7 +161,14 @@ def install_pretrained(card: ModelCard, models_dir: Path, progress: Progress | N
 def import_weights(path: Path, card: ModelCard, models_dir: Path) -> ModelBundle:
     """`irt-desktop models import`: a user-supplied checkpoint for `card`'s backbone becomes a bundle."""
     state = read_checkpoint(path)
-    provenance = {**card.provenance, "kind": "imported", "imported_from": os.fspath(Path(path).resolve())}
+    provenance = {
+        **card.provenance,
+        "kind": "imported",
+        # The kind of card the file came in as: "pretrained" (a shipped starting point) says the file is
+        # that card's published checkpoint, which is what makes the bundle the paper's IRT_O.
+        "imported_as": card.provenance.get("kind"),
+        "imported_from": os.fspath(Path(path).resolve()),
+    }
     return build_bundle(card, state, models_dir, provenance)
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 @dataclass
 class BenchmarkRow:
-    """One figure, in percent. `paper` is None where the paper reports no number for this setting."""
+    """One figure, in percent. `paper` is None where the paper reports no number for this setting;
+    `caveat` says how the run differs from the paper's (e.g. fewer iterations) where its figure is
+    still shown for reference (marked * in the tables)."""
 
     dataset: str
     metric: str
@@ -20,6 +22,7 @@ class BenchmarkRow:
     paper: float | None
     variant: str = ""
     dims: int | None = None
+    caveat: str = ""
 
     @property
     def diff(self) -> float | None:
@@ -67,7 +70,7 @@ class BenchmarkResult:
                 str(r.dims or ""),
                 r.metric,
                 _num(r.ours),
-                _num(r.paper),
+                _paper(r),
                 _num(r.diff, True),
             )
             for r in self.rows
@@ -91,13 +94,16 @@ class BenchmarkResult:
             ]
             out += [
                 f"| {r.dataset} | {r.variant} | {r.dims or ''} | {r.metric} "
-                f"| {_num(r.ours)} | {_num(r.paper)} | {_num(r.diff, True)} |"
+                f"| {_num(r.ours)} | {_paper(r)} | {_num(r.diff, True)} |"
                 for r in self.rows
             ]
             out += [
                 "",
-                "Figures in percent; paper: El-Nouby et al. 2021 (arXiv 2102.05644), `-` where it has none.",
+                "Figures in percent; paper: El-Nouby et al. 2021 (arXiv 2102.05644), `-` where it has none "
+                "for this setting (see the notes).",
             ]
+            if any(r.caveat for r in self.rows):
+                out.append("`*`: a setting differs from the paper's (see the notes); shown for reference.")
         else:
             out.append("No dataset was evaluated.")
         if self.passed is not None:
@@ -121,6 +127,10 @@ class BenchmarkResult:
             json.dumps(self.to_dict(), indent=2, default=str) + "\n", "utf-8"
         )
         (out_dir / "report.md").write_text(self.report_md, encoding="utf-8")
+
+
+def _paper(row: BenchmarkRow) -> str:
+    return _num(row.paper) + ("*" if row.caveat and row.paper is not None else "")
 
 
 def _num(v: float | None, signed: bool = False) -> str:

@@ -16,7 +16,7 @@ from irt_desktop.retrieval.bundle import ModelBundle, list_bundles
 from irt_desktop.retrieval.datasets import CategoryBenchmark, DatasetError, RevisitedBenchmark
 from irt_desktop.retrieval.metrics import evaluate_revisited, rank_database
 from irt_desktop.retrieval.model import IRT
-from irt_desktop.retrieval.paper_results import paper_value
+from irt_desktop.retrieval.paper_results import PAPER_TABLES, load_paper_results, paper_value
 from irt_desktop.retrieval.pca import PCAProjection
 from irt_desktop.retrieval.training import (
     TrainConfig,
@@ -25,6 +25,7 @@ from irt_desktop.retrieval.training import (
     evaluate_model,
     extract_features,
 )
+from irt_desktop.retrieval.training.config import load_recipe
 from irt_desktop.retrieval.training.distributed import init_distributed
 from irt_desktop.retrieval.transforms import landmark_transform
 
@@ -90,12 +91,53 @@ class _Reporter:
         return report
 
 
-def model_variant(bundle: ModelBundle) -> str:
-    """The paper's name for what a bundle is: IRT_O for ImageNet weights, the trainer's record otherwise."""
+# Provenance keys that record training: a bundle with any of them is not off-the-shelf weights.
+_TRAINING_RECORD = ("variant", "training", "recipe", "data", "base_model")
+
+
+def is_off_the_shelf(bundle: ModelBundle) -> bool:
+    """Published pretrained weights (ImageNet DeiT) with no training recorded: the paper's IRT_O."""
     prov = bundle.card.provenance
-    if prov.get("kind") in ("pretrained", "imported"):
+    if any(key in prov for key in _TRAINING_RECORD):
+        return False
+    kind = prov.get("kind")
+    if kind == "pretrained":
+        return True
+    if kind == "imported":
+        # import_weights records the kind of card the file was imported as: a shipped starting point
+        # ("pretrained") says the file is its published checkpoint. Bundles imported before that was
+        # recorded carry the starting point's `source` (the checkpoint it names) instead.
+        as_card = prov.get("imported_as", "pretrained" if "source" in prov else None)
+        return as_card == "pretrained"
+    return False
+
+
+def model_variant(bundle: ModelBundle) -> str:
+    """The paper's name for what a bundle is: IRT_O for off-the-shelf weights, the trainer's record
+    (IRT_L / IRT_R) for a model it trained, "" when the provenance does not say (no paper figure)."""
+    if is_off_the_shelf(bundle):
         return "IRT_O"
-    return str(prov.get("variant", ""))
+    prov = bundle.card.provenance
+    if prov.get("kind") == "trained":
+        return str(prov.get("variant", ""))
+    return ""
+
+
+def training_data(bundle: ModelBundle) -> str | None:
+    """What a bundle was fine-tuned on, as a paper_results dataset key ("sop", "sfm120k", or the
+    recorded name of other data); None when it was not fine-tuned."""
+    prov = bundle.card.provenance
+    if prov.get("kind") != "trained" or prov.get("variant") == "IRT_O":
+        return None
+    data = prov.get("data") if isinstance(prov.get("data"), dict) else {}
+    name = str(data.get("name", "")).strip().lower()
+    if name in DATASETS:
+        return DATASETS[name].paper_key
+    recipe = prov.get("recipe") if isinstance(prov.get("recipe"), dict) else {}
+    if str(recipe.get("dataset", "")).lower() == "sfm120k":
+        # The SfM-120k recipe is for SfM-120k given as class folders, named whatever the folders are.
+        return "sfm120k"
+    return name or "unrecorded data"
 
 
 def default_bundle(models_dir: Path) -> ModelBundle:
@@ -107,8 +149,7 @@ def default_bundle(models_dir: Path) -> ModelBundle:
     from irt_desktop.retrieval.weights import install_pretrained
 
     for b in list_bundles(models_dir):
-        off_the_shelf = b.card.provenance.get("kind") in ("pretrained", "imported")
-        if b.card.name == DEFAULT_CARD and off_the_shelf and b.card.spec.dims is None:
+        if b.card.name == DEFAULT_CARD and is_off_the_shelf(b) and b.card.spec.dims is None:
             return b
     return install_pretrained(shipped_cards()[DEFAULT_CARD], models_dir)
 
@@ -119,7 +160,7 @@ def run_benchmark(
     *,
     model: ModelBundle | None,
     train: str = "none",
-    dims: int | None = 384,
+    dims: int | None = None,
     device: str | None = None,
     out_dir: Path,
     progress: Callable[[BenchmarkProgress], None] | None = None,
@@ -130,7 +171,10 @@ def run_benchmark(
 ) -> BenchmarkResult:
     """Evaluate `model` (default: off-the-shelf DeiT-S) on each dataset, after training it per the
     dataset's recipe when `train` is irt_l / irt_r. `dims` below the model's width: PCA fitted on the
-    training split. Missing datasets are reported (with what to download) and skipped. Writes
+    training split; None (the default): the model's own width. Missing datasets are reported (with
+    what to download) and skipped. A paper figure is shown only beside a model of the same setting
+    (variant, backbone, dims, pooling, input size, training data); the notes say why one is missing,
+    and rows of models trained on another schedule than the paper's are flagged. Writes
     `out_dir/results.json` and `out_dir/report.md`; trained bundles go to `models_dir`
     (default `out_dir/models`), training checkpoints to `out_dir/work` (a rerun resumes them)."""
     names = parse_dataset_names(datasets)
@@ -316,13 +360,100 @@ class _Job:
         metrics: dict[str, float],
         shown: Sequence[str] | None = None,
     ) -> None:
-        backbone, dims = model.spec.backbone, model.dim
+        spec, dims = model.spec, model.dim
+        trained_on = training_data(bundle)
+        setting = {
+            "pooling": spec.pooling,
+            "resolution": spec.input_size,
+            "pca": model.pca is not None,
+            "train_data": trained_on,
+        }
+        caveat = self._schedule_caveat(ds, bundle)
+        missing = []
         for metric in shown or metrics:
-            paper = paper_value(variant, backbone, dims, ds.paper_key, metric) if variant else None
-            self.result.rows.append(BenchmarkRow(ds.name, metric, metrics[metric], paper, variant, dims))
+            paper = None
+            if variant:
+                paper = paper_value(variant, spec.backbone, dims, ds.paper_key, metric, **setting)
+            if paper is None:
+                missing.append(metric)
+            flag = caveat if paper is not None else ""
+            row = BenchmarkRow(ds.name, metric, metrics[metric], paper, variant, dims, flag)
+            self.result.rows.append(row)
+        if caveat and len(missing) < len(shown or metrics):
+            self.result.notes.append(
+                f"{ds.name}: {caveat}: the paper's figures (marked *) are shown for reference, but this "
+                "result is not at the paper's schedule."
+            )
+        if missing:
+            self.result.notes += _why_no_paper_figure(ds, bundle, variant, model, trained_on, missing)
         self.result.details[ds.name] = {
             "model": bundle.id,
             "variant": variant,
+            "trained_on": trained_on,
             "dims": dims,
             "metrics": metrics,
         }
+
+    def _schedule_caveat(self, ds: BenchmarkDataset, bundle: ModelBundle) -> str:
+        """Why a trained model's run is not the paper's (its recorded iterations against the dataset's
+        recipe, which has the paper's), or ""."""
+        prov = bundle.card.provenance
+        if prov.get("kind") != "trained" or ds.recipe is None or training_data(bundle) != ds.paper_key:
+            return ""
+        done = (prov.get("training") or {}).get("iterations")
+        paper = load_recipe(ds.recipe).train.get("iterations")
+        if done is None or paper is None or int(done) == int(paper):
+            return ""
+        return f"trained for {int(done)} iterations, not the paper's {int(paper)}"
+
+
+def _why_no_paper_figure(
+    ds: BenchmarkDataset,
+    bundle: ModelBundle,
+    variant: str,
+    model: IRT,
+    trained_on: str | None,
+    metrics: Sequence[str],
+) -> list[str]:
+    """Notes that say why `metrics` have no paper figure beside them."""
+    if not variant:
+        kind = bundle.card.provenance.get("kind", "unrecorded")
+        return [
+            f"{ds.name}: no paper figure: the provenance of {bundle.id} (kind: {kind}) records neither "
+            "off-the-shelf weights nor a training run, so it matches none of the paper's settings."
+        ]
+    reported = [
+        r
+        for r in load_paper_results()
+        if r.table in PAPER_TABLES and r.variant == variant and r.dataset == ds.paper_key
+    ]
+    unreported = [m for m in metrics if not any(r.metric == m for r in reported)]
+    notes = []
+    if unreported:
+        notes.append(f"{ds.name}: the paper reports no {variant} figure for {', '.join(unreported)}.")
+    other = [m for m in metrics if m not in unreported]
+    if not other:
+        return notes
+    rows = [r for r in reported if r.metric in other]
+    same_data = [r for r in rows if r.train_data == trained_on]
+    which = ", ".join(other)
+    if not same_data:
+        ours = f"fine-tuned on {trained_on}" if trained_on else "not fine-tuned"
+        theirs = sorted({r.train_data or "nothing" for r in rows})
+        notes.append(
+            f"{ds.name}: no paper figure for {which}: this model is {ours}, the paper's {variant} "
+            f"figures on {ds.paper_key} are of models fine-tuned on {', '.join(theirs)}."
+        )
+        return notes
+    spec = model.spec
+    ours = _describe(spec.backbone, model.dim, model.pca is not None, spec.pooling, spec.input_size)
+    theirs = sorted({_describe(r.backbone, r.dims, r.pca, r.pooling, r.resolution) for r in same_data})
+    notes.append(
+        f"{ds.name}: no paper figure for {which}: the paper's {variant} figures are for "
+        f"{'; '.join(theirs)}, not {ours}."
+    )
+    return notes
+
+
+def _describe(backbone: str, dims: int | None, pca: bool, pooling: str, resolution: int) -> str:
+    return f"{backbone} {dims or '?'}-d{' (PCA)' if pca else ''}, {pooling} pooling, {resolution} px"
