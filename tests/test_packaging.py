@@ -128,3 +128,28 @@ def test_icon_pngs_have_their_nominal_sizes():
             assert im.mode == "RGBA"
             sizes.append(w)
     assert sorted(sizes) == [16, 24, 32, 48, 64, 128, 256, 512]
+
+
+def test_linux_install_script_installs_and_removes_the_desktop_integration(tmp_path):
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "irt-desktop").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "irt-desktop").chmod(0o755)
+    data = tmp_path / "share"
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(data),
+        "HOME": str(tmp_path),
+        "PATH": f"{fake_bin}:/usr/bin:/bin",
+    }
+    env.pop("PREFIX", None)
+    script = ROOT / "packaging" / "linux" / "install.sh"
+    subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True)
+    installed = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()}
+    assert f"applications/{DESKTOP_ID}.desktop" in installed
+    assert f"metainfo/{DESKTOP_ID}.metainfo.xml" in installed
+    assert "icons/hicolor/scalable/apps/irt-desktop.svg" in installed
+    assert {f"icons/hicolor/{s}x{s}/apps/irt-desktop.png" for s in (16, 48, 256, 512)} <= installed
+    subprocess.run(["bash", str(script), "--uninstall"], env=env, check=True, capture_output=True)
+    left = {p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file()}
+    assert not any("irt" in name.lower() for name in left), left
