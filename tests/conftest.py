@@ -12,6 +12,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import pytest
 from imagegen import TINY_SPEC
 
+# Fixtures shared by the library and GUI test modules, registered once here: a pytest_plugins line in a
+# test module registers them for the whole session anyway, in an order that depends on collection.
+pytest_plugins = ["test_gui_helpers", "test_library_support"]
+
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):

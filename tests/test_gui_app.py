@@ -12,8 +12,6 @@ from pathlib import Path
 
 from test_gui_helpers import WAIT_MS, make_photos
 
-pytest_plugins = ["test_gui_helpers"]
-
 REPO = Path(__file__).resolve().parent.parent
 
 

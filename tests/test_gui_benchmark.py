@@ -9,8 +9,6 @@ from benchmark_layouts import write_cub, write_revisited, write_sop
 from PySide6.QtCore import Qt
 from test_gui_helpers import WAIT_MS, build_window, wait_ready
 
-pytest_plugins = ["test_gui_helpers"]
-
 
 def tick(pane, names: set[str]) -> None:
     for i in range(pane.datasets.topLevelItemCount()):

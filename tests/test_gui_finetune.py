@@ -9,8 +9,6 @@ from imagegen import save_photo
 from PySide6.QtWidgets import QWizard
 from test_gui_helpers import WAIT_MS, build_window, make_photos, wait_indexed, wait_ready
 
-pytest_plugins = ["test_gui_helpers"]
-
 SIZES = [(96, 72), (80, 60), (100, 80), (72, 72), (120, 90), (64, 48)]
 
 

@@ -46,7 +46,7 @@ def make_photos(folder: Path, n: int, start: int = 0, size=(96, 72)) -> list[Pat
 
 
 @pytest.fixture
-def photos(tmp_path) -> list[Path]:
+def photo_files(tmp_path) -> list[Path]:
     return make_photos(tmp_path / "Photos", 24)
 
 

@@ -19,8 +19,6 @@ from test_gui_helpers import (
     wait_results,
 )
 
-pytest_plugins = ["test_gui_helpers"]
-
 
 def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_window, tmp_path, monkeypatch):
     w = main_window
@@ -161,15 +159,15 @@ def test_settings_dialog_persists_and_applies(qtbot, main_window, gui_settings, 
     assert int(again.value("view/thumbnail_size")) == 224
 
 
-def test_keyboard_and_result_actions(qtbot, main_window, photos, monkeypatch):
+def test_keyboard_and_result_actions(qtbot, main_window, photo_files, monkeypatch):
     from irt_desktop.gui import result_actions
 
     w = main_window
     sv = w.search_view
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
-    w.search_photos([photos[5]])
+    w.add_folders([photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
+    w.search_photos([photo_files[5]])
     wait_results(qtbot, sv)
 
     # Every main control is reachable with Tab from the query area.
@@ -209,7 +207,7 @@ def test_keyboard_and_result_actions(qtbot, main_window, photos, monkeypatch):
     sv._menu.close()
 
 
-def test_layouts_at_common_sizes_and_dark(qtbot, main_window, photos):
+def test_layouts_at_common_sizes_and_dark(qtbot, main_window, photo_files):
     from irt_desktop.gui.theme import apply_theme
 
     w = main_window

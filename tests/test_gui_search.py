@@ -23,8 +23,6 @@ from test_gui_helpers import (
 from irt_desktop.gui.thumbnails import pil_to_qimage
 from irt_desktop.retrieval.model import ModelSpec
 
-pytest_plugins = ["test_gui_helpers"]
-
 
 def drop_mime(widget, mime: QMimeData) -> bool:
     """A drag entering `widget` and dropping there, as a file manager or browser delivers it.
@@ -56,11 +54,11 @@ def drop_files(widget, paths: list[Path]) -> bool:
     return drop_mime(widget, mime)
 
 
-def test_add_folder_index_then_drop_finds_the_photo(qtbot, main_window, photos, tmp_path):
+def test_add_folder_index_then_drop_finds_the_photo(qtbot, main_window, photo_files, tmp_path):
     w = main_window
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
+    w.add_folders([photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
     assert w.library_panel.list.count() == 1
     assert "24 photos" in w.library_panel.list.item(0).text()
     qtbot.waitUntil(lambda: w.indexing_status.label.text() == "Up to date · 24 photos", timeout=10_000)
@@ -84,13 +82,13 @@ def test_add_folder_index_then_drop_finds_the_photo(qtbot, main_window, photos, 
     assert any((w.client.library_dir / "thumbnails").rglob("*.jpg"))
 
 
-def test_paste_region_more_like_this_and_filter(qtbot, main_window, photos, tmp_path):
+def test_paste_region_more_like_this_and_filter(qtbot, main_window, photo_files, tmp_path):
     w = main_window
     sv = w.search_view
     other = make_photos(tmp_path / "Other", 6, start=100)
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent, other[0].parent])
-    wait_indexed(qtbot, w, len(photos) + len(other))
+    w.add_folders([photo_files[0].parent, other[0].parent])
+    wait_indexed(qtbot, w, len(photo_files) + len(other))
 
     # Paste: image data on the clipboard, as a browser's "Copy image" leaves it.
     QGuiApplication.clipboard().setImage(pil_to_qimage(photo(12)))
@@ -186,13 +184,13 @@ def test_event_loop_stays_responsive_while_indexing(qtbot, themed_app, gui_setti
     assert worst < 0.25, f"event loop stalled {worst * 1000:.0f} ms over {seconds:.1f} s of indexing"
 
 
-def test_remove_rescan_and_pause(qtbot, main_window, photos, monkeypatch):
+def test_remove_rescan_and_pause(qtbot, main_window, photo_files, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     w = main_window
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
+    w.add_folders([photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
 
     # Pause shows in the status bar and the menu; resume clears it.
     w.indexing_status.pause_button.setChecked(True)
@@ -202,9 +200,9 @@ def test_remove_rescan_and_pause(qtbot, main_window, photos, monkeypatch):
     assert not w.client.indexer.is_paused
 
     # Rescan picks up a new file.
-    save_photo(photos[0].parent / "new_one.jpg", 500)
+    save_photo(photo_files[0].parent / "new_one.jpg", 500)
     w.rescan_action.trigger()
-    wait_indexed(qtbot, w, len(photos) + 1)
+    wait_indexed(qtbot, w, len(photo_files) + 1)
 
     # Removing asks first; "Cancel" keeps the folder.
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
@@ -215,34 +213,34 @@ def test_remove_rescan_and_pause(qtbot, main_window, photos, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     w.library_panel.remove_button.click()
     qtbot.waitUntil(lambda: w.library_panel.list.count() == 0, timeout=20_000)
-    assert photos[0].exists()  # the files themselves are untouched
+    assert photo_files[0].exists()  # the files themselves are untouched
 
 
 def test_start_with_photos_searches_by_the_first(
-    qtbot, themed_app, library_dir, gui_settings, photos, tmp_path
+    qtbot, themed_app, library_dir, gui_settings, photo_files, tmp_path
 ):
     """`irt-desktop PHOTO` (and "Open with"): the window searches by that photo once the library is up."""
     from irt_desktop.library import Library
 
     with Library.open(library_dir) as lib:
-        lib.add_root(photos[0].parent)
+        lib.add_root(photo_files[0].parent)
         lib.index()
     client, window = build_window(library_dir, gui_settings)
     qtbot.addWidget(window)
     window.show()
-    window.search_photos([photos[3], photos[4]])
+    window.search_photos([photo_files[3], photo_files[4]])
     client.start()
     hits = wait_results(qtbot, window.search_view)
     assert Path(hits[0].path).name == "photo_003.jpg"
     window.close()
 
 
-def test_drop_of_a_folder_adds_it(qtbot, main_window, photos):
+def test_drop_of_a_folder_adds_it(qtbot, main_window, photo_files):
     w = main_window
     wait_ready(qtbot, w)
-    assert drop_files(w.search_view.query_view, [photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
-    assert [Path(r.path) for r in w.client.roots] == [photos[0].parent]
+    assert drop_files(w.search_view.query_view, [photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
+    assert [Path(r.path) for r in w.client.roots] == [photo_files[0].parent]
 
 
 def test_query_view_region_by_mouse_and_keyboard(qtbot, themed_app):
@@ -278,13 +276,13 @@ def test_query_view_region_by_mouse_and_keyboard(qtbot, themed_app):
     assert regions[-1] is None
 
 
-def test_browser_image_drop_and_minimum_similarity(qtbot, main_window, photos):
+def test_browser_image_drop_and_minimum_similarity(qtbot, main_window, photo_files):
     """A browser drags decoded image data (no file); the minimum-similarity slider trims the results."""
     w = main_window
     sv = w.search_view
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
+    w.add_folders([photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
     mime = QMimeData()
     mime.setImageData(pil_to_qimage(photo(9)))
     mime.setUrls([QUrl("https://example.org/photo_009.jpg")])  # browsers add the link; it is not fetched

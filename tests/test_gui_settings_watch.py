@@ -9,10 +9,8 @@ from pathlib import Path
 from imagegen import save_photo
 from test_gui_helpers import WAIT_MS, build_window, wait_indexed, wait_ready, wait_results
 
-pytest_plugins = ["test_gui_helpers"]
 
-
-def test_settings_apply_to_the_open_library(qtbot, main_window, gui_settings, photos, monkeypatch):
+def test_settings_apply_to_the_open_library(qtbot, main_window, gui_settings, photo_files, monkeypatch):
     from PySide6.QtWidgets import QLabel
 
     import irt_desktop.device
@@ -21,8 +19,8 @@ def test_settings_apply_to_the_open_library(qtbot, main_window, gui_settings, ph
     monkeypatch.setattr(irt_desktop.device, "cpu_has_bf16", lambda: True)  # bf16 is a real choice here
     w = main_window
     wait_ready(qtbot, w)
-    w.add_folders([photos[0].parent])
-    wait_indexed(qtbot, w, len(photos))
+    w.add_folders([photo_files[0].parent])
+    wait_indexed(qtbot, w, len(photo_files))
     library = w.client.library
     assert (library.device, library.low_precision) == (None, True)
 
@@ -45,7 +43,7 @@ def test_settings_apply_to_the_open_library(qtbot, main_window, gui_settings, ph
     assert library.embedder().device == "cpu" and library.embedder().precision == "fp32"
     qtbot.waitUntil(lambda: w.device_label.text().endswith("fp32"), timeout=WAIT_MS)
 
-    w.search_photos([photos[7]])
+    w.search_photos([photo_files[7]])
     hits = wait_results(qtbot, w.search_view)
     names = {Path(h.path).name for h in hits}
     assert len(hits) == 14 and not any(n.startswith("photo_00") for n in names)
@@ -58,7 +56,7 @@ def test_settings_apply_to_the_open_library(qtbot, main_window, gui_settings, ph
 
 
 def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause(
-    qtbot, themed_app, library_dir, gui_settings, photos, tmp_path
+    qtbot, themed_app, library_dir, gui_settings, photo_files, tmp_path
 ):
     client, w = build_window(library_dir, gui_settings)
     client.watch_debounce_s = 0.3
@@ -66,9 +64,9 @@ def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause
     w.show()
     client.start()
     wait_ready(qtbot, w)
-    folder = photos[0].parent
+    folder = photo_files[0].parent
     w.add_folders([folder])
-    wait_indexed(qtbot, w, len(photos))
+    wait_indexed(qtbot, w, len(photo_files))
     library = client.library
     qtbot.waitUntil(
         lambda: client._watcher is not None and len(client._watcher.watched_roots) == 1, timeout=WAIT_MS
@@ -87,7 +85,7 @@ def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause
     assert any(t.startswith("Indexing 1 / 1") for t in texts), texts
     run = next(r for r in runs if r.embedded == 1)
     assert (run.scan.new, run.scan.seen, run.scan.unchanged) == (1, 1, 0)
-    wait_indexed(qtbot, w, len(photos) + 1)
+    wait_indexed(qtbot, w, len(photo_files) + 1)
     w.search_photos([outside])
     hits = wait_results(qtbot, w.search_view)
     assert Path(hits[0].path) == copied and hits[0].score > 0.99
@@ -103,8 +101,8 @@ def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause
     assert library.status().n_pending == 1 and client.indexer.is_running
     assert library.catalog.scalar("SELECT status FROM images WHERE path = ?", (str(later),)) == "pending"
     w.indexing_status.pause_button.setChecked(False)
-    wait_indexed(qtbot, w, len(photos) + 2)
-    assert library.status().n_pending == 0 and library.status().n_indexed == len(photos) + 2
+    wait_indexed(qtbot, w, len(photo_files) + 2)
+    assert library.status().n_pending == 0 and library.status().n_indexed == len(photo_files) + 2
     w.close()
 
 

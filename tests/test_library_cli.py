@@ -11,8 +11,6 @@ from test_library_support import add_bad_files, copy_query, make_tree
 
 from irt_desktop.cli import main
 
-pytest_plugins = ["test_library_support"]
-
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))

@@ -12,8 +12,6 @@ from test_library_support import SIZE, add_bad_files, copy_query, make_tree
 
 from irt_desktop.library import IndexProgress, LibraryError, QueryError
 
-pytest_plugins = ["test_library_support"]
-
 
 def _ids(lib) -> dict[str, int]:
     return {

@@ -16,8 +16,6 @@ from irt_desktop.library.excludes import ExcludeRules
 from irt_desktop.library.model_store import install_bundle
 from irt_desktop.retrieval.embedder import Embedder
 
-pytest_plugins = ["test_library_support"]
-
 
 def _live(lib) -> set[str]:
     rows = lib.catalog.conn.execute("SELECT path FROM images WHERE status != 'deleted'")

@@ -13,8 +13,6 @@ from test_library_support import make_tree, wait_for
 
 from irt_desktop.library import Library
 
-pytest_plugins = ["test_library_support"]
-
 # Slows each model batch down so the kill lands mid-run however fast the machine is.
 SCRIPT = textwrap.dedent(
     """

@@ -13,8 +13,6 @@ from irt_desktop.library import Library, NoModelError, PipelineConfig, SchemaToo
 from irt_desktop.library.schema import SCHEMA_VERSION, migrate
 from irt_desktop.library.vector_index import IndexFileError, VectorIndex
 
-pytest_plugins = ["test_library_support"]
-
 
 def _faiss_file(lib: Library):
     return lib.vectors_dir / f"{lib.model_id}.faiss"

@@ -1,4 +1,4 @@
-"""Helpers and fixtures shared by the test_library_* files (`pytest_plugins` there; holds no tests)."""
+"""Helpers and fixtures shared by the test_library_* files (registered in conftest.py; holds no tests)."""
 
 from __future__ import annotations
 

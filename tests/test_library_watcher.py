@@ -9,8 +9,6 @@ import time
 from imagegen import photo, save_photo
 from test_library_support import SIZE, make_tree, wait_for
 
-pytest_plugins = ["test_library_support"]
-
 
 def _paths(lib) -> set[str]:
     return {r[0] for r in lib.catalog.conn.execute("SELECT path FROM images WHERE status != 'deleted'")}
