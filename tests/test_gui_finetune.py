@@ -67,6 +67,7 @@ def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_setting
         lambda: page3.done or page3.stage.text().startswith("Training failed"), timeout=WAIT_MS * 2
     )
     assert page3.done, page3.stage.text()
+    assert page3.numbers.text().startswith("Iteration 6 of 6 · final loss"), page3.numbers.text()
     loss = next(s for s in page3.loss_chart.series if s.name == "loss")
     assert len(loss.points) == 6
     recall = next(s for s in page3.recall_chart.series if s.name == "during training")

@@ -766,6 +766,14 @@ class TrainingPage(QWizardPage):
             self.bar.setValue(1)
             self.w.state.after = result.metrics or (result.history[-1].eval if result.history else None)
             self.stage.setText(f"Done in {elapsed}.")
+            # Progress reaching the page is throttled, so the last step's own report may never have shown.
+            trained = [h for h in result.history if h.phase == "train"]
+            if trained:
+                last = trained[-1]
+                self.numbers.setText(
+                    f"Iteration {formatting.count(last.iteration)} of {formatting.count(last.total)} · "
+                    f"final loss {last.loss:.4f}"
+                )
         self.completeChanged.emit()
         self.finished_training.emit()
 
