@@ -46,14 +46,44 @@ def test_second_process_hands_photos_to_the_first(qtbot, tmp_path):
 
 
 def test_stale_socket_of_a_crashed_instance_is_replaced(qtbot, tmp_path):
+    import socket as pysocket
+
     library = tmp_path / "lib"
-    first = InstanceServer(library)
-    assert first.listen()
-    # Simulate a crash: the listening socket object goes away without a clean shutdown of the name.
-    first._server.close()
+    probe = InstanceServer(library)
+    assert probe.listen()
+    path = probe._server.fullServerName()
+    probe.close()
+    # What a crash leaves: a socket file nobody listens on (Qt's clean close would have removed it).
+    stale = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()
     second = InstanceServer(library)
     assert second.listen()
     second.close()
+
+
+def test_a_live_instance_keeps_its_name(qtbot, tmp_path):
+    library = tmp_path / "lib"
+    first = InstanceServer(library)
+    assert first.listen()
+    second = InstanceServer(library)
+    assert not second.listen()
+    assert first._server.isListening()
+    first.close()
+
+
+def test_a_slow_instance_still_gets_the_photos(qtbot, tmp_path, monkeypatch):
+    """Connected but no answer in time (its GUI thread busy): no second window on the same library."""
+    from PySide6.QtNetwork import QLocalServer
+
+    import irt_desktop.gui.single_instance as si
+
+    monkeypatch.setattr(si, "ACK_TIMEOUT_MS", 300)
+    library = tmp_path / "lib"
+    mute = QLocalServer()
+    assert mute.listen(server_name(library))  # accepts connections, never answers
+    assert hand_over(library, [tmp_path / "a.jpg"]) is True
+    mute.close()
 
 
 def test_garbage_message_is_refused_without_emitting(qtbot, tmp_path):
@@ -137,3 +167,29 @@ def test_open_with_hands_the_photo_to_the_running_window_which_searches_it(qapp,
             first.kill()
         log.close()
     assert Path(result.read_text().strip()) == photos[3]
+
+
+def test_the_relay_follows_a_library_switch(qtbot, themed_app, library_dir, gui_settings, tmp_path):
+    from PySide6.QtNetwork import QLocalSocket
+
+    from irt_desktop.gui.app import InstanceRelay, Session
+
+    def listening(library) -> bool:
+        sock = QLocalSocket()
+        sock.connectToServer(server_name(library))
+        ok = sock.waitForConnected(300)
+        sock.abort()
+        return ok
+
+    session = Session(gui_settings, library_dir, auto_fetch_model=False)
+    relay = InstanceRelay(session, library_dir)
+    session.start([])
+    assert listening(library_dir)
+    first = session.window
+    other = tmp_path / "other-library"
+    gui_settings.library_path = other
+    first.apply_settings({"library/path"})
+    qtbot.waitUntil(lambda: session.window is not first, timeout=60_000)
+    assert listening(other) and not listening(library_dir)
+    relay.close()
+    session.window.close()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from irt_desktop import __version__
@@ -56,6 +56,8 @@ def choose_library(given: Path, settings: AppSettings) -> Path:
 class Session(QObject):
     """The running window and its library client; replaced whole when the user picks another library."""
 
+    library_switched = Signal(object)  # the new library folder (Path)
+
     def __init__(self, settings: AppSettings, library: Path, auto_fetch_model: bool = True) -> None:
         super().__init__()
         self.settings = settings
@@ -89,14 +91,39 @@ class Session(QObject):
         self.start([])
         if old is not None:
             old.close()
+        self.library_switched.emit(Path(library))
 
 
-def _show_handed_photos(session: Session, photos: list[Path]) -> None:
-    window = session.window
-    if window is None or not shiboken6.isValid(window):
-        return
-    window.present()
-    window.search_photos(photos)
+class InstanceRelay(QObject):
+    """Answers later launches for the session's library, and moves with it when the user switches."""
+
+    def __init__(self, session: Session, library: Path) -> None:
+        super().__init__()
+        self.session = session
+        self.server: InstanceServer | None = None
+        self._listen(library)
+        session.library_switched.connect(self._listen)
+
+    def _listen(self, library: Path) -> None:
+        self.close()
+        self.server = InstanceServer(library, self)
+        if not self.server.listen():
+            logging.getLogger(__name__).warning(
+                "cannot listen as %s: later launches open windows of their own", self.server.name
+            )
+        self.server.photos_received.connect(self._show)
+
+    def _show(self, photos: list[Path]) -> None:
+        window = self.session.window
+        if window is None or not shiboken6.isValid(window):
+            return
+        window.present()
+        window.search_photos(photos)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
 
 
 class _FirstPaintProbe(QObject):
@@ -159,18 +186,13 @@ def run_app(library: Path, photos: list[Path]) -> int:
     # One window per library: a running instance gets the photos (and comes to the front) instead.
     if not probe_target and hand_over(library, photos):
         return 0
-    server = InstanceServer(library)
-    if not server.listen():
-        logging.getLogger(__name__).warning(
-            "cannot listen as %s: later launches open windows of their own", server.name
-        )
     session = Session(settings, library, auto_fetch_model=not probe_target)
-    server.photos_received.connect(lambda received: _show_handed_photos(session, received))
+    relay = InstanceRelay(session, library)
     smoke_target = os.environ.get(SMOKE_RESULT_ENV)
     smoke = _SmokeProbe(session, Path(smoke_target)) if smoke_target else None
     session.start(photos)
     code = app.exec()
-    server.close()
+    relay.close()
     if smoke is not None and smoke.failed:
         code = 1
     # Closing the window (the usual way out) has already shut the session down and deleted it; a quit

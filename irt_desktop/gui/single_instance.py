@@ -10,13 +10,16 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_TIMEOUT_MS = 500
+ACK_TIMEOUT_MS = 15_000
 MAX_MESSAGE_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 
 
 def server_name(library: Path) -> str:
@@ -26,7 +29,12 @@ def server_name(library: Path) -> str:
 
 
 def hand_over(library: Path, photos: list[Path], timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
-    """Send `photos` to a running instance for `library`; False when there is none."""
+    """Send `photos` to a running instance for `library`; False only when there is none.
+
+    Once a connection is accepted an instance is alive: even if its answer is slow (its GUI thread can
+    wait on the GIL while torch loads on a worker), starting a second window on the same library would be
+    worse, so the photos count as handed over.
+    """
     socket = QLocalSocket()
     socket.connectToServer(server_name(library))
     if not socket.waitForConnected(timeout_ms):
@@ -34,11 +42,20 @@ def hand_over(library: Path, photos: list[Path], timeout_ms: int = CONNECT_TIMEO
     message = {"photos": [str(Path(p).expanduser().absolute()) for p in photos]}
     socket.write(json.dumps(message).encode("utf-8") + b"\n")
     socket.flush()
-    delivered = socket.waitForBytesWritten(timeout_ms) or socket.bytesToWrite() == 0
-    # Waiting for the server's acknowledgement means the photos arrived before this process exits.
-    acknowledged = socket.waitForReadyRead(timeout_ms * 4) and socket.readAll().data().startswith(b"ok")
+    socket.waitForBytesWritten(ACK_TIMEOUT_MS)
+    # Waiting for the acknowledgement keeps this process alive until the photos have arrived.
+    if not socket.waitForReadyRead(ACK_TIMEOUT_MS):
+        log.warning("the running irt-desktop did not confirm within %d ms", ACK_TIMEOUT_MS)
     socket.disconnectFromServer()
-    return delivered and acknowledged
+    return True
+
+
+def instance_alive(library: Path, timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
+    socket = QLocalSocket()
+    socket.connectToServer(server_name(library))
+    alive = socket.waitForConnected(timeout_ms)
+    socket.abort()
+    return alive
 
 
 class InstanceServer(QObject):
@@ -52,12 +69,17 @@ class InstanceServer(QObject):
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.newConnection.connect(self._accept)
         self.name = server_name(library)
+        self._library = Path(library)
         self._buffers: dict[QLocalSocket, bytes] = {}
 
     def listen(self) -> bool:
+        # With access options set, Qt binds in a private folder and renames the socket into place,
+        # replacing whatever is there: a live instance's name would be taken over silently, so ask first.
+        if instance_alive(self._library):
+            return False
         if self._server.listen(self.name):
             return True
-        # A socket file left by a crashed instance blocks listen(); nobody answered, so it is stale.
+        # A socket file left by a crashed instance can block listen(); nobody answers it, so it is stale.
         QLocalServer.removeServer(self.name)
         return self._server.listen(self.name)
 
