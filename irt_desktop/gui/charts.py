@@ -48,6 +48,28 @@ def tick_text(v: float) -> str:
     return f"{v:.2g}" if abs(v) < 0.1 else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
+def paint_title(
+    p: QPainter,
+    widget: QWidget,
+    title: str,
+    rect: QRectF,
+    top: float,
+    line_h: float,
+    colour: QColor,
+    gap: float,
+) -> float:
+    """Draw a bold centred title line at `top` (nothing when empty); returns where the plot starts."""
+    if not title:
+        return top
+    f = widget.font()
+    f.setBold(True)
+    p.setFont(f)
+    p.setPen(colour)
+    p.drawText(QRectF(rect.left(), top, rect.width(), line_h), Qt.AlignmentFlag.AlignHCenter, title)
+    p.setFont(widget.font())
+    return top + line_h + gap
+
+
 @dataclass
 class Series:
     name: str
@@ -130,16 +152,7 @@ class LineChart(QWidget):
         rect = QRectF(self.rect()).adjusted(4, 4, -4, -4)
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
         top = rect.top()
-        if self.title:
-            f = self.font()
-            f.setBold(True)
-            p.setFont(f)
-            p.setPen(text)
-            p.drawText(
-                QRectF(rect.left(), top, rect.width(), line_h), Qt.AlignmentFlag.AlignHCenter, self.title
-            )
-            p.setFont(self.font())
-            top += line_h + 2
+        top = paint_title(p, self, self.title, rect, top, line_h, text, gap=2)
         pts = [pt for s in self.series for pt in s.points if math.isfinite(pt[1])]
         if not pts:
             p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
@@ -318,14 +331,7 @@ class BarChart(QWidget):
         lh = fm.height()
         rect = QRectF(self.rect()).adjusted(8, 6, -8, -6)
         top = rect.top()
-        if self.title:
-            f = self.font()
-            f.setBold(True)
-            p.setFont(f)
-            p.setPen(text)
-            p.drawText(QRectF(rect.left(), top, rect.width(), lh), Qt.AlignmentFlag.AlignHCenter, self.title)
-            p.setFont(self.font())
-            top += lh + 4
+        top = paint_title(p, self, self.title, rect, top, lh, text, gap=4)
         vals = [v for row in self.values for v in row if v is not None]
         if not vals:
             p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
