@@ -9,7 +9,7 @@ import threading
 import pytest
 from imagegen import save_photo
 from test_library_cli import _run
-from test_library_support import SIZE, make_tree, wait_for
+from test_library_support import SIZE, is_indexed, make_tree, wait_for
 
 from irt_desktop.library import Library, LibraryError, PipelineConfig
 from irt_desktop.library.excludes import ExcludeRules
@@ -20,16 +20,6 @@ from irt_desktop.retrieval.embedder import Embedder
 def _live(lib) -> set[str]:
     rows = lib.catalog.conn.execute("SELECT path FROM images WHERE status != 'deleted'")
     return {r[0].rsplit("/", 1)[-1] for r in rows}
-
-
-def _indexed(lib, path) -> bool:
-    return bool(
-        lib.catalog.scalar(
-            "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id "
-            "WHERE i.path = ? AND i.status = 'ok'",
-            (str(path),),
-        )
-    )
 
 
 @pytest.mark.parametrize(
@@ -214,7 +204,7 @@ def test_reporting_watcher_hands_settled_paths_to_the_caller(open_library, tmp_p
         wait_for(got.is_set, what="the new photo reported")
         wait_for(watcher.idle.is_set, what="watcher idle")
         # Reported, not indexed: that is the caller's job.
-        assert received[1:] == [[str(new)]] and not _indexed(lib, new)
+        assert received[1:] == [[str(new)]] and not is_indexed(lib, new)
         assert lib.catalog.image_id_for_path(str(new)) is None
 
         # The caller indexes it on its own thread, with pause honoured.
@@ -231,10 +221,10 @@ def test_reporting_watcher_hands_settled_paths_to_the_caller(open_library, tmp_p
         wait_for(lambda: lib.catalog.image_id_for_path(str(new)) is not None, what="the photo scanned")
         wait_for(lambda: "load-model" in phases, what="embedding started")
         runner.join(0.5)
-        assert runner.is_alive() and not _indexed(lib, new)  # held by the pause
+        assert runner.is_alive() and not is_indexed(lib, new)  # held by the pause
         pause.clear()
         runner.join(30)
-        assert result and result[0].embedded == 1 and _indexed(lib, new)
+        assert result and result[0].embedded == 1 and is_indexed(lib, new)
         assert lib.search(new, k=1)[0].path == new
     assert watcher.runs == 2
 

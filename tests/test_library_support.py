@@ -73,3 +73,14 @@ def photos(tmp_path) -> Path:
     root = tmp_path / "photos"
     make_tree(root)
     return root
+
+
+def is_indexed(lib, path) -> bool:
+    """The file is a live catalog row with a vector."""
+    return bool(
+        lib.catalog.scalar(
+            "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id "
+            "WHERE i.path = ? AND i.status = 'ok'",
+            (str(path),),
+        )
+    )

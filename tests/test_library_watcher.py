@@ -7,21 +7,11 @@ import threading
 import time
 
 from imagegen import photo, save_photo
-from test_library_support import SIZE, make_tree, wait_for
+from test_library_support import SIZE, is_indexed, make_tree, wait_for
 
 
 def _paths(lib) -> set[str]:
     return {r[0] for r in lib.catalog.conn.execute("SELECT path FROM images WHERE status != 'deleted'")}
-
-
-def _indexed(lib, path) -> bool:
-    return bool(
-        lib.catalog.scalar(
-            "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id "
-            "WHERE i.path = ? AND i.status = 'ok'",
-            (str(path),),
-        )
-    )
 
 
 def test_watcher_follows_create_move_modify_delete(open_library, tmp_path):
@@ -34,10 +24,10 @@ def test_watcher_follows_create_move_modify_delete(open_library, tmp_path):
     watcher = lib.watch(on_change=reports.append, debounce_s=0.3)
     with watcher:
         wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
-        assert _indexed(lib, offline_added) and lib.status().n_indexed == 7
+        assert is_indexed(lib, offline_added) and lib.status().n_indexed == 7
 
         new = save_photo(photos / "b" / "new.jpg", 61, SIZE)
-        wait_for(lambda: _indexed(lib, new), what="new photo indexed")
+        wait_for(lambda: is_indexed(lib, new), what="new photo indexed")
         assert lib.search(new, k=1)[0].path == new
 
         old_id = lib.catalog.image_id_for_path(str(new))
@@ -82,7 +72,7 @@ def test_a_file_being_copied_is_indexed_once_when_complete(open_library, tmp_pat
                 f.write(source[i : i + 2048])
                 f.flush()
                 time.sleep(0.02)
-        wait_for(lambda: _indexed(lib, dest), what="copied photo indexed")
+        wait_for(lambda: is_indexed(lib, dest), what="copied photo indexed")
         wait_for(watcher.idle.is_set, what="watcher idle")
     assert sum(r.embedded for r in reports) == 1 and sum(r.failed for r in reports) == 0
     assert not lib.failures()
@@ -97,7 +87,7 @@ def test_polling_observer_for_network_roots(open_library, tmp_path):
         wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
         assert set(watcher.watched_roots.values()) == {"polling"}
         new = save_photo(share / "b" / "from_another_pc.jpg", 80, SIZE)
-        wait_for(lambda: _indexed(lib, new), what="polled photo indexed")
+        wait_for(lambda: is_indexed(lib, new), what="polled photo indexed")
 
 
 def test_offline_root_is_watched_when_it_comes_back(open_library, tmp_path):
@@ -115,7 +105,7 @@ def test_offline_root_is_watched_when_it_comes_back(open_library, tmp_path):
         wait_for(lambda: lib.roots()[0].id in watcher.watched_roots, what="root watched again")
         wait_for(lambda: lib.roots()[0].status == "indexed", what="root online")
         new = save_photo(photos / "later.jpg", 81, SIZE)
-        wait_for(lambda: _indexed(lib, new), what="photo in the returned root indexed")
+        wait_for(lambda: is_indexed(lib, new), what="photo in the returned root indexed")
     assert not errors and lib.status().n_images == 3
 
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from irt_desktop.gui.single_instance import InstanceServer, hand_over, server_name
+from irt_desktop.gui.single_instance import InstanceServer, hand_over, instance_alive, server_name
 
 
 def test_no_running_instance_means_no_hand_over(qapp, tmp_path):
@@ -114,7 +114,6 @@ def test_open_with_hands_the_photo_to_the_running_window_which_searches_it(qapp,
     import time
     from pathlib import Path
 
-    from PySide6.QtNetwork import QLocalSocket
     from test_gui_helpers import install_model, make_photos
     from test_library_support import copy_query
 
@@ -144,12 +143,7 @@ def test_open_with_hands_the_photo_to_the_running_window_which_searches_it(qapp,
     )
     try:
         deadline = time.monotonic() + 120
-        while True:  # until the first instance listens
-            probe = QLocalSocket()
-            probe.connectToServer(server_name(library))
-            if probe.waitForConnected(200):
-                probe.disconnectFromServer()
-                break
+        while not instance_alive(library, timeout_ms=200):  # until the first instance listens
             assert first.poll() is None, (tmp_path / "first.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "the first instance never listened"
             time.sleep(0.2)
@@ -170,26 +164,17 @@ def test_open_with_hands_the_photo_to_the_running_window_which_searches_it(qapp,
 
 
 def test_the_relay_follows_a_library_switch(qtbot, themed_app, library_dir, gui_settings, tmp_path):
-    from PySide6.QtNetwork import QLocalSocket
-
     from irt_desktop.gui.app import InstanceRelay, Session
-
-    def listening(library) -> bool:
-        sock = QLocalSocket()
-        sock.connectToServer(server_name(library))
-        ok = sock.waitForConnected(300)
-        sock.abort()
-        return ok
 
     session = Session(gui_settings, library_dir, auto_fetch_model=False)
     relay = InstanceRelay(session, library_dir)
     session.start([])
-    assert listening(library_dir)
+    assert instance_alive(library_dir)
     first = session.window
     other = tmp_path / "other-library"
     gui_settings.library_path = other
     first.apply_settings({"library/path"})
     qtbot.waitUntil(lambda: session.window is not first, timeout=60_000)
-    assert listening(other) and not listening(library_dir)
+    assert instance_alive(other) and not instance_alive(library_dir)
     relay.close()
     session.window.close()
