@@ -77,8 +77,7 @@ def save_bundle(model: IRT, card: ModelCard, models_dir: Path) -> ModelBundle:
     try:
         state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": "irt-desktop"})
-        card.weights = {**{k: v for k, v in card.weights.items() if k != "sha256"}}
-        card.weights["sha256"] = sha256_file(tmp / WEIGHTS_FILE)
+        card.weights = {**card.weights, "sha256": sha256_file(tmp / WEIGHTS_FILE)}
         card.save(tmp / CARD_FILE)
         final = models_dir / bundle_id(card, card.weights["sha256"])
         if final.exists():

@@ -146,7 +146,7 @@ def build_bundle(
         spec=card.spec,
         title=card.title,
         description=card.description,
-        weights={k: v for k, v in card.weights.items() if k != "sha256"},
+        weights=dict(card.weights),  # save_bundle records the new file's sha256
         provenance=provenance or dict(card.provenance),
     )
     return save_bundle(model.eval(), out, models_dir)
