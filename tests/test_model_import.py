@@ -89,7 +89,7 @@ def test_unknown_extra_tensors_are_refused_but_heads_are_dropped():
     state = _state("deit_tiny_patch16_224", **TINY_KW)
     check_fits(state, "deit_tiny_patch16_224", TINY_KW)  # head.weight / head.bias are known heads
     state["adapter.weight"] = torch.zeros(2)
-    with pytest.raises(WeightsMismatch, match="adapter.weight"):
+    with pytest.raises(WeightsMismatch, match=r"adapter\.weight"):
         check_fits(state, "deit_tiny_patch16_224", TINY_KW)
 
 
@@ -152,11 +152,12 @@ def test_cli_refusals_are_one_line_with_exit_2_and_install_nothing(tmp_path, cap
     torch.save({"model": evil}, tmp_path / "evil.pth")
     cases = [*files.values(), foo, tmp_path / "evil.pth"]
     for path in cases:
-        rc, out, err = _cli(capsys, "--library", str(lib), "models", "import", str(path))
+        rc, _, err = _cli(capsys, "--library", str(lib), "models", "import", str(path))
         assert rc == 2, path
         assert err.count("\n") == 1 and err.startswith("irt-desktop: "), err
         assert "Traceback" not in err
-    rc, out, err = _cli(capsys, "--library", str(lib), "models", "import", str(deit_tiny_file), "--card", "deit-s")
+    args = ["--library", str(lib), "models", "import", str(deit_tiny_file), "--card", "deit-s"]
+    rc, _, err = _cli(capsys, *args)
     assert rc == 2 and "DeiT-Ti" in err
     assert not marker.exists()
     assert not list_bundles(lib / "models")
