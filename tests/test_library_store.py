@@ -19,7 +19,7 @@ def _faiss_file(lib: Library):
 
 
 def _consistent(lib: Library) -> None:
-    vi = lib._vector_index(lib.model_id)
+    vi = lib.vector_cache.index_for(lib.model_id)
     count, _ = lib.catalog.vector_state(lib.model_id)
     ok = lib.catalog.scalar("SELECT count(*) FROM images WHERE status = 'ok'")
     assert vi.ntotal == count == ok
@@ -116,7 +116,7 @@ def test_library_switches_to_ivf_when_it_grows(open_library, photos):
     lib = open_library(exact_max=8)
     lib.add_root(photos)
     lib.index()
-    vi = lib._vector_index(lib.model_id)
+    vi = lib.vector_cache.index_for(lib.model_id)
     assert vi.info.kind == "ivf" and vi.ntotal == 12
     assert lib.search(photos / "a" / "img_000.jpg", k=1)[0].path == photos / "a" / "img_000.jpg"
 
