@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(BIN)/irt-desktop
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 lint: $(STAMP)

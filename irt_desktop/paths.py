@@ -1,8 +1,13 @@
-"""Where the user's library lives on disk (ARCHITECTURE.md, Storage)."""
+"""Where things live on disk (ARCHITECTURE.md, Storage): the default library folder and its layout.
+
+The one home of the library folder's layout: the library, the CLI and the GUI all name these paths
+through `LibraryLayout`, so a folder moves in one place. Imports nothing heavy (no torch, no Qt).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -18,5 +23,43 @@ def default_library_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+@dataclass(frozen=True)
+class LibraryLayout:
+    """The folders and files of one library directory."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser())
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / "catalog.sqlite"
+
+    @property
+    def vectors(self) -> Path:
+        return self.root / "vectors"
+
+    @property
+    def thumbnails(self) -> Path:
+        return self.root / "thumbnails"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder a library needs, the root first (created in this order)."""
+        return (self.root, self.vectors, self.thumbnails, self.models, self.logs)
+
+    def index_file(self, model_id: str) -> Path:
+        """The saved FAISS index of one model's vectors."""
+        return self.vectors / f"{model_id}.faiss"
+
+
 def models_dir(library: Path) -> Path:
-    return library / "models"
+    return LibraryLayout(library).models

@@ -21,18 +21,13 @@ def run(args: argparse.Namespace) -> int:
 
     from irt_desktop import __version__
     from irt_desktop.device import autocast_dtype, best_device, describe_device
+    from irt_desktop.gui.about import qt_versions
     from irt_desktop.paths import models_dir
     from irt_desktop.retrieval.bundle import list_bundles
     from irt_desktop.retrieval.card import shipped_cards
     from irt_desktop.retrieval.weights import cached_weights
 
-    try:
-        import PySide6
-        from PySide6 import QtCore
-
-        qt = f"PySide6 {PySide6.__version__} (Qt {QtCore.qVersion()})"
-    except ImportError as exc:
-        qt = f"not available ({exc})"
+    qt = qt_versions()
     device = best_device(args.device)
     low = autocast_dtype(device)
     rows = [

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog, QWidge
 from irt_desktop.gui import formatting
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.workers import TaskThread
+from irt_desktop.retrieval.zoo import DEFAULT_CARD
 
-DEFAULT_CARD = "deit-s"
 WEIGHTS_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin);;All files (*)"
 
 

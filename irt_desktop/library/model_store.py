@@ -10,8 +10,7 @@ from pathlib import Path
 
 from irt_desktop.library.errors import NoModelError
 from irt_desktop.retrieval.bundle import BundleError, ModelBundle, list_bundles, load_bundle
-
-DEFAULT_CARD = "deit-s"
+from irt_desktop.retrieval.zoo import DEFAULT_CARD
 
 
 def no_model_message(models_dir: Path, detail: str = "") -> str:

@@ -28,9 +28,9 @@ from irt_desktop.retrieval.training import (
 from irt_desktop.retrieval.training.config import load_recipe
 from irt_desktop.retrieval.training.distributed import init_distributed
 from irt_desktop.retrieval.transforms import landmark_transform
+from irt_desktop.retrieval.zoo import DEFAULT_CARD
 
 TRAIN_CHOICES = ("none", "irt_l", "irt_r")
-DEFAULT_CARD = "deit-s"
 
 
 @dataclass

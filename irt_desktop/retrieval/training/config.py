@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from irt_desktop.retrieval.zoo import DEFAULT_CARD
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Settings that change the optimisation trajectory: a checkpoint only resumes a run that agrees on all.
 TRAJECTORY_FIELDS = (
@@ -183,7 +185,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         path=path,
         dataset=str(doc.get("dataset", "")),
         description=str(doc.get("description", "")),
-        card=str(doc.get("card", "deit-s")),
+        card=str(doc.get("card", DEFAULT_CARD)),
         train=dict(train),
     )
 
