@@ -1,11 +1,5 @@
-"""The facade the GUI and the CLI use: one library folder, composed of rooms with one job each.
-
-- catalog       every SQL statement (library.catalog)
-- models        installed bundles, serving and target model, the loaded embedders (library.models)
-- vector_cache  the in-memory FAISS indexes, saved and rebuilt (library.vector_cache)
-- indexer       scan, then embed what is pending (library.indexer)
-- roots / excludes  what is watched, and what is left out (library.roots, library.excludes)
-- searcher      search, "more like this", embedding in-memory images (library.search)
+"""The facade the GUI and the CLI use: one library folder, composed of rooms with one job each:
+catalog (SQL), models (registry), vector_cache (FAISS), indexer, roots and excludes, searcher, reports.
 
 Threads: any thread may call any method. One indexing run (index/update) happens at a time; search,
 status and friends run alongside it (per-thread SQLite connections in WAL mode, FAISS behind a lock).
@@ -19,12 +13,12 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from irt_desktop.library.catalog import Catalog
-from irt_desktop.library.duplicates import find_duplicates
 from irt_desktop.library.errors import LibraryError
 from irt_desktop.library.excludes import StoredExcludes
 from irt_desktop.library.indexer import Indexer
@@ -34,12 +28,12 @@ from irt_desktop.library.records import (
     DuplicateReport,
     Failure,
     ImageInfo,
-    ImageStatus,
     IndexReport,
     LibraryStatus,
     Root,
     SearchHit,
 )
+from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
 from irt_desktop.library.search import Box, Query, Searcher
 from irt_desktop.library.vector_cache import VectorCache
@@ -63,10 +57,9 @@ class Library:
         default_exclude_patterns: Sequence[str] | None = None,
     ) -> None:
         """`device` ('cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': the fastest there is, or $IRT_DEVICE)
-        and `low_precision` (bf16/fp16 autocast where the hardware runs it natively and it keeps
-        descriptors close to fp32) apply to the models the library loads from its bundles; an
-        `embedder_factory` builds its embedder as it likes. `default_exclude_patterns` seed a library
-        that has never had patterns set; one that has (even to none) keeps its own."""
+        and `low_precision` (bf16/fp16 autocast where it is native and close to fp32) apply to the models
+        loaded from bundles; an `embedder_factory` builds its embedder as it likes. See StoredExcludes
+        for `default_exclude_patterns`."""
         device = checked_device(device)  # refused before anything is created on disk
         self.layout = LibraryLayout(Path(path))
         self.path = self.layout.root
@@ -78,7 +71,7 @@ class Library:
         self.models_dir = self.layout.models
         self.vectors_dir = self.layout.vectors
         self.catalog = Catalog(self.layout.catalog)
-        self.vector_cache = VectorCache(self.catalog, self.vectors_dir, self.models_dir, exact_max)
+        self.vector_cache = VectorCache(self.catalog, self.layout, exact_max)
         self.models = ModelRegistry(
             self.catalog,
             self.models_dir,
@@ -91,6 +84,7 @@ class Library:
         self.indexer = Indexer(self.catalog, self.models, self.vector_cache, self.excludes.rules, pipeline)
         self.searcher = Searcher(self.catalog, self.models, self.vector_cache)
         self._roots = Roots(self.catalog, self.vector_cache)
+        self.reports = Reports(self.catalog, self.models, self.vector_cache, self._roots)
         self._watchers: list[Watcher] = []
 
     @classmethod
@@ -196,11 +190,6 @@ class Library:
         """Re-check just these files or folders (what the watcher reports), then embed what is pending."""
         return self.indexer.update(paths, progress, cancel, pause)
 
-    @property
-    def last_rebuild_reason(self) -> str | None:
-        """Why the last FAISS index load fell back to a rebuild from the catalog (None: it did not)."""
-        return self.vector_cache.last_rebuild_reason
-
     # -- search (library.search) -----------------------------------------------------------------------
 
     def search(
@@ -233,64 +222,29 @@ class Library:
         """Descriptors of in-memory images, preprocessed exactly as indexing does."""
         return self.searcher.embed(images, model_id)
 
-    # -- reports ---------------------------------------------------------------------------------------
-
-    def duplicates(self, threshold: float = 0.95) -> DuplicateReport:
-        model_id = self.model_id
-        vi = self.vector_cache.index_for(model_id) if model_id else None
-        return find_duplicates(self.catalog, vi, model_id, threshold)
-
-    def failures(self) -> list[Failure]:
-        return self.catalog.failures()
-
-    def image(self, image_id: int) -> ImageInfo:
-        info = self.catalog.image_infos([image_id]).get(image_id)
-        if info is None:
-            raise LibraryError(f"there is no image with id {image_id}")
-        return info
+    # -- reports (library.reports) ---------------------------------------------------------------------
 
     def status(self) -> LibraryStatus:
-        serving, target = self.model_id, self.target_model_id
-        counts = self.catalog.status_counts()
-        vi = self.vector_cache.loaded(serving) if serving else None
-        return LibraryStatus(
-            n_images=sum(counts.values()),
-            n_indexed=self.catalog.count_vectors(serving) if serving else 0,
-            n_pending=self.catalog.count_pending(target or serving),
-            n_failed=counts.get(ImageStatus.FAILED, 0),
-            model_id=serving,
-            roots=self.roots(),
-            target_model_id=target,
-            index_kind=None if vi is None else vi.info.kind,
-        )
+        return self.reports.status()
+
+    def failures(self) -> list[Failure]:
+        return self.reports.failures()
+
+    def image(self, image_id: int) -> ImageInfo:
+        return self.reports.image(image_id)
+
+    def duplicates(self, threshold: float = 0.95) -> DuplicateReport:
+        return self.reports.duplicates(threshold)
 
     # -- watching (library.watcher) --------------------------------------------------------------------
 
-    def watch(
-        self,
-        *,
-        on_paths: PathsCallback,
-        reconcile: bool = True,
-        debounce_s: float = 2.0,
-        poll_interval_s: float = 10.0,
-        offline_retry_s: float = 30.0,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> Watcher:
-        """A Watcher over this library's roots and exclude patterns: .start(), .stop().
-
-        It indexes nothing: it hands each settled batch of changed paths (with `reconcile`, the roots
-        themselves first) to `on_paths`, on its own thread, for the caller's indexing thread to pass to
-        update() with its progress, cancel and pause. Roots added later are watched at once; close()
-        stops it."""
-        watcher = Watcher(
-            self._roots.rows,
-            lambda: self.excludes.rules(reread=False),  # event threads: from memory, no catalog read
-            on_paths,
-            debounce_s=debounce_s,
-            poll_interval_s=poll_interval_s,
-            offline_retry_s=offline_retry_s,
-            reconcile=reconcile,
-            on_error=on_error,
-        )
+    def watch(self, *, on_paths: PathsCallback, **options: Any) -> Watcher:
+        """A Watcher over this library's roots and exclude patterns (.start(), .stop(); close() stops
+        it too); `options` as for Watcher: reconcile, debounce_s, poll_interval_s, offline_retry_s,
+        on_error. It indexes nothing: each settled batch of changed paths (with `reconcile`, the roots
+        themselves first) goes to `on_paths` on the watcher's thread, for the caller's indexing thread
+        to pass to update() with its progress, cancel and pause. Roots added later are watched at once."""
+        # The rules are asked on watchdog's event threads: from memory, no catalog read there.
+        watcher = Watcher(self._roots.rows, lambda: self.excludes.rules(reread=False), on_paths, **options)
         self._watchers.append(watcher)
         return watcher

@@ -22,6 +22,7 @@ from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.errors import NoModelError
 from irt_desktop.library.model_store import no_model_message
 from irt_desktop.library.vector_index import EXACT_MAX, IndexFileError, VectorIndex
+from irt_desktop.paths import LibraryLayout
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,9 @@ SAVE_ALWAYS_MAX = 200_000
 
 
 class VectorCache:
-    def __init__(self, catalog: Catalog, folder: Path, models_dir: Path, exact_max: int = EXACT_MAX) -> None:
+    def __init__(self, catalog: Catalog, layout: LibraryLayout, exact_max: int = EXACT_MAX) -> None:
         self._catalog = catalog
-        self.folder = folder
-        self._models_dir = models_dir
+        self._layout = layout
         self.exact_max = exact_max
         self._indexes: dict[str, VectorIndex] = {}
         self._dirty: set[str] = set()
@@ -59,7 +59,7 @@ class VectorCache:
                 raise
 
     def path_for(self, model_id: str) -> Path:
-        return self.folder / f"{model_id}.faiss"
+        return self._layout.index_file(model_id)
 
     def loaded(self, model_id: str) -> VectorIndex | None:
         """The model's index if it is in memory already (never loads one)."""
@@ -74,7 +74,9 @@ class VectorCache:
                 return vi
             dim = self._catalog.model_dim(model_id)
             if dim is None:
-                raise NoModelError(no_model_message(self._models_dir, f"Model {model_id} is not registered."))
+                raise NoModelError(
+                    no_model_message(self._layout.models, f"Model {model_id} is not registered.")
+                )
             with self._catalog.snapshot():  # one state for the check and the rebuild read
                 count, checksum = self._catalog.vector_state(model_id)
                 try:
