@@ -13,6 +13,9 @@ changes made by other machines). With `reconcile`, the first batch is every root
 each whole root catches what changed while the app was closed); roots that were unreachable are tried
 again every `offline_retry_s` and reported whole when they are back. Paths matching the exclude rules
 are dropped as their events arrive.
+
+Threads: start(), stop() and watch_new_roots() from any thread; `roots()` is called on the caller's
+thread (start, watch_new_roots) and on the watcher's own; `sink` only on the watcher's own thread.
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ class CatalogBase:
         try:
             yield
         finally:
-            conn.execute("COMMIT")  # nothing was written: ending the read is all this does
+            if conn.in_transaction:  # nothing was written: ending the read is all this does
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         self._closed = True
