@@ -88,7 +88,9 @@ class Library:
         self._watchers: list[Watcher] = []
 
     @classmethod
-    def open(cls, path: Path, embedder_factory: Callable[[], Embedder] | None = None, **kwargs) -> Library:
+    def open(
+        cls, path: Path, embedder_factory: Callable[[], Embedder] | None = None, **kwargs: Any
+    ) -> Library:
         """The library in `path` (created if need be); keyword options as for the constructor."""
         return cls(path, embedder_factory, **kwargs)
 

@@ -4,10 +4,10 @@ them (library/models/<id>/) and the embedders loaded from them, with the library
 A model never becomes active without being asked for (activate_model, or a library with exactly one
 installed model adopting it); the previous one stays installed so a switch can be undone.
 
-Threads: any. The embedder cache has its own lock; the serving/target settings are written under the
-vector cache's mutation, so lock order stays index lock, then write transaction. The model itself runs
-on the thread that asked for the embedder (the indexing worker, or a search's caller), never on the
-decode pool.
+Threads: any. The embedder cache has its own lock, taken before the index lock when a model is
+adopted; the serving/target settings are written under the vector cache's mutation (index lock, then
+write transaction). The model runs on the thread that asked for the embedder (the one indexing worker,
+or a search's caller), never on the decode pool.
 """
 
 from __future__ import annotations

@@ -69,10 +69,6 @@ class CatalogBase:
                 self._all.append(conn)
         return conn
 
-    @property
-    def db(self) -> sqlite_utils.Database:
-        return sqlite_utils.Database(self.conn)
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
         """A write transaction on this thread's connection; nested use joins the outer one."""
