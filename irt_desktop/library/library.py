@@ -56,10 +56,9 @@ class Library:
         low_precision: bool = True,
         default_exclude_patterns: Sequence[str] | None = None,
     ) -> None:
-        """`device` ('cpu', 'cuda', 'cuda:1', 'mps'; None or 'auto': the fastest there is, or $IRT_DEVICE)
-        and `low_precision` (bf16/fp16 autocast where it is native and close to fp32) apply to the models
-        loaded from bundles; an `embedder_factory` builds its embedder as it likes. See StoredExcludes
-        for `default_exclude_patterns`."""
+        """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE) and
+        `low_precision` (bf16/fp16 autocast where native and close to fp32) apply to models loaded from
+        bundles; `embedder_factory` builds its own embedder. `default_exclude_patterns`: StoredExcludes."""
         device = checked_device(device)  # refused before anything is created on disk
         self.layout = LibraryLayout(Path(path))
         self.path = self.layout.root
@@ -120,8 +119,7 @@ class Library:
         return self.models.target
 
     def activate_model(self, bundle: ModelBundle) -> None:
-        """Use `bundle` from now on; search keeps the old model's vectors until index() has embedded
-        every image with the new one."""
+        """Use `bundle` from now on; search keeps the old vectors until index() has embedded them all."""
         self.models.activate(bundle)
 
     def embedder(self, model_id: str | None = None) -> Embedder:
