@@ -113,9 +113,7 @@ def test_cancel_stops_a_job_at_its_next_progress_report(qtbot, runner):
             progress(None)
             time.sleep(0.005)
 
-    task = runner.run_with_progress(
-        work, None, done.append, on_cancelled=lambda: cancelled.append(True)
-    )
+    task = runner.run_with_progress(work, None, done.append, on_cancelled=lambda: cancelled.append(True))
     assert started.wait(5)
     task.cancel_event.set()  # a cancel that still wants to hear the job end
     qtbot.waitUntil(lambda: bool(cancelled), timeout=5000)
