@@ -168,6 +168,10 @@ class TaskRunner(QObject):
         if pool is None:
             pool = QThreadPool(self)
             pool.setMaxThreadCount(max(MIN_POOL_THREADS, pool.maxThreadCount()))
+            # Threads never expire: the library keeps state per thread until it closes (the catalog's
+            # SQLite connection), so a thread retired after an idle spell and born again for the next
+            # search would leave one more open connection behind each time.
+            pool.setExpiryTimeout(-1)
         self._pool = pool
         self._executor = executor
         self._lock = threading.Lock()
