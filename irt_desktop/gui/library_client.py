@@ -26,6 +26,7 @@ from irt_desktop.gui.library_open import (
     library_has_model,
     open_real_library,
 )
+from irt_desktop.gui.library_watch import LibraryWatch
 from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, run_search
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
@@ -65,7 +66,6 @@ class LibraryClient(QObject):
     model_changed = Signal(str)
     error = Signal(str, str)  # title, message
     message = Signal(str)
-    _watched_paths = Signal(list)  # settled changed paths, from the watcher's thread
 
     def __init__(
         self,
@@ -99,14 +99,14 @@ class LibraryClient(QObject):
         self.indexer.progress.connect(self.index_progress)
         self.indexer.run_finished.connect(self._on_index_finished)
         self.indexer.paused_changed.connect(self.paused_changed)
-        self._watcher: Watcher | None = None
-        self._watched_paths.connect(self._on_watched_paths)
+        self._watch = LibraryWatch(self)
+        self._watch.changed.connect(self._on_watched_paths)
         self._search: Task | None = None
 
     @property
     def watcher(self) -> Watcher | None:
         """The open library's watcher once it runs (it reports changes after the first pass)."""
-        return self._watcher
+        return self._watch.watcher
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -122,7 +122,7 @@ class LibraryClient(QObject):
         def close_old() -> None:
             self.indexer.wait_idle()
             self.indexer.set_library(None)
-            self._stop_watcher()
+            self._watch.stop()
             library = self.library or self._opened
             self.library = self._opened = None
             if library is not None:
@@ -227,35 +227,14 @@ class LibraryClient(QObject):
 
     def _start_watcher_later(self) -> None:
         self.run_in_lane(
-            self._start_watcher, name="watch", on_error=lambda e: log.warning("no watcher: %s", e)
+            lambda: self._watch.start(self.library, self.watch_debounce_s),
+            on_error=lambda e: log.warning("no watcher: %s", e),
+            name="watch",
         )
-
-    def _start_watcher(self) -> None:
-        library = self.library
-        if library is None or self._watcher is not None or not hasattr(library, "watch"):
-            return
-        # The first pass is the indexer's; the watcher only reports what changes after it, and the
-        # indexer indexes that too (progress in the status bar, Pause honoured, one model in use).
-        watcher = library.watch(
-            on_paths=self._watched_paths.emit,
-            reconcile=False,
-            debounce_s=self.watch_debounce_s,
-            on_error=lambda exc: log.warning("watcher: %s", exc),
-        )
-        watcher.start()
-        self._watcher = watcher
 
     def _on_watched_paths(self, paths: list[str]) -> None:
         if self.state != CLOSED:
             self.indexer.request_paths(paths)
-
-    def _stop_watcher(self) -> None:
-        if self._watcher is not None:
-            try:
-                self._watcher.stop()
-            except Exception as exc:
-                log.warning("watcher did not stop cleanly: %s", exc)
-            self._watcher = None
 
     def close(self, timeout_ms: int = 15000) -> None:
         """At exit: stop indexing, let the running call finish, drop the rest, close the library.
@@ -264,7 +243,7 @@ class LibraryClient(QObject):
             self._set_state(CLOSED)
         self.indexer.stop(timeout_ms)
         self.runner.shutdown(timeout_ms)
-        self._stop_watcher()
+        self._watch.stop()
         library = self.library or self._opened
         self.library = self._opened = None
         if library is not None:
