@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -378,7 +378,7 @@ class LibraryClient(QObject):
     def activate_model(
         self, bundle: ModelBundle, on_done: Callable[[ModelBundle], None] | None = None
     ) -> Task:
-        def activated(_: Any) -> None:
+        def activated(_: None) -> None:
             self.message.emit("Re-indexing with the new model; search keeps using the old one until done")
             self.indexer.request()
             self.refresh()
