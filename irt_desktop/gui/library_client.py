@@ -128,7 +128,9 @@ class LibraryClient(QObject):
             if library is not None:
                 library.close()
 
-        self.run_in_lane(close_old, name="close library")
+        self.run_in_lane(
+            close_old, on_error=lambda e: log.warning("closing the library: %s", e), name="close library"
+        )
         self.start()
 
     def _open(self) -> tuple[Library, bool, list[str] | None]:
