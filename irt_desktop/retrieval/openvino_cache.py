@@ -26,7 +26,9 @@ CONVERT_TIMEOUT_S = 600.0
 
 def cache_root() -> Path:
     env = os.environ.get("IRT_CACHE_DIR")
-    base = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("irt-desktop", appauthor=False))
+    if env:
+        return Path(env).expanduser() / "openvino"
+    base = Path(platformdirs.user_cache_dir("irt-desktop", appauthor=False))
     return base / "openvino"
 
 
