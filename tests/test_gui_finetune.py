@@ -22,7 +22,7 @@ def make_albums(root: Path, n_classes: int = 6) -> Path:
 
 
 def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_settings, tmp_path):
-    from irt_desktop.gui.finetune_wizard import FinetuneWizard
+    from irt_desktop.gui.finetune import FinetuneWizard
 
     albums = make_albums(tmp_path / "Albums")
     photos = make_photos(tmp_path / "Photos", 8)
@@ -96,7 +96,7 @@ def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_setting
 
 
 def test_wizard_cancel_keeps_window_usable(qtbot, themed_app, library_dir, gui_settings, tmp_path):
-    from irt_desktop.gui.finetune_wizard import FinetuneWizard
+    from irt_desktop.gui.finetune import FinetuneWizard
 
     albums = make_albums(tmp_path / "Albums", 4)
     client, window = build_window(library_dir, gui_settings)
@@ -112,13 +112,53 @@ def test_wizard_cancel_keeps_window_usable(qtbot, themed_app, library_dir, gui_s
     wizard.next()
     qtbot.waitUntil(wizard.settings_page.isComplete, timeout=WAIT_MS)
     wizard.settings_page.iterations.setValue(5000)
-    wizard.settings_page.batch.setValue(8)
+    # Not a multiple of the recipe's 4 photos per class: rounded, and said so, instead of failing.
+    wizard.settings_page.batch.setValue(30)
+    qtbot.waitUntil(lambda: "rounded to 32" in wizard.settings_page.estimate_label.text(), timeout=WAIT_MS)
     wizard.next()
     page3 = wizard.training_page
     qtbot.waitUntil(lambda: page3.numbers.text().startswith("Iteration"), timeout=WAIT_MS)
+    assert page3.notes.text() == "Batch 30 rounded to 32 (a multiple of 4 images per class)."
     page3.cancel_button.click()
     qtbot.waitUntil(lambda: not page3.running, timeout=WAIT_MS)
     assert page3.cancelled and not page3.isComplete()
     assert "resumes" in page3.stage.text()
     wizard.reject()
     window.close()
+
+
+def test_wizard_runs_its_jobs_through_the_runner_it_is_given(
+    qtbot, themed_app, library_dir, gui_settings, tmp_path
+):
+    """With an inline runner every job (scan, choices, recipe, training) answers before the call that
+    started it returns: no window, no waiting, and a batch of 30 photos rounded to whole classes."""
+    from types import SimpleNamespace
+
+    from irt_desktop.gui.finetune import FinetuneWizard
+    from irt_desktop.gui.tasks import TaskRunner, run_inline
+    from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
+
+    client = SimpleNamespace(library_dir=library_dir, library=None)
+    thumbnails = ThumbnailLoader(ThumbnailCache(tmp_path / "thumbnails"))
+    wizard = FinetuneWizard(client, gui_settings, thumbnails, runner=TaskRunner(executor=run_inline))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.folders_page.add_folder(make_albums(tmp_path / "Albums", 3))
+    assert wizard.folders_page.isComplete() and wizard.state.usable == 3
+    wizard.next()
+    page2 = wizard.settings_page
+    assert page2.isComplete() and page2.recipe_combo.currentData() == "folders"
+    assert page2.split_by.currentData() == "image"  # 3 classes: too few to hold whole ones out
+    page2.iterations.setValue(2)
+    page2.batch.setValue(30)
+    wizard.next()
+    page3 = wizard.training_page
+    assert page3.done, page3.stage.text()
+    assert page3.notes.text() == "Batch 30 rounded to 32 (a multiple of 4 images per class)."
+    bundle = wizard.state.result.bundle
+    assert bundle.card.provenance["recipe"]["batch_size"] == 32
+    wizard.next()
+    wizard.result_page.keep_check.setChecked(False)
+    wizard.accept()
+    assert not bundle.path.exists()  # not kept: removed from the library's models
+    wizard.shutdown()
