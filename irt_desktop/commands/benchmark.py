@@ -89,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_smoke(args: argparse.Namespace, out: Path, printer: ProgressPrinter, cancel: threading.Event) -> int:
-    from irt_desktop.retrieval.benchmark import run_smoke_suite
+    from irt_desktop.retrieval.benchmark import run_suite
 
     device = args.device or "cpu"
-    result = run_smoke_suite(
+    result = run_suite(
+        f"smoke-{args.scale}",
         out,
         device=device,
-        scale=args.scale,
         iterations=args.iterations,
         progress=printer.benchmark,
         cancel=cancel,
@@ -114,7 +114,7 @@ def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
         dataset_places,
         default_data_root,
         parse_dataset_names,
-        run_benchmark,
+        run_suite,
     )
     from irt_desktop.retrieval.bundle import BundleError, find_bundle
     from irt_desktop.retrieval.weights import WeightsUnavailable
@@ -134,14 +134,15 @@ def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
     workers = _workers(args, args.device)
     try:
         bundle = find_bundle(mdir, args.model) if args.model else None
-        result = run_benchmark(
-            names,
-            data_root,
+        result = run_suite(
+            "paper",
+            out,
+            datasets=names,
+            data_root=data_root,
             model=bundle,
             train=args.train,
             dims=args.dims,
             device=args.device,
-            out_dir=out,
             progress=printer.benchmark if main_rank else None,
             cancel=cancel,
             models_dir=mdir,

@@ -18,10 +18,12 @@ from irt_desktop.retrieval.benchmark.runner import (
 )
 from irt_desktop.retrieval.benchmark.smoke import SCALES, run_smoke_suite
 from irt_desktop.retrieval.benchmark.smoke_data import make_smoke_dataset
+from irt_desktop.retrieval.benchmark.suite import SUITES, run_suite
 
 __all__ = [
     "DATASETS",
     "SCALES",
+    "SUITES",
     "TRAIN_CHOICES",
     "BenchmarkDataset",
     "BenchmarkProgress",
@@ -38,4 +40,5 @@ __all__ = [
     "parse_dataset_names",
     "run_benchmark",
     "run_smoke_suite",
+    "run_suite",
 ]
