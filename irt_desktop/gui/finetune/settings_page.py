@@ -120,6 +120,9 @@ class SettingsPage(QWizardPage):
         self._speed: dict[tuple, float] = {}
         self._m_per_class = 1
         self._recipe_task: Task | None = None
+        # The recipe's defaults overwrite the form when they arrive: not complete until they have, or a
+        # value the user typed meanwhile would be lost.
+        self._defaults_pending = False
         self.estimated_s = 0.0
         self._estimate_timer = QTimer(self)
         self._estimate_timer.setSingleShot(True)
@@ -195,11 +198,18 @@ class SettingsPage(QWizardPage):
             return
 
         def apply(defaults: dict[str, Any]) -> None:
+            self._defaults_pending = False
             self._m_per_class = int(defaults["m_per_class"])
             self.iterations.setValue(int(defaults["iterations"]))
             self.batch.setValue(int(defaults["batch_size"]))
             self.variant_combo.setCurrentIndex(0 if defaults["koleo_weight"] > 0 else 1)
             self._update_estimate()
+            self.completeChanged.emit()
+
+        def failed(exc: BaseException) -> None:
+            self._defaults_pending = False
+            self.estimate_label.setText(f"Could not read the recipe {name}: {exc}")
+            self.completeChanged.emit()
 
         def defaults() -> dict[str, Any]:
             from irt_desktop.retrieval.training.finetune import recipe_defaults
@@ -208,7 +218,11 @@ class SettingsPage(QWizardPage):
 
         if self._recipe_task is not None:
             self._recipe_task.abandon()  # the user picked another recipe since
-        self._recipe_task = self.w.runner.run(defaults, apply, name="recipe defaults", lane=SETTINGS_LANE)
+        self._defaults_pending = True
+        self.completeChanged.emit()
+        self._recipe_task = self.w.runner.run(
+            defaults, apply, failed, name="recipe defaults", lane=SETTINGS_LANE
+        )
 
     def _on_base_changed(self) -> None:
         base = self.selected_base()
@@ -279,7 +293,12 @@ class SettingsPage(QWizardPage):
         )
 
     def isComplete(self) -> bool:
-        return self._loaded and self.selected_base() is not None and bool(self.name_edit.text().strip())
+        return (
+            self._loaded
+            and not self._defaults_pending
+            and self.selected_base() is not None
+            and bool(self.name_edit.text().strip())
+        )
 
     def validatePage(self) -> bool:
         from irt_desktop.retrieval.training.finetune import model_slug
