@@ -7,6 +7,7 @@ import json
 
 from benchmark_layouts import write_cub, write_revisited, write_sop
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from test_gui_helpers import WAIT_MS, build_window, wait_ready
 
 
@@ -116,10 +117,11 @@ def test_benchmark_pane_with_an_inline_runner_names_what_is_missing(
 
     data = tmp_path / "data"
     write_cub(data / "cub")
+    host = QWidget()  # the owner, as the main window is in the app (see test_gui_finetune)
+    qtbot.addWidget(host)
     pane = BenchmarkPane(
-        SimpleNamespace(library_dir=library_dir), gui_settings, runner=TaskRunner(executor=run_inline)
+        SimpleNamespace(library_dir=library_dir), gui_settings, host, runner=TaskRunner(executor=run_inline)
     )
-    qtbot.addWidget(pane)
     assert pane.model_combo.count() > 1  # the installed tiny model, listed at once
     pane.root_edit.setText(str(data))
     pane.refresh_datasets()

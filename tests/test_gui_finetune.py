@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imagegen import save_photo
-from PySide6.QtWidgets import QWizard
+from PySide6.QtWidgets import QWidget, QWizard
 from test_gui_helpers import WAIT_MS, build_window, make_photos, wait_indexed, wait_ready
 
 SIZES = [(96, 72), (80, 60), (100, 80), (72, 72), (120, 90), (64, 48)]
@@ -19,6 +19,21 @@ def make_albums(root: Path, n_classes: int = 6) -> Path:
             save_photo(root / f"album_{c}" / f"img_{i}.jpg", 1000 + c, size)
     save_photo(root / "lonely" / "only.jpg", 2000)
     return root
+
+
+def close_all(qtbot, wizard, window) -> None:
+    """The wizard goes before its window. When the main window is deleted with a QWizard (one with a
+    page holding a label) still its child, the second QApplication.setStyleSheet after that segfaults
+    (themed_app in a later test; seen on main too). Deleting the wizard first avoids it."""
+    wizard.deleteLater()
+    qtbot.waitUntil(lambda: not _alive(wizard), timeout=WAIT_MS)
+    window.close()
+
+
+def _alive(widget) -> bool:
+    from shiboken6 import isValid
+
+    return isValid(widget)
 
 
 def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_settings, tmp_path):
@@ -35,8 +50,7 @@ def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_setting
     wait_indexed(qtbot, window, 8)
     old_model = window.client.library.model_id
 
-    wizard = FinetuneWizard(client, gui_settings, window.thumbnails, window)
-    qtbot.addWidget(wizard)
+    wizard = FinetuneWizard(client, gui_settings, window.thumbnails, window)  # closed by close_all
     wizard.show()
 
     # 1. Folders: classes with counts, a warning for the class with one photo.
@@ -92,7 +106,7 @@ def test_wizard_trains_and_activates(qtbot, themed_app, library_dir, gui_setting
     # The library re-embeds with the new model in the background and then switches to it.
     qtbot.waitUntil(lambda: window.client.library.model_id == bundle.id, timeout=WAIT_MS)
     assert bundle.id != old_model
-    window.close()
+    close_all(qtbot, wizard, window)
 
 
 def test_wizard_cancel_keeps_window_usable(qtbot, themed_app, library_dir, gui_settings, tmp_path):
@@ -104,8 +118,7 @@ def test_wizard_cancel_keeps_window_usable(qtbot, themed_app, library_dir, gui_s
     window.show()
     client.start()
     wait_ready(qtbot, window)
-    wizard = FinetuneWizard(client, gui_settings, window.thumbnails, window)
-    qtbot.addWidget(wizard)
+    wizard = FinetuneWizard(client, gui_settings, window.thumbnails, window)  # closed by close_all
     wizard.show()
     wizard.folders_page.add_folder(albums)
     qtbot.waitUntil(wizard.folders_page.isComplete, timeout=WAIT_MS)
@@ -124,7 +137,7 @@ def test_wizard_cancel_keeps_window_usable(qtbot, themed_app, library_dir, gui_s
     assert page3.cancelled and not page3.isComplete()
     assert "resumes" in page3.stage.text()
     wizard.reject()
-    window.close()
+    close_all(qtbot, wizard, window)
 
 
 def test_wizard_runs_its_jobs_through_the_runner_it_is_given(
@@ -138,10 +151,13 @@ def test_wizard_runs_its_jobs_through_the_runner_it_is_given(
     from irt_desktop.gui.tasks import TaskRunner, run_inline
     from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
 
+    # Owned by a host widget, as by the main window in the app: a parentless wizard would be deleted
+    # whenever Python's cycle collector gets to it, possibly in the middle of a later test's Qt call.
+    host = QWidget()
+    qtbot.addWidget(host)
     client = SimpleNamespace(library_dir=library_dir, library=None)
-    thumbnails = ThumbnailLoader(ThumbnailCache(tmp_path / "thumbnails"))
-    wizard = FinetuneWizard(client, gui_settings, thumbnails, runner=TaskRunner(executor=run_inline))
-    qtbot.addWidget(wizard)
+    thumbnails = ThumbnailLoader(ThumbnailCache(tmp_path / "thumbnails"), parent=host)
+    wizard = FinetuneWizard(client, gui_settings, thumbnails, host, runner=TaskRunner(executor=run_inline))
     wizard.show()
     wizard.folders_page.add_folder(make_albums(tmp_path / "Albums", 3))
     assert wizard.folders_page.isComplete() and wizard.state.usable == 3
@@ -162,3 +178,4 @@ def test_wizard_runs_its_jobs_through_the_runner_it_is_given(
     wizard.accept()
     assert not bundle.path.exists()  # not kept: removed from the library's models
     wizard.shutdown()
+    thumbnails.shutdown()
