@@ -158,7 +158,8 @@ def _show(printer: Any, event: Any) -> None:
         printer.line(f"{event.name}...", key=("stage", event.name))
     elif isinstance(event, Evaluating):
         count = f"  {event.done}/{event.total}" if event.total else ""
-        printer.line(f"evaluating the {event.which} model{count}", key=("eval", event.which))
+        model = "starting" if event.which == "before" else "trained"
+        printer.line(f"evaluating the {model} model{count}", key=("eval", event.which))
     elif isinstance(event, Baseline):
         printer.close()
         print("before: " + _recalls(event.metrics))
