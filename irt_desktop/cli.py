@@ -7,6 +7,7 @@ torch and friends inside their handlers so that `--help` and the GUI's first pai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
@@ -27,7 +28,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser.add_argument("--version", action="version", version=f"irt-desktop {__version__}")
     parser.add_argument(
         "--library",
-        type=Path,
+        type=library_path,
         default=None,
         help=f"library folder (default: $IRT_LIBRARY or {default_library_dir()})",
     )
@@ -36,6 +37,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
     return parser, set(sub.choices)
+
+
+def library_path(text: str) -> Path:
+    """--library's type: an empty string must not quietly mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a folder, not an empty string")
+    return Path(text).expanduser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,14 +58,111 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_gui(parser, args_in)
     args = parser.parse_args(args_in)
     args.library = (args.library or default_library_dir()).expanduser()
+    with _sigterm_as_interrupt():
+        return _run_command(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run a sub-command; every failure ends as one line on stderr and an exit status from the table
+    in irt_desktop.commands (never a traceback: unexpected ones go to the log file)."""
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        _say("interrupted")
+        return commands.EXIT_INTERRUPTED
     except commands.CommandError as exc:
-        print(f"irt-desktop: {exc}", file=sys.stderr)
-        return 2
+        _say(str(exc))
+        return exc.exit_code
+    except BrokenPipeError:
+        # `irt-desktop status --failures | head`: the reader left; stop writing to the closed pipe.
+        _silence_stdout()
+        _say("output closed early (broken pipe)")
+        return commands.EXIT_FAILED
+    except OSError as exc:
+        _say(_os_error_line(exc))
+        return commands.EXIT_FAILED
+    except Exception as exc:
+        where = _log_traceback(args)
+        _say(f"unexpected error: {type(exc).__name__}: {_first_line(exc)}{where}")
+        return commands.EXIT_FAILED
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"irt-desktop: {line}", file=sys.stderr, flush=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _os_error_line(exc: OSError) -> str:
+    import errno
+
+    target = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+    reason = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the folder is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOENT: "no such file or folder",
+        errno.EDQUOT: "the disk quota is exceeded",
+    }.get(exc.errno or 0, exc.strerror or _first_line(exc) or type(exc).__name__)
+    return f"{reason}:{target}" if target else reason
+
+
+def _silence_stdout() -> None:
+    import os
+
+    # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail too.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _log_traceback(args: argparse.Namespace) -> str:
+    """Write the traceback to the library's log folder; ' (details: PATH)' or '' when it cannot."""
+    import time
+    import traceback
+
+    from irt_desktop.paths import LibraryLayout
+
+    try:
+        logs = LibraryLayout(args.library).logs
+        if not logs.is_dir():
+            return ""
+        path = logs / f"error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        return f" (details: {path})"
+    except OSError:
+        return ""
+
+
+class _sigterm_as_interrupt:
+    """SIGTERM (a service manager, `kill`) stops a command like Ctrl-C: the same clean-up runs."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _first_positional_slot(args: list[str]) -> int:
@@ -77,7 +182,7 @@ _GLOBAL_FLAGS = ("--library", "--version", "-h", "--help")
 
 def _run_gui(parser: argparse.ArgumentParser, args_in: list[str]) -> int:
     gui_parser = argparse.ArgumentParser(prog="irt-desktop", parents=[], add_help=False)
-    gui_parser.add_argument("--library", type=Path, default=None)
+    gui_parser.add_argument("--library", type=library_path, default=None)
     gui_parser.add_argument("--version", action="store_true")
     gui_parser.add_argument("-h", "--help", action="store_true")
     gui_parser.add_argument("photos", nargs="*", type=Path)
@@ -92,8 +197,8 @@ def _run_gui(parser: argparse.ArgumentParser, args_in: list[str]) -> int:
     try:
         from irt_desktop.gui.app import run_app
     except ImportError as exc:
-        print(f"irt-desktop: the desktop application is not available ({exc}); see --help", file=sys.stderr)
-        return 2
+        _say(f"the desktop application is not available ({exc}); see --help")
+        return commands.EXIT_FAILED
     return run_app(library, args.photos)
 
 

@@ -274,15 +274,24 @@ def test_variant_from_provenance(data_root, tmp_path):
     from irt_desktop.retrieval.weights import import_weights
 
     assert model_variant(_bundle(tmp_path, "a", {"kind": "pretrained"})) == "IRT_O"
-    # Imported as a shipped starting point (its published ImageNet checkpoint): IRT_O.
+    # Imported with a shipped starting point's card: unverified (its hash is not a listed published
+    # file), so never the paper's IRT_O; verified when the card lists the file's sha256.
     import torch
+
+    from irt_desktop.retrieval.bundle import sha256_file
 
     ckpt = tmp_path / "deit.pth"
     torch.save(IRT(MINI_DEIT_S).backbone.state_dict(), ckpt)
     card = shipped_cards()["deit-s"]
     card.spec = MINI_DEIT_S
     imported = import_weights(ckpt, card, tmp_path / "models")
-    assert imported.card.provenance["imported_as"] == "pretrained" and model_variant(imported) == "IRT_O"
+    assert imported.card.provenance["verified"] is False and model_variant(imported) == ""
+    card.weights = {**card.weights, "source_sha256": [sha256_file(ckpt)]}
+    verified = import_weights(ckpt, card, tmp_path / "models2")
+    assert verified.card.provenance["verified"] is True and model_variant(verified) == "IRT_O"
+    # Cards written before verification existed said only what card the file came in as: unverified.
+    legacy = _bundle(tmp_path, "legacy", {"kind": "imported", "imported_as": "pretrained", "source": "x"})
+    assert model_variant(legacy) == ""
     # Imported with a training record, or with nothing that says what it is: unknown, no paper figure.
     trained_import = {**_trained("sop", 35000), "kind": "imported", "imported_as": "pretrained"}
     assert model_variant(_bundle(tmp_path, "b", trained_import)) == ""

@@ -11,6 +11,7 @@ from imagegen import save_photo
 from PySide6.QtCore import QSettings
 
 from irt_desktop.gui.settings import AppSettings
+from irt_desktop.paths import LibraryLayout
 
 WAIT_MS = 60_000
 
@@ -31,7 +32,7 @@ def themed_app(qapp):
 def install_model(library_dir: Path, bundle) -> None:
     from irt_desktop.library.model_store import install_bundle
 
-    install_bundle(library_dir / "models", bundle)
+    install_bundle(LibraryLayout(library_dir).models, bundle)
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def wait_indexed(qtbot, window, n_images: int) -> None:
 def wait_results(qtbot, view, previous=None) -> list:
     def answered() -> bool:
         assert not view.result_header.text().startswith("Search failed"), view.result_header.text()
-        return not view.is_searching and view._last_answer is not None and view._last_answer is not previous
+        return not view.is_searching and view.last_answer is not None and view.last_answer is not previous
 
     qtbot.waitUntil(answered, timeout=WAIT_MS)
     return view.model.hits()

@@ -90,7 +90,7 @@ def test_first_run_offline_banner_then_import(qtbot, themed_app, gui_settings, t
 
     client, window = build_window(library, gui_settings)
     window.model_setup = setup = ModelSetup(
-        library, gui_settings, installer=offline, importer=importer, parent=window
+        library, gui_settings, installer=offline, importer=importer, parent=window, runner=window.runner
     )
     setup.installed.connect(window._on_model_installed)
     setup.unavailable.connect(window._show_model_missing)
@@ -190,7 +190,7 @@ def test_keyboard_and_result_actions(qtbot, main_window, photo_files, monkeypatc
     assert opened == [Path(first.path)]
     qtbot.keyClick(sv.results, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == str(first.path)
-    previous = sv._last_answer
+    previous = sv.last_answer
     qtbot.keyClick(sv.results, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     wait_results(qtbot, sv, previous)
     assert sv.query.image_id == first.image_id
@@ -198,13 +198,13 @@ def test_keyboard_and_result_actions(qtbot, main_window, photo_files, monkeypatc
     # Arrow keys move through the grid; the Menu key opens the context menu there.
     qtbot.keyClick(sv.results, Qt.Key.Key_Right)
     assert sv.results.currentIndex().row() == 1
-    sv._show_context_menu(sv.results.current_menu_point())
-    assert [a.text() for a in sv._menu.actions() if a.text()][:3] == [
+    sv.results.show_context_menu(sv.results.current_menu_point())
+    assert [a.text() for a in sv.results.menu.actions() if a.text()][:3] == [
         "&Open",
         "Show in &folder",
         "&Copy path",
     ]
-    sv._menu.close()
+    sv.results.menu.close()
 
 
 def test_layouts_at_common_sizes_and_dark(qtbot, main_window, photo_files):
@@ -247,7 +247,9 @@ def test_first_run_download_with_progress_dialog(qtbot, themed_app, gui_settings
 
     client, window = build_window(library, gui_settings)
     window.auto_fetch_model = True
-    window.model_setup = setup = ModelSetup(library, gui_settings, installer=installer, parent=window)
+    window.model_setup = setup = ModelSetup(
+        library, gui_settings, installer=installer, parent=window, runner=window.runner
+    )
     setup.installed.connect(window._on_model_installed)
     qtbot.addWidget(window)
     window.show()

@@ -79,7 +79,7 @@ def test_add_folder_index_then_drop_finds_the_photo(qtbot, main_window, photo_fi
     assert w.search_view.query_view.full_size == (96, 72)
     # Thumbnails arrive from the pool and land in the disk cache.
     qtbot.waitUntil(lambda: w.thumbnails.pixmap(str(hits[0].path)) is not None, timeout=20_000)
-    assert any((w.client.library_dir / "thumbnails").rglob("*.jpg"))
+    assert any(w.client.layout.thumbnails.rglob("*.jpg"))
 
 
 def test_paste_region_more_like_this_and_filter(qtbot, main_window, photo_files, tmp_path):
@@ -99,29 +99,29 @@ def test_paste_region_more_like_this_and_filter(qtbot, main_window, photo_files,
     assert isinstance(sv.query.source, bytes)  # encoded once on the worker, reused afterwards
 
     # A region: the request carries the crop in full-image pixels and the search runs again.
-    previous = sv._last_answer
+    previous = sv.last_answer
     sv.query_view.set_region((10, 8, 70, 60))
     hits = wait_results(qtbot, sv, previous)
-    assert sv._last_answer.request.query.crop == (10, 8, 70, 60)
+    assert sv.last_answer.request.query.crop == (10, 8, 70, 60)
     assert "region 60 × 52" in sv.query_label.text()
     assert hits
 
     # More like this: by the stored vector of a library image, which is left out of its own results.
-    previous = sv._last_answer
+    previous = sv.last_answer
     sv.more_like_this(hits[0])
     hits2 = wait_results(qtbot, sv, previous)
-    assert sv._last_answer.request.query.image_id == hits[0].image_id
+    assert sv.last_answer.request.query.image_id == hits[0].image_id
     assert all(h.image_id != hits[0].image_id for h in hits2)
 
     # Folder filter: only the chosen root's photos.
     other_root = next(r for r in w.client.roots if Path(r.path).name == "Other")
-    previous = sv._last_answer
+    previous = sv.last_answer
     sv.filter_to_root(other_root)
     hits3 = wait_results(qtbot, sv, previous)
     assert hits3 and all(Path(h.path).parent.name == "Other" for h in hits3)
 
     # How many: k follows the spin box.
-    previous = sv._last_answer
+    previous = sv.last_answer
     sv.folder_combo.setCurrentIndex(0)
     sv.k_spin.setValue(5)
     hits4 = wait_results(qtbot, sv, previous)
@@ -291,7 +291,7 @@ def test_browser_image_drop_and_minimum_similarity(qtbot, main_window, photo_fil
     assert Path(hits[0].path).name == "photo_009.jpg"
     assert sv.query.label == "dropped image"
     threshold = (hits[0].score + hits[-1].score) / 2
-    previous = sv._last_answer
+    previous = sv.last_answer
     sv.min_slider.setValue(round(threshold * 100))
     trimmed = wait_results(qtbot, sv, previous)
     assert 0 < len(trimmed) < len(hits)

@@ -69,7 +69,7 @@ def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause
     wait_indexed(qtbot, w, len(photo_files))
     library = client.library
     qtbot.waitUntil(
-        lambda: client._watcher is not None and len(client._watcher.watched_roots) == 1, timeout=WAIT_MS
+        lambda: client.watcher is not None and len(client.watcher.watched_roots) == 1, timeout=WAIT_MS
     )
 
     texts: list[str] = []

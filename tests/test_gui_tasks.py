@@ -113,9 +113,7 @@ def test_cancel_stops_a_job_at_its_next_progress_report(qtbot, runner):
             progress(None)
             time.sleep(0.005)
 
-    task = runner.run_with_progress(
-        work, None, done.append, on_cancelled=lambda: cancelled.append(True)
-    )
+    task = runner.run_with_progress(work, None, done.append, on_cancelled=lambda: cancelled.append(True))
     assert started.wait(5)
     task.cancel_event.set()  # a cancel that still wants to hear the job end
     qtbot.waitUntil(lambda: bool(cancelled), timeout=5000)
@@ -171,3 +169,47 @@ def test_to_main_from_a_worker_thread(qtbot):
     t.join()
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     assert seen == [(7, main)]
+
+
+def test_tasks_dropped_at_shutdown_count_as_finished(qtbot):
+    runner = TaskRunner()
+    release = threading.Event()
+    running = runner.run(lambda: release.wait(5), lane="library")
+    queued = runner.run(lambda: "never", lane="library")
+    runner.shutdown(0)
+    assert queued.dropped and queued.wait(0)  # nobody waiting on it hangs
+    release.set()
+    assert running.wait(5) and runner.shutdown(5000)
+
+
+def test_the_gui_has_one_way_to_run_work(qtbot):
+    """Outside the task runner, the indexing worker and the thumbnail pool, no gui module starts threads
+    of its own (the fine-tune wizard and benchmark pane still use workers.TaskThread until they move)."""
+    import ast
+    from pathlib import Path
+
+    import irt_desktop.gui
+
+    gui = Path(irt_desktop.gui.__file__).parent
+    allowed = {
+        "tasks.py": {"QThread", "QThreadPool", "QRunnable"},
+        "workers.py": {"QThread"},
+        "thumbnails.py": {"QThreadPool", "QRunnable"},
+    }
+    not_yet = {"finetune_wizard.py", "benchmark_pane.py"}
+    idioms = {"QThread", "QThreadPool", "QRunnable", "Thread", "TaskThread", "run_task", "SerialWorker"}
+    found = {}
+    for path in sorted(gui.rglob("*.py")):
+        rel = path.relative_to(gui)
+        if rel.name in not_yet or rel.parts[0] == "finetune":
+            continue
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+        used = (names & idioms) - allowed.get(rel.name, set())
+        if used:
+            found[str(rel)] = sorted(used)
+    assert found == {}

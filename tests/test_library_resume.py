@@ -81,8 +81,10 @@ def test_sigkill_mid_run_resumes_consistent(tmp_path, tiny_bundle, tiny_embedder
         assert ok == done_before and done_before % 3 == 0
         report = lib.index()
         assert report.embedded == 30 - done_before and report.scan.new == 0 and report.pending == 0
-        assert "stale" in (lib.last_rebuild_reason or "") or "missing" in (lib.last_rebuild_reason or "")
-        vi = lib._vector_index(lib.model_id)
+        assert "stale" in (lib.vector_cache.last_rebuild_reason or "") or "missing" in (
+            lib.vector_cache.last_rebuild_reason or ""
+        )
+        vi = lib.vector_cache.index_for(lib.model_id)
         ids = sorted(vi.ids().tolist())
         assert ids == sorted(r[0] for r in conn.execute("SELECT image_id FROM vectors")) and len(ids) == 30
         assert len(set(ids)) == 30

@@ -19,7 +19,7 @@ def _faiss_file(lib: Library):
 
 
 def _consistent(lib: Library) -> None:
-    vi = lib._vector_index(lib.model_id)
+    vi = lib.vector_cache.index_for(lib.model_id)
     count, _ = lib.catalog.vector_state(lib.model_id)
     ok = lib.catalog.scalar("SELECT count(*) FROM images WHERE status = 'ok'")
     assert vi.ntotal == count == ok
@@ -39,13 +39,13 @@ def test_faiss_file_is_reused_and_rebuilt_when_missing_corrupt_or_stale(open_lib
 
     lib = open_library()
     assert lib.search(query, k=1)[0].path == photos / "a" / "img_000.jpg"
-    assert lib.last_rebuild_reason is None  # loaded as saved
+    assert lib.vector_cache.last_rebuild_reason is None  # loaded as saved
     lib.close()
 
     path.unlink()
     lib = open_library()
     assert lib.search(query, k=1)[0].path == photos / "a" / "img_000.jpg"
-    assert "missing" in lib.last_rebuild_reason and path.is_file()
+    assert "missing" in lib.vector_cache.last_rebuild_reason and path.is_file()
     lib.close()
 
     data = bytearray(path.read_bytes())
@@ -53,13 +53,13 @@ def test_faiss_file_is_reused_and_rebuilt_when_missing_corrupt_or_stale(open_lib
     path.write_bytes(bytes(data))
     lib = open_library()
     assert lib.search(query, k=1)[0].path == photos / "a" / "img_000.jpg"
-    assert "damaged" in lib.last_rebuild_reason
+    assert "damaged" in lib.vector_cache.last_rebuild_reason
     lib.close()
 
     path.write_bytes(b"garbage")
     lib = open_library()
     lib.search(query, k=1)
-    assert "not an irt-desktop index" in lib.last_rebuild_reason
+    assert "not an irt-desktop index" in lib.vector_cache.last_rebuild_reason
     lib.close()
 
     # The catalog changed behind the saved file (as after a crash between a batch and the save).
@@ -71,7 +71,7 @@ def test_faiss_file_is_reused_and_rebuilt_when_missing_corrupt_or_stale(open_lib
     path.write_bytes(saved)
     lib = open_library()
     hits = lib.search(query, k=100)
-    assert "stale" in lib.last_rebuild_reason and len(hits) == 11
+    assert "stale" in lib.vector_cache.last_rebuild_reason and len(hits) == 11
     _consistent(lib)
 
 
@@ -86,7 +86,7 @@ def test_non_ascii_library_and_photo_paths(open_library, tmp_path):
     lib.close()
     lib = open_library(tmp_path / "bibliothèque ü" / "写真")
     assert lib.search(photos / "a" / "ça_va_写真.jpg", k=1)[0].path.name == "ça_va_写真.jpg"
-    assert lib.last_rebuild_reason is None
+    assert lib.vector_cache.last_rebuild_reason is None
 
 
 def test_ivf_index_for_large_collections_meets_recall(tmp_path):
@@ -116,7 +116,7 @@ def test_library_switches_to_ivf_when_it_grows(open_library, photos):
     lib = open_library(exact_max=8)
     lib.add_root(photos)
     lib.index()
-    vi = lib._vector_index(lib.model_id)
+    vi = lib.vector_cache.index_for(lib.model_id)
     assert vi.info.kind == "ivf" and vi.ntotal == 12
     assert lib.search(photos / "a" / "img_000.jpg", k=1)[0].path == photos / "a" / "img_000.jpg"
 

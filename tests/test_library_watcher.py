@@ -1,4 +1,8 @@
-"""The watcher: changes on disk reach the catalog and the index without a manual scan."""
+"""Watching: changes on disk reach the catalog and the index without a manual scan.
+
+The watcher only reports paths; these tests drive it as `index --watch` does, through the CLI's
+WatchLoop (the watcher's reports queued, then indexed by library.update on the loop's own thread).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import time
 
 from imagegen import photo, save_photo
 from test_library_support import SIZE, is_indexed, make_tree, wait_for
+
+from irt_desktop.commands.library import WatchLoop
 
 
 def _paths(lib) -> set[str]:
@@ -21,7 +27,7 @@ def test_watcher_follows_create_move_modify_delete(open_library, tmp_path):
     lib.add_root(photos)
     reports = []
     offline_added = save_photo(photos / "a" / "while_closed.jpg", 60, SIZE)  # reconciliation catches it
-    watcher = lib.watch(on_change=reports.append, debounce_s=0.3)
+    watcher = WatchLoop(lib, on_report=reports.append, debounce_s=0.3)
     with watcher:
         wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
         assert is_indexed(lib, offline_added) and lib.status().n_indexed == 7
@@ -65,7 +71,7 @@ def test_a_file_being_copied_is_indexed_once_when_complete(open_library, tmp_pat
     reports = []
     source = save_photo(tmp_path / "src.jpg", 70, (640, 480), quality=95).read_bytes()
     dest = photos / "a" / "copying.jpg"
-    with lib.watch(on_change=reports.append, debounce_s=0.5, reconcile=False) as watcher:
+    with WatchLoop(lib, on_report=reports.append, debounce_s=0.5, reconcile=False) as watcher:
         time.sleep(0.3)
         with open(dest, "wb") as f:  # a slow copy: chunks with pauses shorter than the debounce time
             for i in range(0, len(source), 2048):
@@ -73,7 +79,7 @@ def test_a_file_being_copied_is_indexed_once_when_complete(open_library, tmp_pat
                 f.flush()
                 time.sleep(0.02)
         wait_for(lambda: is_indexed(lib, dest), what="copied photo indexed")
-        wait_for(watcher.idle.is_set, what="watcher idle")
+        wait_for(watcher.idle, what="watcher idle")
     assert sum(r.embedded for r in reports) == 1 and sum(r.failed for r in reports) == 0
     assert not lib.failures()
 
@@ -83,7 +89,7 @@ def test_polling_observer_for_network_roots(open_library, tmp_path):
     make_tree(share, n=2)
     lib = open_library()
     lib.add_root(share, network=True)
-    with lib.watch(debounce_s=0.2, poll_interval_s=0.2) as watcher:
+    with WatchLoop(lib, debounce_s=0.2, poll_interval_s=0.2) as watcher:
         wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
         assert set(watcher.watched_roots.values()) == {"polling"}
         new = save_photo(share / "b" / "from_another_pc.jpg", 80, SIZE)
@@ -98,7 +104,7 @@ def test_offline_root_is_watched_when_it_comes_back(open_library, tmp_path):
     lib.index()
     photos.rename(tmp_path / "away")
     errors: list[BaseException] = []
-    with lib.watch(debounce_s=0.2, offline_retry_s=0.2, on_error=errors.append) as watcher:
+    with WatchLoop(lib, debounce_s=0.2, offline_retry_s=0.2, on_error=errors.append) as watcher:
         wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
         assert watcher.watched_roots == {} and lib.roots()[0].status == "offline"
         (tmp_path / "away").rename(photos)
@@ -112,8 +118,9 @@ def test_offline_root_is_watched_when_it_comes_back(open_library, tmp_path):
 def test_stop_is_prompt(open_library, photos):
     lib = open_library()
     lib.add_root(photos)
-    watcher = lib.watch(debounce_s=0.2).start()
+    watcher = WatchLoop(lib, debounce_s=0.2).start()
     wait_for(lambda: watcher.runs >= 1, what="reconciliation scan")
     t = time.monotonic()
     watcher.stop()
-    assert time.monotonic() - t < 5 and not any(th.name == "irt-watcher" for th in threading.enumerate())
+    names = {th.name for th in threading.enumerate()}
+    assert time.monotonic() - t < 5 and not names & {"irt-watcher", "irt-watch-index"}

@@ -82,7 +82,8 @@ def test_cached_weights_install_offline_through_timms_path(hub_cache, tmp_path):
     model = bundle.load_model()
     torch.testing.assert_close(model.backbone.cls_token, source.backbone.cls_token)
     assert bundle.card.weights["timm_tag"] == "deit_tiny_patch16_224.fb_in1k"
-    assert bundle.card.provenance == TINY_CARD.provenance
+    # Through the hub, which checks the file against its LFS record: verified pretrained weights.
+    assert bundle.card.provenance == {"kind": "pretrained", "verified": True, "verified_by": "hub"}
 
 
 def test_cli_models_import_list_show(tmp_path, capsys):
@@ -105,7 +106,7 @@ def test_cli_import_of_a_wrong_file_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "notes.pth"
     bad.write_bytes(b"this is not a checkpoint")
     assert main(["--library", str(tmp_path / "lib"), "models", "import", str(bad)]) == 2
-    assert "not a plain PyTorch checkpoint" in capsys.readouterr().err
+    assert "notes.pth is neither a safetensors file nor a PyTorch checkpoint" in capsys.readouterr().err
     missing = tmp_path / "missing.safetensors"
     assert main(["--library", str(tmp_path / "lib"), "models", "import", str(missing)]) == 2
     assert "no such weights file" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
@@ -30,7 +30,11 @@ from PySide6.QtWidgets import (
 from irt_desktop.gui import formatting, icons, result_actions
 from irt_desktop.gui.library_client import LibraryClient
 from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.tasks import TaskRunner
 from irt_desktop.gui.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import DuplicateReport, ImageInfo
 
 InfoRole = Qt.ItemDataRole.UserRole + 1
 # "IMG_1 (1)", "IMG_1 copy", "IMG_1-copy 2", "Kopie von…": names file managers give to copies.
@@ -38,12 +42,12 @@ COPY_NAME = re.compile(r"(\(\d+\)$|[ _-]copy( \d+)?$|^copy of |^kopie|[ _-]kopie
 TREE_ICON = 72
 
 
-def keep_order(group: list[Any]) -> list[Any]:
+def keep_order(group: list[ImageInfo]) -> list[ImageInfo]:
     """Best copy first: most pixels, then biggest file, then oldest, then shortest path."""
 
-    def key(info: Any) -> tuple:
+    def key(info: ImageInfo) -> tuple:
         pixels = (info.width or 0) * (info.height or 0)
-        taken = info.taken.timestamp() if getattr(info, "taken", None) else float("inf")
+        taken = info.taken.timestamp() if info.taken else float("inf")
         copy_name = bool(COPY_NAME.search(Path(info.path).stem))
         return (-pixels, -(info.size or 0), copy_name, taken, len(str(info.path)), str(info.path))
 
@@ -51,7 +55,7 @@ def keep_order(group: list[Any]) -> list[Any]:
 
 
 def move_to_trash(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Worker side: (moved, [(path, why not)])."""
+    """Worker side (QFile is reentrant): (moved, [(path, why not)])."""
     import sys
 
     from PySide6.QtCore import QFile, QStandardPaths
@@ -101,13 +105,17 @@ class DuplicatesView(QWidget):
         settings: AppSettings,
         thumbnails: ThumbnailLoader,
         parent: QWidget | None = None,
+        *,
+        runner: TaskRunner | None = None,
     ) -> None:
+        """`runner`: moves files to the trash (default: the client's)."""
         super().__init__(parent)
         self.client = client
         self.settings = settings
         self.thumbnails = thumbnails
+        self.runner = runner if runner is not None else client.runner
         self._items_by_path: dict[str, list[QTreeWidgetItem]] = {}
-        self.report: Any = None
+        self.report: DuplicateReport | None = None
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(800, 1000)
@@ -195,7 +203,7 @@ class DuplicatesView(QWidget):
         self.find_button.setEnabled(True)
         self.summary.setText(f"Could not look for duplicates: {exc}")
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: DuplicateReport) -> None:
         self.find_button.setEnabled(True)
         self.report = report
         self._items_by_path.clear()
@@ -218,7 +226,7 @@ class DuplicatesView(QWidget):
         )
         self._update_trash_button()
 
-    def _fill(self, tree: QTreeWidget, groups: list[list[Any]], label: str) -> None:
+    def _fill(self, tree: QTreeWidget, groups: list[list[ImageInfo]], label: str) -> None:
         tree.blockSignals(True)
         tree.clear()
         for n, group in enumerate(groups, 1):
@@ -337,7 +345,8 @@ class DuplicatesView(QWidget):
         if not paths or not self.confirm_trash(paths):
             return
         self.trash_button.setEnabled(False)
-        self.client.run_in_worker(lambda: move_to_trash(paths), self._on_trashed, name="move to trash")
+        # Not in the library lane: trashing touches only the files, and the rescan after it is the indexer's.
+        self.runner.run(lambda: move_to_trash(paths), self._on_trashed, self._on_trash_failed, name="trash")
 
     def _on_trashed(self, result: tuple[list[str], list[tuple[str, str]]]) -> None:
         moved, failed = result
@@ -362,8 +371,9 @@ class DuplicatesView(QWidget):
         if moved:
             self.client.rescan()
 
+    def _on_trash_failed(self, exc: BaseException) -> None:
+        self._update_trash_button()
+        self.status_message.emit(f"Nothing was moved to the trash: {exc}")
+
     def set_thumbnail_size(self, size: int) -> None:
         pass  # the tree keeps a fixed small icon; the setting is about the results grid
-
-    def shutdown(self) -> None:
-        pass

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from irt_desktop.gui import formatting, icons
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import IndexProgress, IndexReport, LibraryStatus
 
 PHASES = {
     "scan": "Looking for new photos",
@@ -16,6 +19,34 @@ PHASES = {
     "save": "Saving",
     "done": "Finishing",
 }
+
+
+def library_status_text(status: LibraryStatus) -> str:
+    """The idle line between passes, from the catalog's own counts (a pass's report knows only its own)."""
+    n, pending, failed = status.n_images, status.n_pending, status.n_failed
+    if pending:
+        text = f"{formatting.count(pending)} of {formatting.plural(n, 'photo')} waiting to be indexed"
+    else:
+        text = f"Up to date · {formatting.plural(n, 'photo')}"
+    if failed:
+        text += f" · {formatting.count(failed)} unreadable"
+    if status.target_model_id:
+        text += " · switching model"
+    return text
+
+
+def finished_text(report: IndexReport | None, error: BaseException | None) -> str:
+    """The line right after a pass; the refresh that follows replaces it with the counts."""
+    if error is not None:
+        return "Indexing stopped with an error"
+    if report is not None and report.cancelled:
+        return "Indexing interrupted"
+    return "Up to date"
+
+
+def model_tooltip(status: LibraryStatus) -> str:
+    target = status.target_model_id
+    return f"Model: {status.model_id or 'none'}" + (f"\nRe-indexing for {target}" if target else "")
 
 
 class IndexingStatus(QWidget):
@@ -70,19 +101,18 @@ class IndexingStatus(QWidget):
         self.pause_button.show()
         self.label.setText("Looking for new photos…")
 
-    def set_progress(self, p: Any) -> None:
+    def set_progress(self, p: IndexProgress) -> None:
         self._running = True
         self.bar.show()
         self.pause_button.show()
-        total, done = int(getattr(p, "total", 0) or 0), int(getattr(p, "done", 0) or 0)
-        phase = getattr(p, "phase", "embed")
+        total, done, phase = p.total, p.done, p.phase
         if total > 0 and phase == "embed":
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))
             text = (
                 f"{PHASES.get(phase, 'Indexing')} {formatting.count(done)} / {formatting.count(total)}"
-                f" · {formatting.rate(getattr(p, 'images_per_s', None))}"
-                f" · {formatting.duration(getattr(p, 'eta_s', None))} left"
+                f" · {formatting.rate(p.images_per_s)}"
+                f" · {formatting.duration(p.eta_s)} left"
             )
         else:
             self.bar.setRange(0, 0)

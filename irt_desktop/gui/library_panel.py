@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
@@ -13,12 +13,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from irt_desktop.gui import formatting, icons
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import Failure, Root
 
 STATUS_TEXT = {
     "indexed": "Indexed",
@@ -28,11 +32,13 @@ STATUS_TEXT = {
 }
 
 RootRole = Qt.ItemDataRole.UserRole + 1
+# A list longer than this is not read; the count above it says how many there are.
+MAX_FAILURES_LISTED = 2000
 
 
-def root_summary(root: Any) -> str:
+def root_summary(root: Root) -> str:
     parts = [formatting.plural(int(root.n_images), "photo")]
-    pending = int(getattr(root, "n_pending", 0) or 0)
+    pending = int(root.n_pending or 0)
     if pending:
         parts.append(f"{formatting.count(pending)} to index")
     if root.n_failed:
@@ -101,10 +107,10 @@ class LibraryPanel(QWidget):
         self.remove_button.clicked.connect(self._remove_selected)
         self.rescan_button.clicked.connect(self.rescan_requested)
         self.problems_button.clicked.connect(self.problems_requested)
-        self._roots: list[Any] = []
+        self._roots: list[Root] = []
         self._update_buttons()
 
-    def set_roots(self, roots: list[Any]) -> None:
+    def set_roots(self, roots: list[Root]) -> None:
         selected = self.selected_root()
         selected_id = selected.id if selected is not None else None
         self._roots = list(roots)
@@ -117,9 +123,9 @@ class LibraryPanel(QWidget):
             )
             item.setData(RootRole, root)
             flags = []
-            if getattr(root, "network", False):
+            if root.network:
                 flags.append("network folder")
-            if not getattr(root, "recursive", True):
+            if not root.recursive:
                 flags.append("top level only")
             item.setToolTip(
                 f"{path}\n{STATUS_TEXT.get(root.status, root.status)}"
@@ -144,10 +150,10 @@ class LibraryPanel(QWidget):
         self.problems_button.setText(f"Show {formatting.plural(n_failed, 'unreadable file')}…")
         self._update_buttons()
 
-    def roots(self) -> list[Any]:
+    def roots(self) -> list[Root]:
         return list(self._roots)
 
-    def selected_root(self) -> Any | None:
+    def selected_root(self) -> Root | None:
         items = self.list.selectedItems()
         return items[0].data(RootRole) if items else None
 
@@ -175,3 +181,15 @@ class LibraryPanel(QWidget):
         if folders:
             self.folders_dropped.emit(folders)
             event.acceptProposedAction()
+
+
+def failures_box(failures: list[Failure], parent: QWidget) -> QMessageBox:
+    """The "unreadable files" box: how many, and each path with the decoder's reason."""
+    box = QMessageBox(parent)
+    box.setWindowTitle("Unreadable files")
+    box.setText(
+        f"{formatting.plural(len(failures), 'file')} could not be read. "
+        "They are tried again when they change."
+    )
+    box.setDetailedText("\n".join(f"{f.path}: {f.reason}" for f in failures[:MAX_FAILURES_LISTED]))
+    return box

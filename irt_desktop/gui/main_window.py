@@ -1,16 +1,17 @@
 """The main window: library side, Search / Duplicates / Benchmark tabs, menus, banner and status bar.
 
-It composes the views and connects them to the LibraryClient; the views hold their own behaviour.
+It composes the views and connects them to the LibraryClient; the views hold their own behaviour. The
+window's one TaskRunner is the client's (`self.runner`); every view that runs work gets it.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -24,18 +25,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irt_desktop import __version__
-from irt_desktop.gui import formatting, icons
+from irt_desktop.gui import icons
+from irt_desktop.gui.about import show_about
 from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.duplicates_view import DuplicatesView
-from irt_desktop.gui.indexing_status import IndexingStatus
+from irt_desktop.gui.indexing_status import (
+    IndexingStatus,
+    finished_text,
+    library_status_text,
+    model_tooltip,
+)
 from irt_desktop.gui.library_client import FAILED, NO_MODEL, OPENING, READY, LibraryClient
-from irt_desktop.gui.library_panel import LibraryPanel
-from irt_desktop.gui.model_setup import ModelSetup
-from irt_desktop.gui.query_view import Query, read_mime
+from irt_desktop.gui.library_panel import LibraryPanel, failures_box
+from irt_desktop.gui.model_setup import ModelSetup, model_missing_text
+from irt_desktop.gui.query import Query, read_mime
 from irt_desktop.gui.search_view import SearchView
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
+from irt_desktop.gui.window_menus import build_actions
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root
+    from irt_desktop.retrieval.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,24 @@ DEFAULT_SIZE = (1280, 800)
 
 class MainWindow(QMainWindow):
     library_switch_requested = Signal(Path)
+
+    # Made by window_menus.build_actions.
+    open_action: QAction
+    paste_action: QAction
+    add_folder_action: QAction
+    rescan_action: QAction
+    pause_action: QAction
+    import_weights_action: QAction
+    download_model_action: QAction
+    settings_action: QAction
+    finetune_action: QAction
+    duplicates_action: QAction
+    benchmark_action: QAction
+    quit_action: QAction
+    focus_search_action: QAction
+    focus_results_action: QAction
+    focus_library_action: QAction
+    toolbar: QToolBar
 
     def __init__(
         self,
@@ -55,9 +84,12 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.client = client
+        self.runner = client.runner
         self.settings = settings
         self.auto_fetch_model = auto_fetch_model
-        self.model_setup = model_setup or ModelSetup(client.library_dir, settings, parent=self)
+        self.model_setup = model_setup or ModelSetup(
+            client.library_dir, settings, parent=self, runner=self.runner
+        )
         self.setWindowTitle("irt-desktop")
         self.setWindowIcon(icons.app_icon())
         self.setAcceptDrops(True)
@@ -65,11 +97,11 @@ class MainWindow(QMainWindow):
         self._wizard = None
         self._benchmark = None
 
-        self.thumbnails = ThumbnailLoader(ThumbnailCache(client.library_dir / "thumbnails"), parent=self)
+        self.thumbnails = ThumbnailLoader(ThumbnailCache(client.layout.thumbnails), parent=self)
 
         self.library_panel = LibraryPanel()
-        self.search_view = SearchView(client, settings, self.thumbnails)
-        self.duplicates_view = DuplicatesView(client, settings, self.thumbnails)
+        self.search_view = SearchView(client, settings, self.thumbnails, runner=self.runner)
+        self.duplicates_view = DuplicatesView(client, settings, self.thumbnails, runner=self.runner)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.search_view, icons.icon("search"), "&Search")
@@ -104,7 +136,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.indexing_status)
         self.statusBar().addPermanentWidget(self.device_label)
 
-        self._build_actions()
+        build_actions(self)
         self._connect()
         self.resize(*DEFAULT_SIZE)
         geometry, _ = settings.window_state()
@@ -112,116 +144,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray(geometry))
         self._on_state(client.state)
 
-    # --- actions and menus ------------------------------------------------------------------------------
-    def _action(self, text: str, icon: str | None, shortcut: Any, slot, tip: str = "") -> QAction:
-        action = QAction(icons.icon(icon) if icon else QIcon(), text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        sv = self.search_view
-        self.open_action = self._action(
-            "&Open image…",
-            "image-open",
-            QKeySequence.StandardKey.Open,
-            sv.open_image_dialog,
-            "Search by a photo from disk",
-        )
-        self.paste_action = self._action(
-            "&Paste image",
-            "paste",
-            QKeySequence.StandardKey.Paste,
-            self._paste,
-            "Search by the image on the clipboard",
-        )
-        self.add_folder_action = self._action(
-            "&Add folder…", "folder-add", "Ctrl+Shift+O", self.add_folder_dialog, "Watch a folder of photos"
-        )
-        self.rescan_action = self._action(
-            "&Rescan folders", "rescan", "F5", self.client.rescan, "Look for new and changed photos now"
-        )
-        self.pause_action = self._action("&Pause indexing", "pause", "Ctrl+Shift+P", self._toggle_pause)
-        self.pause_action.setCheckable(True)
-        self.import_weights_action = self._action(
-            "&Import weights file…", "import", None, self.import_weights
-        )
-        self.download_model_action = self._action(
-            "&Download default model", "download", None, self.fetch_model
-        )
-        self.settings_action = self._action(
-            "&Settings…", "settings", QKeySequence.StandardKey.Preferences, self.open_settings
-        )
-        if self.settings_action.shortcut().isEmpty():
-            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
-        self.finetune_action = self._action(
-            "&Fine-tune model…",
-            "finetune",
-            "Ctrl+Shift+T",
-            self.open_finetune_wizard,
-            "Teach the model your own albums",
-        )
-        self.duplicates_action = self._action(
-            "Find &duplicates",
-            "duplicates",
-            "Ctrl+D",
-            lambda: self.tabs.setCurrentWidget(self.duplicates_view),
-        )
-        self.benchmark_action = self._action(
-            "&Benchmark", "benchmark", "Ctrl+B", lambda: self.tabs.setCurrentIndex(2)
-        )
-        self.quit_action = self._action("&Quit", None, QKeySequence.StandardKey.Quit, self.close)
-        self.focus_search_action = self._action(
-            "Focus &query", None, "Ctrl+L", lambda: sv.query_view.setFocus()
-        )
-        self.focus_results_action = self._action(
-            "Focus r&esults", None, "Ctrl+R", lambda: sv.results.setFocus()
-        )
-        self.focus_library_action = self._action(
-            "Focus &folders", None, "Ctrl+1", lambda: self.library_panel.list.setFocus()
-        )
-        about = self._action("&About irt-desktop", None, None, self._about)
-
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for a in (self.open_action, self.paste_action, self.add_folder_action):
-            file_menu.addAction(a)
-        file_menu.addSeparator()
-        file_menu.addAction(self.import_weights_action)
-        file_menu.addAction(self.download_model_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(sv.copy_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.settings_action)
-        library_menu = bar.addMenu("&Library")
-        for a in (self.rescan_action, self.pause_action, self.duplicates_action):
-            library_menu.addAction(a)
-        view_menu = bar.addMenu("&View")
-        for a in (self.focus_search_action, self.focus_results_action, self.focus_library_action):
-            view_menu.addAction(a)
-        tools_menu = bar.addMenu("&Tools")
-        tools_menu.addAction(self.finetune_action)
-        tools_menu.addAction(self.benchmark_action)
-        bar.addMenu("&Help").addAction(about)
-
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.add_folder_action, self.open_action, self.paste_action):
-            toolbar.addAction(a)
-        toolbar.addSeparator()
-        for a in (self.finetune_action, self.settings_action):
-            toolbar.addAction(a)
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
-
+    # --- wiring -----------------------------------------------------------------------------------------
     def _connect(self) -> None:
         c = self.client
         c.state_changed.connect(self._on_state)
@@ -279,18 +202,9 @@ class MainWindow(QMainWindow):
             self.banner.hide()
 
     def _show_model_missing(self, detail: str | None) -> None:
-        text = (
-            "Photos are not indexed and cannot be searched until a descriptor model is installed. "
-            "irt-desktop downloads the DeiT-S weights (about 90 MB) once; without internet access, "
-            "import the weights file (model.safetensors from "
-            "huggingface.co/timm/deit_small_patch16_224.fb_in1k, "
-            "or the official DeiT .pth) from another computer."
-        )
-        if detail:
-            text = f"{detail}\n\n{text}" if "import" not in detail.lower() else detail
         self.banner.show_message(
             "No model installed — indexing is waiting",
-            text,
+            model_missing_text(detail),
             kind="warning",
             actions=[("Import weights file…", self.import_weights), ("Download", self.fetch_model)],
         )
@@ -301,7 +215,7 @@ class MainWindow(QMainWindow):
     def import_weights(self) -> None:
         self.model_setup.import_file(self)
 
-    def _on_model_installed(self, bundle: Any) -> None:
+    def _on_model_installed(self, bundle: ModelBundle) -> None:
         self.banner.show_message(
             "Model installed", f"{getattr(bundle, 'id', bundle)} — indexing starts now.", kind="info"
         )
@@ -312,34 +226,13 @@ class MainWindow(QMainWindow):
         else:
             self.client.reopen()
 
-    def _on_status(self, status: Any) -> None:
-        model = getattr(status, "model_id", None)
-        target = getattr(status, "target_model_id", None)
-        tip = f"Model: {model or 'none'}" + (f"\nRe-indexing for {target}" if target else "")
-        self.device_label.setToolTip(tip)
+    def _on_status(self, status: LibraryStatus) -> None:
+        self.device_label.setToolTip(model_tooltip(status))
         if self.client.state == READY and not self.client.indexer.is_running:
-            # The catalog's own counts, fresh after every pass (the report only knows its pass).
-            n, pending, failed = (
-                int(getattr(status, k, 0) or 0) for k in ("n_images", "n_pending", "n_failed")
-            )
-            text = (
-                f"Up to date · {formatting.plural(n, 'photo')}"
-                if not pending
-                else (f"{formatting.count(pending)} of {formatting.plural(n, 'photo')} waiting to be indexed")
-            )
-            if failed:
-                text += f" · {formatting.count(failed)} unreadable"
-            if target:
-                text += " · switching model"
-            self.indexing_status.set_idle(text)
+            self.indexing_status.set_idle(library_status_text(status))
 
-    def _on_index_finished(self, report: Any, error: Any) -> None:
-        if error is not None:
-            self.indexing_status.set_idle("Indexing stopped with an error")
-        elif report is not None and getattr(report, "cancelled", False):
-            self.indexing_status.set_idle("Indexing interrupted")
-        else:
-            self.indexing_status.set_idle("Up to date")  # the refresh that follows adds the counts
+    def _on_index_finished(self, report: IndexReport | None, error: BaseException | None) -> None:
+        self.indexing_status.set_idle(finished_text(report, error))
 
     def _on_paused(self, paused: bool) -> None:
         self.indexing_status.set_paused(paused)
@@ -348,7 +241,7 @@ class MainWindow(QMainWindow):
         self.pause_action.blockSignals(False)
         self.pause_action.setText("&Resume indexing" if paused else "&Pause indexing")
 
-    def _toggle_pause(self) -> None:
+    def toggle_pause(self) -> None:
         self.client.pause_indexing(self.pause_action.isChecked())
 
     def _show_error(self, title: str, text: str) -> None:
@@ -374,7 +267,7 @@ class MainWindow(QMainWindow):
                 continue
             self.client.add_root(folder)
 
-    def remove_root(self, root: Any) -> None:
+    def remove_root(self, root: Root) -> None:
         answer = QMessageBox.question(
             self,
             "Stop watching this folder?",
@@ -386,21 +279,14 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             self.client.remove_root(root.id)
 
-    def _filter_to_root(self, root: Any) -> None:
+    def _filter_to_root(self, root: Root) -> None:
         self.tabs.setCurrentWidget(self.search_view)
         self.search_view.filter_to_root(root)
 
     def show_failures(self) -> None:
-        def show(failures: list[Any]) -> None:
-            box = QMessageBox(self)
-            box.setWindowTitle("Unreadable files")
-            box.setText(
-                f"{formatting.plural(len(failures), 'file')} could not be read. "
-                "They are tried again when they change."
-            )
-            box.setDetailedText("\n".join(f"{f.path}: {f.reason}" for f in failures[:2000]))
-            box.open()
-            self._failures_box = box
+        def show(failures: list[Failure]) -> None:
+            self._failures_box = failures_box(failures, self)
+            self._failures_box.open()
 
         self.client.failures(show)
 
@@ -422,7 +308,7 @@ class MainWindow(QMainWindow):
             self.search_view.set_image_query(content.image, "dropped image")
         event.acceptProposedAction()
 
-    def _paste(self) -> None:
+    def paste(self) -> None:
         focus = QApplication.focusWidget()
         # Text fields keep their own paste.
         if focus is not None and hasattr(focus, "paste") and focus is not self.search_view:
@@ -503,14 +389,8 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(2)
         return self._benchmark
 
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About irt-desktop",
-            f"<b>irt-desktop {__version__}</b><p>Search your photos by example image with IRT "
-            "vision-transformer descriptors (El-Nouby et al., <i>Training Vision Transformers for Image "
-            "Retrieval</i>, 2021). Everything runs on this computer.</p>",
-        )
+    def show_about(self) -> None:
+        show_about(self)
 
     # --- exit --------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -519,7 +399,6 @@ class MainWindow(QMainWindow):
             if child is not None and hasattr(child, "shutdown"):
                 child.shutdown()
         self.model_setup.shutdown()
-        self.duplicates_view.shutdown()
         self.thumbnails.shutdown()
         self.client.close()
         self.settings.sync()

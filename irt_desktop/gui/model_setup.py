@@ -1,36 +1,60 @@
 """First run: getting a descriptor model into the library.
 
-Fetching the default model's pretrained weights runs on a TaskThread behind a progress dialog; offline,
-retrieval.weights says so within about 2 s and the window explains how to import a weights file instead.
-Importing a file (.safetensors or a DeiT .pth, read without unpickling code) also runs on a worker.
+Fetching the default model's pretrained weights runs on the window's TaskRunner behind a progress dialog;
+offline, retrieval.weights says so within about 2 s and the window explains how to import a weights file
+instead. Importing a file (.safetensors or a DeiT .pth, read without unpickling code) also runs there.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog, QWidget
 
 from irt_desktop.gui import formatting
 from irt_desktop.gui.settings import AppSettings
-from irt_desktop.gui.workers import TaskThread
+from irt_desktop.gui.tasks import Task, TaskRunner
+from irt_desktop.paths import LibraryLayout
 from irt_desktop.retrieval.zoo import DEFAULT_CARD
 
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.bundle import ModelBundle
+
 WEIGHTS_FILTER = "Model weights (*.safetensors *.pth *.pt *.bin);;All files (*)"
+# What the banner says while the library has no model; about the default card (DEFAULT_CARD), whose
+# facts live in model/cards/ (reading them here would load torch before the window is up).
+MODEL_MISSING_TEXT = (
+    "Photos are not indexed and cannot be searched until a descriptor model is installed. "
+    "irt-desktop downloads the DeiT-S weights (about 90 MB) once; without internet access, "
+    "import the weights file (model.safetensors from "
+    "huggingface.co/timm/deit_small_patch16_224.fb_in1k, "
+    "or the official DeiT .pth) from another computer."
+)
+
+Installer = Callable[[str, Path, Callable[[int, int], None]], "ModelBundle"]
+Importer = Callable[[Path, str, Path], "ModelBundle"]
 
 
-def _default_install(card_name: str, models_dir: Path, progress: Callable[[int, int], None]) -> Any:
+def model_missing_text(detail: str | None) -> str:
+    """The banner's text: why nothing is indexed and how to fix it, after `detail` when there is one."""
+    if not detail:
+        return MODEL_MISSING_TEXT
+    return detail if "import" in detail.lower() else f"{detail}\n\n{MODEL_MISSING_TEXT}"
+
+
+def _default_install(card_name: str, models_dir: Path, progress: Callable[[int, int], None]) -> ModelBundle:
     from irt_desktop.retrieval.card import shipped_cards
     from irt_desktop.retrieval.weights import install_pretrained
 
     return install_pretrained(shipped_cards()[card_name], models_dir, progress=progress)
 
 
-def _default_import(path: Path, card_name: str, models_dir: Path) -> Any:
+def _default_import(path: Path, card_name: str, models_dir: Path) -> ModelBundle:
     from irt_desktop.retrieval.card import shipped_cards
     from irt_desktop.retrieval.weights import import_weights
 
@@ -44,7 +68,10 @@ def _card_titles() -> list[tuple[str, str]]:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    return type(exc).__name__ == "WeightsUnavailable"
+    """True for retrieval.weights.WeightsUnavailable. Looked up, never imported: an instance exists only
+    once that module is loaded, and importing it from the GUI thread would load torch."""
+    weights = sys.modules.get("irt_desktop.retrieval.weights")
+    return weights is not None and isinstance(exc, weights.WeightsUnavailable)
 
 
 class ModelSetup(QObject):
@@ -59,27 +86,30 @@ class ModelSetup(QObject):
         self,
         library_dir: Path,
         settings: AppSettings,
-        installer: Callable[[str, Path, Callable[[int, int], None]], Any] | None = None,
-        importer: Callable[[Path, str, Path], Any] | None = None,
+        installer: Installer | None = None,
+        importer: Importer | None = None,
         parent: QObject | None = None,
+        *,
+        runner: TaskRunner | None = None,
     ) -> None:
+        """`runner`: the window's task runner (a new one when used on its own)."""
         super().__init__(parent)
         self.library_dir = Path(library_dir)
         self.settings = settings
+        self.runner = runner if runner is not None else TaskRunner(parent=self)
         self._installer = installer or _default_install
         self._importer = importer or _default_import
-        self._task: TaskThread | None = None
+        self._busy = False
+        self._task: Task | None = None
         self.dialog: QProgressDialog | None = None
 
     @property
     def models_dir(self) -> Path:
-        from irt_desktop.paths import models_dir
-
-        return models_dir(self.library_dir)
+        return LibraryLayout(self.library_dir).models
 
     @property
     def busy(self) -> bool:
-        return self._task is not None
+        return self._busy
 
     def fetch_default(self, parent: QWidget | None, card_name: str = DEFAULT_CARD) -> None:
         if self.busy:
@@ -93,17 +123,21 @@ class ModelSetup(QObject):
         dialog.setMinimumWidth(420)
         self.dialog = dialog
 
-        def work(progress: Callable[[Any], None], cancel: threading.Event) -> Any:
+        def work(progress: Callable[[Any], None], cancel: threading.Event) -> ModelBundle:
             return self._installer(card_name, self.models_dir, lambda done, total: progress((done, total)))
 
-        task = TaskThread(work, parent=self, name="model download")
-        task.progressed.connect(self._on_download_progress)
-        task.succeeded.connect(self._on_installed)
-        task.failed.connect(self._on_failed)
-        task.cancelled.connect(lambda: self._finish_task(None, "Download cancelled."))
-        dialog.canceled.connect(task.cancel)
-        self._start(task)
-        dialog.show()
+        self._start()
+        task = self.runner.run_with_progress(
+            work,
+            self._on_download_progress,
+            self._on_installed,
+            self._on_failed,
+            name="model download",
+            on_cancelled=lambda: self._finish_task(None, "Download cancelled."),
+        )
+        # The download stops at its next progress report and still says so (cancel_event, not cancel()).
+        dialog.canceled.connect(task.cancel_event.set)
+        self._started(task, dialog)
 
     def _on_download_progress(self, values: list[tuple[int, int]]) -> None:
         # A local: QProgressDialog.setValue() on a modal dialog runs the event loop, which may finish the
@@ -151,21 +185,26 @@ class ModelSetup(QObject):
         dialog.setCancelButton(None)
         self.dialog = dialog
 
-        def work(progress: Callable[[Any], None], cancel: threading.Event) -> Any:
-            return self._importer(path, card_name, self.models_dir)
+        self._start()
+        task = self.runner.run(
+            lambda: self._importer(path, card_name, self.models_dir),
+            self._on_installed,
+            self._on_failed,
+            name="model import",
+        )
+        self._started(task, dialog)
 
-        task = TaskThread(work, parent=self, name="model import")
-        task.succeeded.connect(self._on_installed)
-        task.failed.connect(self._on_failed)
-        self._start(task)
-        dialog.show()
-
-    def _start(self, task: TaskThread) -> None:
-        self._task = task
+    def _start(self) -> None:
+        self._busy = True
         self.busy_changed.emit(True)
-        task.start()
 
-    def _on_installed(self, bundle: Any) -> None:
+    def _started(self, task: Task, dialog: QProgressDialog) -> None:
+        # An inline executor (tests) has already finished the task and closed the dialog by now.
+        if self._busy:
+            self._task = task
+            dialog.show()
+
+    def _on_installed(self, bundle: ModelBundle) -> None:
         self._finish_task(bundle, None)
 
     def _on_failed(self, exc: BaseException) -> None:
@@ -175,11 +214,9 @@ class ModelSetup(QObject):
         else:
             self._finish_task(None, str(exc) or type(exc).__name__)
 
-    def _finish_task(self, bundle: Any, error: str | None) -> None:
-        if self._task is not None:
-            self._task.wait(2000)
-            self._task.deleteLater()
-            self._task = None
+    def _finish_task(self, bundle: ModelBundle | None, error: str | None) -> None:
+        self._task = None
+        self._busy = False
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()
@@ -191,6 +228,7 @@ class ModelSetup(QObject):
             self.failed.emit(error)
 
     def shutdown(self) -> None:
+        """At close: stop a download at its next report; whatever it still answers is dropped."""
         if self._task is not None:
             self._task.cancel()
             self._task.wait(5000)

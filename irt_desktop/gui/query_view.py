@@ -1,34 +1,15 @@
 """The query area: takes an image (drop, paste, file dialog), shows it, and lets the user drag a rectangle
 on it to search by that region only (as ROxford queries are cropped to their box).
 
-The preview is decoded on the thread pool; the crop is reported in the full-size upright image's pixels,
-which is what Library.search(crop=...) expects, whatever size the preview is drawn at.
+The preview is decoded by the window's TaskRunner; the crop is reported in the full-size upright image's
+pixels, which is what Library.search(crop=...) expects, whatever size the preview is drawn at.
 """
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from PySide6.QtCore import (
-    QBuffer,
-    QByteArray,
-    QIODevice,
-    QMimeData,
-    QObject,
-    QPoint,
-    QPointF,
-    QRect,
-    QRectF,
-    QRunnable,
-    QSize,
-    Qt,
-    QThreadPool,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -45,6 +26,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from irt_desktop.gui.query import Crop, read_mime
+from irt_desktop.gui.tasks import Task, TaskRunner
 from irt_desktop.gui.thumbnails import decode_scaled
 
 PREVIEW_MAX_SIDE = 1024
@@ -52,129 +35,8 @@ MIN_REGION_PX = 8
 HANDLE_PX = 8
 
 
-@dataclass(frozen=True)
-class Query:
-    """What to search by: a file, encoded image bytes, or a library image ("more like this")."""
-
-    source: Path | bytes
-    label: str
-    # (left, top, right, bottom) in full-size upright pixels; None = the whole image.
-    crop: tuple[int, int, int, int] | None = None
-    # Set when the query is an image of the library: without a crop its stored vector is used.
-    image_id: int | None = None
-
-    def with_crop(self, crop: tuple[int, int, int, int] | None) -> Query:
-        return replace(self, crop=crop)
-
-
-# File types the query area accepts from a file manager; the decoder decides in the end.
-IMAGE_SUFFIXES = {
-    ".jpg",
-    ".jpeg",
-    ".jpe",
-    ".png",
-    ".webp",
-    ".tif",
-    ".tiff",
-    ".bmp",
-    ".gif",
-    ".heic",
-    ".heif",
-    ".avif",
-}
-
-
-def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
-
-
-def encode_png(image: QImage) -> bytes:
-    """QImage -> PNG bytes; QImage is reentrant so this may run on a worker."""
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    buffer.close()
-    return bytes(data.data())
-
-
-@dataclass
-class MimeContent:
-    """What a drop or the clipboard carries, sorted by what we do with it."""
-
-    image_files: list[Path]
-    folders: list[Path]
-    image: QImage | None
-    remote_urls: list[str]
-
-    @property
-    def has_query(self) -> bool:
-        return bool(self.image_files) or self.image is not None
-
-
-def read_mime(mime: QMimeData) -> MimeContent:
-    """Local image files, folders, decoded image data (browsers) and remote links in `mime`."""
-    files: list[Path] = []
-    folders: list[Path] = []
-    remote: list[str] = []
-    for url in mime.urls():
-        if url.isLocalFile():
-            path = Path(url.toLocalFile())
-            if path.is_dir():
-                folders.append(path)
-            elif is_image_file(path):
-                files.append(path)
-        elif url.scheme() in ("http", "https"):
-            remote.append(url.toString())
-    if not files and not folders and mime.hasText():
-        # Some file managers and terminals hand over plain paths or file:// text instead of URLs.
-        for line in mime.text().splitlines():
-            line = line.strip()
-            if line.startswith("file://"):
-                line = unquote(urlparse(line).path)
-            if line and not line.startswith(("http://", "https://")):
-                with contextlib.suppress(OSError, ValueError):
-                    path = Path(line).expanduser()
-                    if path.is_dir():
-                        folders.append(path)
-                    elif is_image_file(path):
-                        files.append(path)
-    image = None
-    if mime.hasImage():
-        value = mime.imageData()
-        if isinstance(value, QPixmap):
-            value = value.toImage()
-        if isinstance(value, QImage) and not value.isNull():
-            image = value
-    if image is None:
-        for fmt in mime.formats():
-            if fmt.startswith("image/"):
-                candidate = QImage.fromData(mime.data(fmt))
-                if not candidate.isNull():
-                    image = candidate
-                    break
-    return MimeContent(files, folders, image, remote)
-
-
-class _PreviewSignals(QObject):
-    loaded = Signal(int, object, object, str)  # generation, QImage | None, (w, h) | None, error
-
-
-class _PreviewTask(QRunnable):
-    def __init__(self, signals: _PreviewSignals, generation: int, source: Path | bytes) -> None:
-        super().__init__()
-        self._signals = signals
-        self._generation = generation
-        self._source = source
-
-    def run(self) -> None:
-        try:
-            src = str(self._source) if isinstance(self._source, Path) else self._source
-            image, full = decode_scaled(src, PREVIEW_MAX_SIDE)
-        except Exception as exc:
-            self._signals.loaded.emit(self._generation, None, None, getattr(exc, "reason", str(exc)))
-            return
-        self._signals.loaded.emit(self._generation, image, full, "")
+def _decode_preview(source: Path | bytes) -> tuple[QImage, tuple[int, int]]:
+    return decode_scaled(str(source) if isinstance(source, Path) else source, PREVIEW_MAX_SIDE)
 
 
 class QueryView(QWidget):
@@ -188,7 +50,7 @@ class QueryView(QWidget):
     remote_dropped = Signal(list)
     preview_failed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, pool: QThreadPool | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -198,10 +60,9 @@ class QueryView(QWidget):
         self.setAccessibleDescription(
             "Drop a photo here, paste one, or open one; drag a rectangle to search by a region"
         )
-        self._pool = pool or QThreadPool.globalInstance()
-        self._signals = _PreviewSignals(self)
-        self._signals.loaded.connect(self._on_preview)
-        self._generation = 0
+        self._runner = runner if runner is not None else TaskRunner(parent=self)
+        # The preview being decoded; a newer image abandons it, so a slow decode never replaces a later one.
+        self._preview: Task | None = None
         self._pixmap: QPixmap | None = None
         self._full_size: tuple[int, int] | None = None
         self._loading = False
@@ -215,20 +76,22 @@ class QueryView(QWidget):
         self._drag_corner = 0
 
     # --- content --------------------------------------------------------------------------------------
-    def load(self, source: Path | bytes, crop: tuple[int, int, int, int] | None = None) -> None:
-        """Show `source` (decoded on the pool); `crop` pre-selects a region."""
-        self._generation += 1
+    def load(self, source: Path | bytes, crop: Crop | None = None) -> None:
+        """Show `source` (decoded off the GUI thread); `crop` pre-selects a region."""
+        self._forget_preview()
         self._loading = True
         self._error = ""
         self._pixmap = None
         self._full_size = None
         self._region = QRectF(crop[0], crop[1], crop[2] - crop[0], crop[3] - crop[1]) if crop else None
-        self._pool.start(_PreviewTask(self._signals, self._generation, source), 100)
         self.update()
+        self._preview = self._runner.run(
+            lambda: _decode_preview(source), self._on_preview, self._on_preview_failed, name="preview"
+        )
 
     def show_image(self, image: QImage) -> None:
         """Already decoded data (clipboard, browser): shown at once, region cleared."""
-        self._generation += 1
+        self._forget_preview()
         self._loading = False
         self._error = ""
         self._full_size = (image.width(), image.height())
@@ -245,7 +108,7 @@ class QueryView(QWidget):
         self.update()
 
     def clear(self) -> None:
-        self._generation += 1
+        self._forget_preview()
         self._pixmap = None
         self._full_size = None
         self._region = None
@@ -253,19 +116,26 @@ class QueryView(QWidget):
         self._error = ""
         self.update()
 
-    @Slot(int, object, object, str)
-    def _on_preview(self, generation: int, image: QImage | None, full: tuple[int, int] | None, error: str):
-        if generation != self._generation:
-            return
+    def _forget_preview(self) -> None:
+        if self._preview is not None:
+            self._preview.abandon()
+            self._preview = None
+
+    def _on_preview(self, answer: tuple[QImage, tuple[int, int]]) -> None:
+        image, full = answer
+        self._preview = None
         self._loading = False
-        if image is None:
-            self._error = error or "cannot read this image"
-            self.preview_failed.emit(self._error)
-        else:
-            self._pixmap = QPixmap.fromImage(image)
-            self._full_size = (int(full[0]), int(full[1])) if full else (image.width(), image.height())
-            if self._region is not None:
-                self._region = self._clamped(self._region)
+        self._pixmap = QPixmap.fromImage(image)
+        self._full_size = (int(full[0]), int(full[1]))
+        if self._region is not None:
+            self._region = self._clamped(self._region)
+        self.update()
+
+    def _on_preview_failed(self, exc: BaseException) -> None:
+        self._preview = None
+        self._loading = False
+        self._error = getattr(exc, "reason", None) or str(exc) or "cannot read this image"
+        self.preview_failed.emit(self._error)
         self.update()
 
     @property
@@ -276,13 +146,13 @@ class QueryView(QWidget):
     def full_size(self) -> tuple[int, int] | None:
         return self._full_size
 
-    def region(self) -> tuple[int, int, int, int] | None:
+    def region(self) -> Crop | None:
         if self._region is None or self._full_size is None:
             return None
         r = self._region.normalized()
         return (round(r.left()), round(r.top()), round(r.right()), round(r.bottom()))
 
-    def set_region(self, crop: tuple[int, int, int, int] | None, notify: bool = True) -> None:
+    def set_region(self, crop: Crop | None, notify: bool = True) -> None:
         if crop is None:
             self._region = None
         else:

@@ -8,13 +8,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from irt_desktop.gui import formatting
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import ImageInfo, SearchHit
 
 
 def open_file(path: Path | str) -> bool:
@@ -83,7 +86,7 @@ def copy_paths(paths: list[Path | str]) -> None:
 class DetailsDialog(QDialog):
     """Path, folder, size, date, dimensions and similarity of one result."""
 
-    def __init__(self, hit: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, hit: SearchHit | ImageInfo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         path = Path(hit.path)
         self.setWindowTitle(f"Details — {path.name}")
@@ -92,10 +95,11 @@ class DetailsDialog(QDialog):
         rows = [
             ("Name", path.name),
             ("Folder", str(path.parent)),
-            ("Size", formatting.size(getattr(hit, "size", None))),
-            ("Dimensions", formatting.dimensions(getattr(hit, "width", None), getattr(hit, "height", None))),
-            ("Date", formatting.date(getattr(hit, "taken", None)) or "unknown"),
+            ("Size", formatting.size(hit.size)),
+            ("Dimensions", formatting.dimensions(hit.width, hit.height)),
+            ("Date", formatting.date(hit.taken) or "unknown"),
         ]
+        # An ImageInfo (the duplicates view) has no similarity.
         if getattr(hit, "score", None) is not None:
             rows.append(("Similarity", formatting.score(hit.score)))
         for label, value in rows:

@@ -7,7 +7,7 @@ painted, so a QListView over thousands of hits stays cheap (only visible rows co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
@@ -15,6 +15,9 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from irt_desktop.gui import formatting
 from irt_desktop.gui.thumbnails import ThumbnailLoader
+
+if TYPE_CHECKING:
+    from irt_desktop.library.records import SearchHit
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
@@ -24,19 +27,19 @@ DateRole = Qt.ItemDataRole.UserRole + 5
 ThumbnailRole = Qt.ItemDataRole.UserRole + 6
 
 
-def hit_path(hit: Any) -> str:
-    return str(getattr(hit, "path", ""))
+def hit_path(hit: SearchHit) -> str:
+    return str(hit.path)
 
 
 class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, parent=None) -> None:
         super().__init__(parent)
-        self._hits: list[Any] = []
+        self._hits: list[SearchHit] = []
         self._rows_by_path: dict[str, list[int]] = {}
         self.thumbnails = thumbnails
         thumbnails.ready.connect(self._on_thumbnail)
 
-    def set_hits(self, hits: list[Any]) -> None:
+    def set_hits(self, hits: list[SearchHit]) -> None:
         self.beginResetModel()
         self._hits = list(hits)
         self._rows_by_path = {}
@@ -44,10 +47,10 @@ class ResultsModel(QAbstractListModel):
             self._rows_by_path.setdefault(hit_path(hit), []).append(row)
         self.endResetModel()
 
-    def hits(self) -> list[Any]:
+    def hits(self) -> list[SearchHit]:
         return list(self._hits)
 
-    def hit(self, row: int) -> Any:
+    def hit(self, row: int) -> SearchHit:
         return self._hits[row]
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -63,11 +66,11 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return Path(path).name
         if role == Qt.ItemDataRole.ToolTipRole:
-            taken = formatting.date(getattr(hit, "taken", None))
+            taken = formatting.date(hit.taken)
             return (
                 f"{path}\nsimilarity {formatting.score(hit.score)}"
-                f"\n{formatting.dimensions(getattr(hit, 'width', None), getattr(hit, 'height', None))}, "
-                f"{formatting.size(getattr(hit, 'size', None))}" + (f"\ntaken {taken}" if taken else "")
+                f"\n{formatting.dimensions(hit.width, hit.height)}, "
+                f"{formatting.size(hit.size)}" + (f"\ntaken {taken}" if taken else "")
             )
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{Path(path).name}, similarity {hit.score:.2f}"
@@ -80,7 +83,7 @@ class ResultsModel(QAbstractListModel):
         if role == ImageIdRole:
             return int(hit.image_id)
         if role == DateRole:
-            return getattr(hit, "taken", None)
+            return hit.taken
         if role == ThumbnailRole:
             return self.thumbnails.pixmap(path)
         return None

@@ -1,88 +1,46 @@
 """The Search tab: the query area and its controls on the left, the results grid on the right.
 
 Every change (new query, region, how many, minimum similarity, folder filter) becomes one SearchRequest
-after a short pause, so dragging a slider does not queue a search per pixel.
+after a short pause, so dragging a slider does not queue a search per pixel. What is searched and what
+came back live in the view model (gui.search_model.SearchState); this module lays out and wires widgets.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QListView,
-    QMenu,
     QPushButton,
     QSlider,
     QSpinBox,
     QSplitter,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from irt_desktop.gui import formatting, icons, result_actions
-from irt_desktop.gui.library_client import READY, LibraryClient, SearchAnswer, SearchRequest
-from irt_desktop.gui.query_view import IMAGE_SUFFIXES, Query, QueryView, read_mime
-from irt_desktop.gui.results_model import PathRole, ResultDelegate, ResultsModel
+from irt_desktop.gui import icons
+from irt_desktop.gui.library_client import READY, LibraryClient
+from irt_desktop.gui.query import Crop, Query, image_file_filter, read_mime
+from irt_desktop.gui.query_view import QueryView
+from irt_desktop.gui.results_model import ResultDelegate, ResultsModel
+from irt_desktop.gui.results_view import ResultsView
+from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, SearchState
 from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.tasks import TaskRunner
 from irt_desktop.gui.thumbnails import ThumbnailLoader
 
+if TYPE_CHECKING:
+    from irt_desktop.library.records import Root, SearchHit
+
 SEARCH_DEBOUNCE_MS = 200
-IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)"
-
-
-class ResultsView(QListView):
-    """The thumbnail grid: virtualised (only visible rows are painted or loaded), keyboard first."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("results")
-        self.setAccessibleName("Search results")
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(200)
-        self.setSpacing(0)
-        self.setWrapping(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.setDragEnabled(False)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self.justify()
-
-    def justify(self) -> None:
-        """Spread the columns over the full width instead of leaving a strip empty on the right: a grid
-        as wide as the viewport allows, each card centred in its cell."""
-        delegate = self.itemDelegate()
-        if delegate is None or self.model() is None:
-            return
-        hint = delegate.sizeHint(QStyleOptionViewItem(), self.model().index(0, 0))
-        width = self.viewport().width() - 1
-        min_cell = hint.width() + 8
-        columns = max(1, width // min_cell)
-        grid = QSize(max(min_cell, width // columns), hint.height() + 8)
-        if grid != self.gridSize():
-            self.setGridSize(grid)
-
-    def current_menu_point(self) -> QPoint:
-        """Where a keyboard-opened context menu goes: under the current item."""
-        index = self.currentIndex()
-        rect = self.visualRect(index) if index.isValid() else self.viewport().rect()
-        return rect.center()
 
 
 class SearchView(QWidget):
@@ -95,16 +53,17 @@ class SearchView(QWidget):
         settings: AppSettings,
         thumbnails: ThumbnailLoader,
         parent: QWidget | None = None,
+        *,
+        runner: TaskRunner | None = None,
     ) -> None:
+        """`runner`: decodes the query preview (default: the client's)."""
         super().__init__(parent)
         self.client = client
         self.settings = settings
-        self.query: Query | None = None
-        self._last_answer: SearchAnswer | None = None
-        self._searching = False
+        self.state = SearchState()
 
         # --- left column: query and controls ---------------------------------------------------------------
-        self.query_view = QueryView()
+        self.query_view = QueryView(runner=runner if runner is not None else client.runner)
         self.query_label = QLabel("No query yet")
         self.query_label.setWordWrap(True)
         self.query_label.setObjectName("hint")
@@ -180,9 +139,10 @@ class SearchView(QWidget):
         self.thumbnails = thumbnails
         self.model = ResultsModel(thumbnails, self)
         self.delegate = ResultDelegate(settings.thumbnail_size, self)
-        self.results = ResultsView()
-        self.results.setModel(self.model)
+        self.results = ResultsView(self.model)
         self.results.setItemDelegate(self.delegate)
+        # The Edit menu offers it too.
+        self.copy_action = self.results.copy_action
         self.result_header = QLabel("Results appear here.")
         self.result_header.setObjectName("hint")
         self.result_header.setAccessibleName("Result summary")
@@ -209,7 +169,6 @@ class SearchView(QWidget):
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.search_now)
 
-        self._build_result_actions()
         self._connect()
         self._update_min_label()
         self.set_thumbnail_size(settings.thumbnail_size)
@@ -240,31 +199,23 @@ class SearchView(QWidget):
         self.k_spin.valueChanged.connect(self._on_k_spin)
         self.min_slider.valueChanged.connect(self._on_min_changed)
         self.folder_combo.currentIndexChanged.connect(lambda _: self.schedule_search())
-        self.results.activated.connect(lambda index: self._open_rows([index.row()]))
-        self.results.customContextMenuRequested.connect(self._show_context_menu)
+        self.results.more_like_this.connect(self.more_like_this)
+        self.results.status_message.connect(self.status_message)
         self.client.state_changed.connect(self._on_client_state)
         self.client.roots_changed.connect(self.set_roots)
         self.client.model_changed.connect(lambda _: self.schedule_search())
 
-    def _build_result_actions(self) -> None:
-        def act(text: str, icon: str, shortcut: str | QKeySequence | None, slot) -> QAction:
-            a = QAction(icons.icon(icon), text, self.results)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
-                a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            a.triggered.connect(slot)
-            self.results.addAction(a)
-            return a
-
-        self.open_action = act("&Open", "open", "Return", lambda: self._open_rows(self.selected_rows()))
-        self.reveal_action = act("Show in &folder", "reveal", "Ctrl+Shift+R", self._reveal_selected)
-        self.copy_action = act("&Copy path", "copy", QKeySequence.StandardKey.Copy, self._copy_selected)
-        self.similar_action = act("&More like this", "similar", "Ctrl+M", self._more_like_selected)
-        self.details_action = act("&Details…", "info", "Ctrl+I", self._details_selected)
-
     # --- queries ------------------------------------------------------------------------------------------
+    @property
+    def query(self) -> Query | None:
+        return self.state.query
+
+    @property
+    def last_answer(self) -> SearchAnswer | None:
+        return self.state.last_answer
+
     def set_query(self, query: Query, show: bool = True) -> None:
-        self.query = query
+        self.state.set_query(query)
         if show:
             if isinstance(query.source, Path | bytes):
                 self.query_view.load(query.source, query.crop)
@@ -279,7 +230,9 @@ class SearchView(QWidget):
         self.set_query(Query(image, label), show=False)
 
     def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Search by photo", self.settings.last_dir, IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Search by photo", self.settings.last_dir, image_file_filter()
+        )
         if path:
             self.settings.last_dir = str(Path(path).parent)
             self.set_query(Query(Path(path), Path(path).name))
@@ -305,26 +258,15 @@ class SearchView(QWidget):
             "first, or drag the picture itself."
         )
 
-    def _on_region_changed(self, crop: tuple[int, int, int, int] | None) -> None:
-        if self.query is None:
-            return
-        self.query = self.query.with_crop(crop)
-        self._describe_query()
-        self.schedule_search()
+    def _on_region_changed(self, crop: Crop | None) -> None:
+        if self.state.set_crop(crop):
+            self._describe_query()
+            self.schedule_search()
 
     def _describe_query(self) -> None:
-        q = self.query
-        if q is None:
-            self.query_label.setText("No query yet")
-            self.clear_region_button.setEnabled(False)
-            return
-        region = "whole image"
-        if q.crop is not None:
-            x0, y0, x1, y1 = q.crop
-            region = f"region {x1 - x0} × {y1 - y0} at ({x0}, {y0})"
-        self.query_label.setText(f"{q.label} — {region}")
-        self.query_label.setToolTip(str(q.source) if isinstance(q.source, Path) else q.label)
-        self.clear_region_button.setEnabled(q.crop is not None)
+        self.query_label.setText(self.state.query_text())
+        self.query_label.setToolTip(self.state.query_tooltip())
+        self.clear_region_button.setEnabled(self.query is not None and self.query.crop is not None)
 
     # --- controls -----------------------------------------------------------------------------------------
     def _on_k_slider(self, value: int) -> None:
@@ -351,7 +293,7 @@ class SearchView(QWidget):
         v = self.min_slider.value()
         self.min_label.setText("off" if v == 0 else f"{v / 100:.2f}")
 
-    def set_roots(self, roots: list[Any]) -> None:
+    def set_roots(self, roots: list[Root]) -> None:
         current = self.folder_combo.currentData()
         self.folder_combo.blockSignals(True)
         self.folder_combo.clear()
@@ -367,7 +309,7 @@ class SearchView(QWidget):
         if current is not None and found < 0:
             self.schedule_search()
 
-    def filter_to_root(self, root: Any) -> None:
+    def filter_to_root(self, root: Root) -> None:
         found = self.folder_combo.findData(root.id)
         if found >= 0:
             self.folder_combo.setCurrentIndex(found)
@@ -379,11 +321,9 @@ class SearchView(QWidget):
         self.results.doItemsLayout()
 
     def request(self) -> SearchRequest | None:
-        if self.query is None:
-            return None
-        min_score = self.min_slider.value() / 100 or None
-        root = self.folder_combo.currentData()
-        return SearchRequest(self.query, self.k_spin.value(), min_score, [root] if root is not None else None)
+        return self.state.request(
+            self.k_spin.value(), self.min_slider.value() / 100, self.folder_combo.currentData()
+        )
 
     def schedule_search(self) -> None:
         if self.query is not None:
@@ -394,106 +334,34 @@ class SearchView(QWidget):
         request = self.request()
         if request is None:
             return
-        self._searching = True
+        self.state.started()
         self.result_header.setText("Searching…")
         self.client.search(request, self._on_answer, self._on_search_failed)
 
     def _on_answer(self, answer: SearchAnswer) -> None:
-        self._searching = False
-        self._last_answer = answer
-        if (
-            answer.encoded is not None
-            and self.query is not None
-            and answer.request.query.source is self.query.source
-        ):
-            # Later searches (another region, another k) reuse the PNG instead of encoding again.
-            self.query = Query(answer.encoded, self.query.label, self.query.crop, self.query.image_id)
+        self.state.answered(answer)
         self.model.set_hits(answer.hits)
         if answer.hits:
             self.results.setCurrentIndex(self.model.index(0))
             self.results.selectionModel().select(
                 self.model.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect
             )
-        n = len(answer.hits)
-        where = self.folder_combo.currentText() if self.folder_combo.currentData() is not None else ""
-        self.result_header.setText(
-            f"{formatting.plural(n, 'photo')} found{' in ' + where if where else ''} "
-            f"({answer.seconds * 1000:.0f} ms)"
-            if n
-            else "No photos matched. Lower the minimum similarity, or add folders to the library."
-        )
+        folder = self.folder_combo.currentText() if self.folder_combo.currentData() is not None else ""
+        self.result_header.setText(self.state.summary(answer, folder))
 
     def _on_search_failed(self, exc: BaseException) -> None:
-        self._searching = False
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        if self.client.state != READY:
-            reason = "The library is not ready yet: " + reason
+        self.state.failed()
+        reason = self.state.failure_text(exc, self.client.state == READY)
         self.result_header.setText(f"Search failed: {reason}")
         self.status_message.emit(f"Search failed: {reason}")
 
     def _on_client_state(self, state: str) -> None:
-        if state == READY and self.query is not None and self._last_answer is None and not self._searching:
+        if state == READY and self.query is not None and self.last_answer is None and not self.is_searching:
             self.search_now()
 
     @property
     def is_searching(self) -> bool:
-        return self._searching
+        return self.state.searching
 
-    # --- result actions -----------------------------------------------------------------------------------
-    def selected_rows(self) -> list[int]:
-        rows = sorted({i.row() for i in self.results.selectionModel().selectedIndexes()})
-        if not rows and self.results.currentIndex().isValid():
-            rows = [self.results.currentIndex().row()]
-        return rows
-
-    def _paths(self, rows: list[int]) -> list[str]:
-        return [self.model.index(r).data(PathRole) for r in rows]
-
-    def _open_rows(self, rows: list[int]) -> None:
-        for path in self._paths(rows)[:20]:
-            result_actions.open_file(path)
-
-    def _reveal_selected(self) -> None:
-        for path in self._paths(self.selected_rows())[:5]:
-            result_actions.reveal_in_file_manager(path)
-
-    def _copy_selected(self) -> None:
-        paths = self._paths(self.selected_rows())
-        if paths:
-            result_actions.copy_paths(paths)
-            self.status_message.emit(f"Copied {formatting.plural(len(paths), 'path')}")
-
-    def _more_like_selected(self) -> None:
-        rows = self.selected_rows()
-        if rows:
-            self.more_like_this(self.model.hit(rows[0]))
-
-    def more_like_this(self, hit: Any) -> None:
-        path = Path(hit.path)
-        self.set_query(Query(path, path.name, None, int(hit.image_id)))
-
-    def _details_selected(self) -> None:
-        rows = self.selected_rows()
-        if rows:
-            result_actions.DetailsDialog(self.model.hit(rows[0]), self).exec()
-
-    def _show_context_menu(self, pos: QPoint) -> None:
-        index = self.results.indexAt(pos)
-        if index.isValid() and not self.results.selectionModel().isSelected(index):
-            self.results.setCurrentIndex(index)
-        if not self.selected_rows():
-            return
-        menu = QMenu(self)
-        for a in (self.open_action, self.reveal_action, self.copy_action):
-            menu.addAction(a)
-        menu.addSeparator()
-        menu.addAction(self.similar_action)
-        menu.addAction(self.details_action)
-        menu.popup(self.results.viewport().mapToGlobal(pos))
-        self._menu = menu
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Menu and self.results.hasFocus():
-            self._show_context_menu(self.results.current_menu_point())
-            return
-        super().keyPressEvent(event)
+    def more_like_this(self, hit: SearchHit) -> None:
+        self.set_query(self.state.more_like(hit))

@@ -11,7 +11,8 @@ open, search, roots); others run side by side. A task's answer is dropped when t
 or the runner shut down, so a view never hears from work it no longer wants and needs no bookkeeping of
 its own. Tests inject an executor (`TaskRunner(executor=run_inline)`) to run jobs on the calling thread.
 
-The model-owning indexing loop is not a task: it lives on its own long-lived thread (gui.workers).
+The model-owning indexing loop is not a task: it lives on its own long-lived thread (gui.workers), and
+thumbnails have their own small pool (gui.thumbnails) so scrolling never queues behind a search.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 
 WORKER_NICE = 10
 PROGRESS_INTERVAL_S = 0.1
+# Threads of a runner's own pool. Most tasks wait on disk, the network or a lock rather than the CPU; a
+# pool sized to the cores (2 on a small laptop) would let a weights download and a folder scan hold every
+# thread while the library lane's next search waits for one.
+MIN_POOL_THREADS = 6
 
 Executor = Callable[[Callable[[], None]], None]
 
@@ -160,10 +165,17 @@ class TaskRunner(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._pool = pool if pool is not None else QThreadPool(self)
+        if pool is None:
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(max(MIN_POOL_THREADS, pool.maxThreadCount()))
+            # Threads never expire: the library keeps state per thread until it closes (the catalog's
+            # SQLite connection), so a thread retired after an idle spell and born again for the next
+            # search would leave one more open connection behind each time.
+            pool.setExpiryTimeout(-1)
+        self._pool = pool
         self._executor = executor
         self._lock = threading.Lock()
-        self._lanes: dict[str, deque[Callable[[], None]]] = {}
+        self._lanes: dict[str, deque[tuple[Task, Callable[[], None]]]] = {}
         self._busy_lanes: set[str] = set()
         self._closed = False
         _main_poster()
@@ -273,7 +285,7 @@ class TaskRunner(QObject):
             self._submit(job)
         else:
             with self._lock:
-                self._lanes.setdefault(lane, deque()).append(job)
+                self._lanes.setdefault(lane, deque()).append((task, job))
                 start = lane not in self._busy_lanes
                 if start:
                     self._busy_lanes.add(lane)
@@ -293,7 +305,7 @@ class TaskRunner(QObject):
             if not queue:
                 self._busy_lanes.discard(lane)
                 return
-            job = queue.popleft()
+            _, job = queue.popleft()
         self._submit(job)
 
     def _submit(self, job: Callable[[], None]) -> None:
@@ -307,8 +319,12 @@ class TaskRunner(QObject):
         work to return. True if it all returned within the timeout."""
         self._closed = True
         with self._lock:
+            queued = [task for queue in self._lanes.values() for task, _ in queue]
             for queue in self._lanes.values():
                 queue.clear()
+        for task in queued:  # never started: finished as far as anyone waiting on them is concerned
+            task._dropped = True
+            task._finished.set()
         return self._pool.waitForDone(timeout_ms)
 
 

@@ -5,6 +5,12 @@ Decoding goes through irt_desktop.images.open_image so orientation, HEIC and odd
 as what the library embedded. Workers produce QImages (safe off the GUI thread); only the GUI thread turns
 them into QPixmaps. Newer requests get higher pool priority, so scrolling fast shows what is on screen
 now rather than working through what scrolled past.
+
+Why a pool of its own rather than the window's TaskRunner: a grid asks for hundreds of thumbnails at
+once and the newest must jump the queue (QThreadPool priorities; the runner keeps submission order), a
+thumbnail size change throws away every queued request at once (pool.clear()), and a screenful of
+decodes must never sit in front of a search or hold the threads the library lane needs. ARCHITECTURE.md
+(Threads) names this pool.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class ThumbnailCache:
     """JPEG thumbnails keyed by path, mtime, file size and pixel size; safe to use from many threads."""
 
     def __init__(self, root: Path) -> None:
+        """`root`: the library's thumbnails folder (LibraryLayout.thumbnails)."""
         self.root = Path(root)
 
     def file_for(self, path: str, pixel_size: int) -> Path | None:

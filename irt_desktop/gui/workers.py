@@ -1,144 +1,34 @@
-"""Worker threads: where everything slow runs, so the GUI thread only lays out and paints.
+"""The GUI's dedicated worker threads; every short or one-off job goes through gui.tasks.TaskRunner.
 
-- `SerialWorker`: a long-lived QThread that runs submitted calls one after another (opening the library,
-  searches, root changes, duplicate scans); results come back on the GUI thread through a queued signal.
-- `IndexingWorker`: the long-lived QThread that owns indexing runs (Library.index for a full pass,
-  Library.update for the paths the watcher reports), with pause, cancel, coalesced re-run requests and
-  progress throttled to a rate the event loop can absorb.
-- `TaskThread`: one long job with progress (training, benchmark, weights download).
-
-Worker threads lower their own scheduling priority: on a 2-core machine a busy embedder would otherwise
-compete with the GUI thread for the CPU (Linux applies nice per thread, and threads torch/OpenMP start
-from the worker inherit it).
+- `IndexingWorker`: the one long-lived QThread that owns the model and indexing runs (Library.index for a
+  full pass, Library.update for the paths the watcher reports), with pause, cancel, coalesced re-run
+  requests and progress throttled to a rate the event loop can absorb. It stays a thread of its own
+  (ARCHITECTURE.md, Threads): a pass lasts minutes to hours and must never hold a pool thread that the
+  library's short calls need, nor run beside a second copy of itself.
+- `TaskThread` / `run_task`: the older one-thread-per-job idiom, kept only until the fine-tune wizard and
+  the benchmark pane move to the TaskRunner; nothing else uses them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import queue
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
+
+from irt_desktop.gui.tasks import PROGRESS_INTERVAL_S, Cancelled, lower_current_thread_priority
+
+if TYPE_CHECKING:
+    from irt_desktop.library import Library
+    from irt_desktop.library.records import IndexProgress
 
 log = logging.getLogger(__name__)
 
-WORKER_NICE = 10
-PROGRESS_INTERVAL_S = 0.1
-
-
-def lower_current_thread_priority() -> None:
-    """Best effort: make the calling (worker) thread yield the CPU to the GUI thread."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
-    else:
-        thread = QThread.currentThread()
-        if thread is not None:
-            with contextlib.suppress(RuntimeError):
-                thread.setPriority(QThread.Priority.LowPriority)
-
-
-class Cancelled(Exception):
-    """Raised inside a job's progress callback to stop it when the user cancelled."""
-
-
-@dataclass
-class Job:
-    fn: Callable[[], Any]
-    on_done: Callable[[Any], None] | None = None
-    on_error: Callable[[BaseException], None] | None = None
-    name: str = ""
-    # Set from the GUI thread when the answer is no longer wanted (e.g. a newer search replaced it).
-    cancelled: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class SerialWorker(QThread):
-    """Runs jobs in submission order on one thread; callbacks run on the GUI thread."""
-
-    _deliver = Signal(object, object, bool)  # job, value or exception, ok
-    job_failed = Signal(str, object)  # job name, exception (for callers without on_error)
-
-    def __init__(self, name: str = "worker", parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._deliver.connect(self._on_deliver)
-        self._busy = threading.Event()
-        self._stopped = False
-
-    def submit(
-        self,
-        fn: Callable[[], Any],
-        on_done: Callable[[Any], None] | None = None,
-        on_error: Callable[[BaseException], None] | None = None,
-        name: str = "",
-    ) -> Job:
-        job = Job(fn, on_done, on_error, name or getattr(fn, "__name__", "job"))
-        if self._stopped:
-            # After stop(): late callbacks must not bring the thread back to life behind the owner's back.
-            job.cancelled = True
-            return job
-        self._queue.put(job)
-        if not self.isRunning():
-            self.start()
-        return job
-
-    def pending(self) -> int:
-        return self._queue.qsize() + (1 if self._busy.is_set() else 0)
-
-    def run(self) -> None:
-        lower_current_thread_priority()
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            if job.cancelled:
-                job.done.set()
-                continue
-            self._busy.set()
-            try:
-                value = job.fn()
-            except BaseException as exc:  # delivered to the GUI; a worker thread must not die
-                log.debug("job %s failed:\n%s", job.name, traceback.format_exc())
-                self._deliver.emit(job, exc, False)
-            else:
-                self._deliver.emit(job, value, True)
-            finally:
-                self._busy.clear()
-                job.done.set()
-
-    @Slot(object, object, bool)
-    def _on_deliver(self, job: Job, value: Any, ok: bool) -> None:
-        if job.cancelled or self._stopped:
-            return
-        if ok:
-            if job.on_done is not None:
-                job.on_done(value)
-        elif job.on_error is not None:
-            job.on_error(value)
-        else:
-            log.warning("job %s failed: %s", job.name, value)
-            self.job_failed.emit(job.name, value)
-
-    def stop(self, timeout_ms: int = 10000) -> bool:
-        """Finish the running job, drop the rest, end the thread."""
-        self._stopped = True
-        with contextlib.suppress(queue.Empty):
-            while True:
-                job = self._queue.get_nowait()
-                if job is not None:
-                    job.cancelled = True
-        self._queue.put(None)
-        return self.wait(timeout_ms) if self.isRunning() else True
+__all__ = ["Cancelled", "IndexingWorker", "TaskThread", "lower_current_thread_priority", "run_task"]
 
 
 class IndexingWorker(QThread):
@@ -158,13 +48,13 @@ class IndexingWorker(QThread):
         self._requested = False
         self._paths: dict[str, None] = {}  # ordered set: paths waiting for an update()
         self._stopping = False
-        self._library: Any = None
+        self._library: Library | None = None
         self.cancel_event = threading.Event()
         self.pause_event = threading.Event()
         self._running = threading.Event()
         self._last_emit = 0.0
 
-    def set_library(self, library: Any) -> None:
+    def set_library(self, library: Library | None) -> None:
         with self._cond:
             if library is not self._library:
                 self._paths.clear()  # they were the old library's
@@ -264,11 +154,10 @@ class IndexingWorker(QThread):
                 self._running.clear()
             self.run_finished.emit(report, error)
 
-    def _on_progress(self, p: Any) -> None:
+    def _on_progress(self, p: IndexProgress) -> None:
         # Emitting per image would flood the GUI's event queue; 10 updates a second read as live.
         now = time.monotonic()
-        total = getattr(p, "total", 0)
-        if now - self._last_emit >= PROGRESS_INTERVAL_S or getattr(p, "done", 0) >= total:
+        if now - self._last_emit >= PROGRESS_INTERVAL_S or p.done >= p.total:
             self._last_emit = now
             self.progress.emit(p)
 

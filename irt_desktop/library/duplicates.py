@@ -1,4 +1,7 @@
-"""Duplicates: byte-identical files, and visually near-identical images grouped by a score threshold."""
+"""Duplicates: byte-identical files, and visually near-identical images grouped by a score threshold.
+
+Threads: any thread; it reads whole-file hashes, so the GUI calls it from a worker.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from irt_desktop.library.catalog import LIVE, Catalog
+from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.hashing import full_hash_file
 from irt_desktop.library.records import DuplicateReport, ImageInfo
 from irt_desktop.library.vector_index import VectorIndex
@@ -21,23 +24,17 @@ def exact_groups(catalog: Catalog) -> list[list[int]]:
     Quick hash + size proposes candidates; a full-content hash (cached in the catalog, cleared when a
     file changes) confirms them, since the quick hash does not read the middle of large files.
     """
-    rows = catalog.conn.execute(
-        f"SELECT id, path, quick_hash, size, full_hash FROM images WHERE {LIVE} AND quick_hash IS NOT NULL "
-        f"AND (quick_hash, size) IN (SELECT quick_hash, size FROM images WHERE {LIVE} "
-        f"AND quick_hash IS NOT NULL GROUP BY quick_hash, size HAVING count(*) > 1) ORDER BY id"
-    ).fetchall()
-    computed: list[tuple[str, int]] = []
+    computed: list[tuple[int, str]] = []
     by_full: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for image_id, path, _quick, size, full in rows:
+    for image_id, path, size, full in catalog.images_sharing_quick_hash():
         if full is None:
             with contextlib.suppress(OSError):
                 full = full_hash_file(path)
-                computed.append((full, image_id))
+                computed.append((image_id, full))
         if full is not None:
             by_full[(full, size)].append(image_id)
     if computed:
-        with catalog.transaction() as conn:
-            conn.executemany("UPDATE images SET full_hash = ? WHERE id = ?", computed)
+        catalog.set_full_hashes(computed)
     return [ids for ids in by_full.values() if len(ids) > 1]
 
 

@@ -18,6 +18,10 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from irt_desktop.library.catalog import Catalog
 
 
 def normalize_patterns(patterns: Iterable[str]) -> list[str]:
@@ -149,3 +153,42 @@ def relative(path: str, root: str) -> str:
 
 
 NONE = ExcludeRules()
+
+
+class StoredExcludes:
+    """The library's exclude patterns: the one place that reads, changes and compiles them. They are
+    kept in the catalog, so the CLI and the GUI (even two processes on one library) share them.
+
+    Threads: `set()` and `rules()` from any thread (each reads through its own catalog connection);
+    `rules(reread=False)` from any thread at all, the watcher's event threads included: it answers from
+    memory, as of the last read or change."""
+
+    def __init__(self, catalog: Catalog, defaults: Sequence[str] | None = None) -> None:
+        """`defaults` seed a library that has never had patterns set; one that has (even to none)
+        keeps its own."""
+        self._catalog = catalog
+        if defaults is not None and catalog.stored_exclude_patterns() is None:
+            self.set(defaults)
+        self._rules = ExcludeRules.of(catalog.stored_exclude_patterns() or [])
+
+    def rules(self, *, reread: bool = True) -> ExcludeRules:
+        if reread:  # another process (the CLI beside the GUI) may have changed them
+            stored = tuple(self._catalog.stored_exclude_patterns() or ())
+            if stored != self._rules.patterns:
+                self._rules = ExcludeRules.of(stored)
+        return self._rules
+
+    def set(self, patterns: Sequence[str]) -> bool:
+        """Store the patterns; True if they changed. They take effect at the next scan: photos already
+        indexed that now match leave search results then, as if deleted, and come back with their
+        vectors if the pattern is removed again."""
+        if isinstance(patterns, str):
+            raise TypeError("exclude patterns are a list of strings, not one string")
+        kept = normalize_patterns(patterns)
+        stored = self._catalog.stored_exclude_patterns()
+        if stored is not None and kept == stored:
+            return False
+        # Stored even when empty: "none, on purpose" is not "never set" (see `defaults`).
+        self._catalog.store_exclude_patterns(kept)
+        self._rules = ExcludeRules.of(kept)
+        return kept != (stored or [])

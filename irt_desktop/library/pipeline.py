@@ -4,6 +4,9 @@ Crash safety comes from the batch transaction: a batch's vectors and its rows' s
 so after a kill the catalog holds whole batches only, and the next run picks up the rest (pending =
 no vector from the target model yet).
 
+Threads: `run()` on the indexing thread, which alone runs the model; the decode pool only reads and
+decodes files, and never touches the catalog or the embedder.
+
 CPU sharing (measured in tests/perf/bench_indexing.py): on a CPU-only machine decoding and the model
 compete for the same cores. Decoding runs ahead of the model by at most `prefetch` images; the decode
 threads run at a lower scheduling priority where the OS allows it, so the model's threads, which wait
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.decode import Decoded, Tensorizer, decode_file
 from irt_desktop.library.records import IndexProgress
 from irt_desktop.retrieval.embedder import Embedder
@@ -69,7 +72,7 @@ class EmbeddingPipeline:
         model_id: str,
         config: PipelineConfig | None = None,
         on_commit: CommitHook | None = None,
-        transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
+        transaction: Callable[[], contextlib.AbstractContextManager[Tx]] | None = None,
         refresh: Callable[[], Embedder] | None = None,
     ) -> None:
         """`refresh`, asked before every batch, returns the embedder to use from then on: the library
@@ -165,33 +168,40 @@ class EmbeddingPipeline:
             x = torch.from_numpy(np.stack([d.tensor for d in good]))
             vectors = self.embedder.embed_tensor(x)
         now = time.time()
-        with self._transaction() as conn:
-            seq = self.catalog.next_seq(conn)
+        catalog = self.catalog
+        with self._transaction() as tx:
+            seq = catalog.next_seq(tx)
             kept_ids, kept_vecs = [], []
             for d, v in zip(good, vectors, strict=True):
                 # The row may have been removed (its root removed) while we were decoding it.
-                n = conn.execute(
-                    "UPDATE images SET status = 'ok', reason = NULL, size = ?, mtime_ns = ?, quick_hash = ?, "
-                    "width = ?, height = ?, exif_taken = ?, updated_at = ? "
-                    "WHERE id = ? AND status IN ('pending', 'ok')",
-                    (d.size, d.mtime_ns, d.quick_hash, d.width, d.height, d.exif_taken, now, d.image_id),
-                ).rowcount
-                if n:
+                if catalog.mark_embedded(
+                    tx,
+                    d.image_id,
+                    size=d.size,
+                    mtime_ns=d.mtime_ns,
+                    quick_hash=d.quick_hash,
+                    width=d.width,
+                    height=d.height,
+                    exif_taken=d.exif_taken,
+                    at=now,
+                ):
                     kept_ids.append(d.image_id)
                     kept_vecs.append(v)
             for d in batch:
                 if d.tensor is None:
-                    conn.execute(
-                        "UPDATE images SET status = 'failed', reason = ?, "
-                        "size = coalesce(nullif(?, 0), size), "
-                        "mtime_ns = coalesce(nullif(?, 0), mtime_ns), quick_hash = ?, updated_at = ? "
-                        "WHERE id = ? AND status IN ('pending', 'ok')",
-                        (d.error, d.size, d.mtime_ns, d.quick_hash, now, d.image_id),
+                    catalog.mark_failed(
+                        tx,
+                        d.image_id,
+                        d.error,
+                        size=d.size,
+                        mtime_ns=d.mtime_ns,
+                        quick_hash=d.quick_hash,
+                        at=now,
                     )
                     result.failed += 1
             ids = np.asarray(kept_ids, np.int64)
             vecs = np.asarray(kept_vecs, np.float32).reshape(len(kept_ids), self.embedder.dim)
-            self.catalog.put_vectors(conn, self.model_id, ids, vecs, seq)
+            catalog.put_vectors(tx, self.model_id, ids, vecs, seq)
             if self.on_commit is not None and len(ids):
                 self.on_commit(ids, vecs)
         result.embedded += len(kept_ids)

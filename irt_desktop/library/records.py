@@ -1,10 +1,32 @@
-"""Plain records the library hands out: no database handles, safe to pass to another thread."""
+"""Plain records the library hands out: no database handles, safe to pass to another thread.
+
+Imports nothing heavy (no torch, FAISS or SQLite), so the GUI can type against it cheaply.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
+
+
+class ImageStatus(StrEnum):
+    """A catalogued file's state; the values are what the catalog stores."""
+
+    PENDING = "pending"  # scanned, not embedded yet (or its content changed)
+    OK = "ok"  # decoded and embedded (by some model)
+    FAILED = "failed"  # could not be decoded; retried once the file changes
+    DELETED = "deleted"  # gone from disk (or excluded); kept a while so a move back keeps its vectors
+
+
+class RootStatus(StrEnum):
+    """A watched folder's state as the GUI shows it."""
+
+    INDEXED = "indexed"
+    PENDING = "pending"
+    OFFLINE = "offline"
+    ERRORS = "errors"
 
 
 @dataclass(frozen=True)
@@ -14,8 +36,7 @@ class Root:
     recursive: bool
     network: bool
     follow_symlinks: bool
-    # 'indexed' | 'pending' | 'offline' | 'errors'
-    status: str
+    status: RootStatus
     n_images: int
     n_failed: int
     n_pending: int = 0
@@ -31,7 +52,7 @@ class ImageInfo:
     height: int | None
     # EXIF DateTimeOriginal when the photo has one, else the file's modification time.
     taken: datetime | None
-    status: str
+    status: ImageStatus
     reason: str | None = None
 
 

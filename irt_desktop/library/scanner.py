@@ -3,6 +3,9 @@
 A scan never deletes what it could not see: an unreachable root is marked offline, an unreadable
 sub-folder keeps its rows, and an empty root folder that used to hold photos is taken for an unmounted
 drive. Moves and renames are recognised by quick hash + size and keep their row id, so their vectors stay.
+
+Threads: the indexing thread (the Indexer runs one scan at a time); files are hashed before the write
+transaction, so other threads' reads and searches are never held up by disk I/O.
 """
 
 from __future__ import annotations
@@ -16,33 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from irt_desktop.images import is_image_path
-from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.catalog import Catalog, NewFile, StoredImage, Tx
 from irt_desktop.library.excludes import NONE, ExcludeRules, relative
+from irt_desktop.library.folders import RootRow, is_junk_name, is_under
 from irt_desktop.library.hashing import quick_hash_file
-from irt_desktop.library.records import ScanReport
-from irt_desktop.library.roots import RootRow, is_under, prefix_range
+from irt_desktop.library.records import ImageStatus, ScanReport
 
-# Compared lower-case. Names starting with "." (hidden on POSIX; also .DS_Store, ._AppleDouble files,
-# .Trashes, .thumbnails) are skipped separately.
-JUNK_NAMES = frozenset(
-    {
-        "@eadir",  # Synology thumbnails
-        "thumbs.db",
-        "desktop.ini",
-        "system volume information",
-        "$recycle.bin",
-        "lost+found",
-        "#recycle",
-        "#snapshot",
-    }
-)
 _WIN_HIDDEN = 0x2  # FILE_ATTRIBUTE_HIDDEN
 
 SeenCallback = Callable[[int, str], None]
-
-
-def is_junk_name(name: str) -> bool:
-    return name.startswith((".", "~$")) or name.lower() in JUNK_NAMES
 
 
 def _hidden_on_windows(entry: os.DirEntry) -> bool:
@@ -148,20 +133,11 @@ class ScanOutcome:
 
 
 @dataclass
-class _Row:
-    id: int
-    size: int
-    mtime_ns: int
-    status: str
-    quick_hash: str | None
-
-
-@dataclass
 class _Diff:
     new: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, root id, size, mtime
-    changed: list[tuple[_Row, int, int]] = field(default_factory=list)
-    reappeared: list[tuple[_Row, int, int]] = field(default_factory=list)
-    missing: list[_Row] = field(default_factory=list)
+    changed: list[tuple[StoredImage, int, int]] = field(default_factory=list)
+    reappeared: list[tuple[StoredImage, int, int]] = field(default_factory=list)
+    missing: list[StoredImage] = field(default_factory=list)
 
 
 # Runs inside the scan's write transaction with (removed ids, restored ids), to update FAISS in step.
@@ -172,7 +148,7 @@ class Scanner:
     def __init__(
         self,
         catalog: Catalog,
-        transaction: Callable[[], contextlib.AbstractContextManager] | None = None,
+        transaction: Callable[[], contextlib.AbstractContextManager[Tx]] | None = None,
         on_changes: ChangeHook | None = None,
         exclude: ExcludeRules = NONE,
     ) -> None:
@@ -216,24 +192,21 @@ class Scanner:
                 exclude=self.exclude,
             )
             seen_total += len(listing.files)
-            rows = self._rows(root.id)
+            rows = self.catalog.images_under(root.id)
             if (
                 not listing.files
                 and not listing.unlisted
                 and not listing.excluded
-                and any(r.status != "deleted" for r in rows.values())
+                and any(r.status != ImageStatus.DELETED for r in rows.values())
             ):
                 # An empty mount point where photos used to be: an unmounted drive, not a mass deletion.
-                self._set_online(root.id, False)
+                self.catalog.set_root_online(root.id, False)
                 outcome.report.offline_roots.append(root.id)
                 continue
             self._diff(root, listing, rows, diff, outcome.report)
             scanned.append(root.id)
         self._apply(diff, outcome)
-        now = time.time()
-        with self.catalog.transaction() as conn:
-            for root_id in scanned:
-                conn.execute("UPDATE roots SET online = 1, scanned_at = ? WHERE id = ?", (now, root_id))
+        self.catalog.record_scan(online=(), scanned=scanned, at=time.time())
         outcome.touched_roots.update(scanned)
         return outcome
 
@@ -248,7 +221,7 @@ class Scanner:
             if not mine or not self._reachable(root, outcome):
                 continue
             listing = Listing()
-            rows: dict[str, _Row] = {}
+            rows: dict[str, StoredImage] = {}
             for region in mine:
                 rel = os.path.relpath(region, root.path)
                 if rel != "." and any(is_junk_name(part) for part in rel.split(os.sep)):
@@ -273,18 +246,13 @@ class Scanner:
                         st = None
                     if st is not None and stat.S_ISREG(st.st_mode):
                         listing.files[region] = (st.st_size, st.st_mtime_ns)
-                rows.update(self._rows(root.id, region))
+                rows.update(self.catalog.images_under(root.id, region))
             listing.files = {p: v for p, v in listing.files.items() if root.covers(p)}
             self._diff(root, listing, rows, diff, outcome.report)
             outcome.touched_roots.add(root.id)
             whole.extend([root.id] if root.path in mine else [])
         self._apply(diff, outcome)
-        now = time.time()
-        with self.catalog.transaction() as conn:
-            for root_id in outcome.touched_roots:
-                conn.execute("UPDATE roots SET online = 1 WHERE id = ?", (root_id,))
-            for root_id in whole:
-                conn.execute("UPDATE roots SET scanned_at = ? WHERE id = ?", (now, root_id))
+        self.catalog.record_scan(online=outcome.touched_roots, scanned=whole, at=time.time())
         return outcome
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -298,26 +266,13 @@ class Scanner:
         except OSError:
             ok = False
         if not ok:
-            self._set_online(root.id, False)
+            self.catalog.set_root_online(root.id, False)
             outcome.report.offline_roots.append(root.id)
         return ok
 
-    def _set_online(self, root_id: int, online: bool) -> None:
-        with self.catalog.transaction() as conn:
-            conn.execute("UPDATE roots SET online = ? WHERE id = ?", (int(online), root_id))
-
-    def _rows(self, root_id: int, region: str | None = None) -> dict[str, _Row]:
-        sql = "SELECT path, id, size, mtime_ns, status, quick_hash FROM images WHERE root_id = ?"
-        params: list = [root_id]
-        if region is not None:
-            lo, hi = prefix_range(region)
-            sql += " AND (path = ? OR (path >= ? AND path < ?))"
-            params += [region, lo, hi]
-        return {r[0]: _Row(*r[1:]) for r in self.catalog.conn.execute(sql, params)}
-
     @staticmethod
     def _diff(
-        root: RootRow, listing: Listing, rows: dict[str, _Row], diff: _Diff, report: ScanReport
+        root: RootRow, listing: Listing, rows: dict[str, StoredImage], diff: _Diff, report: ScanReport
     ) -> None:
         report.seen += len(listing.files)
         report.skipped_names += listing.skipped_names
@@ -326,20 +281,21 @@ class Scanner:
             row = rows.get(path)
             if row is None:
                 diff.new.append((path, root.id, size, mtime_ns))
-            elif row.status == "deleted":
+            elif row.status == ImageStatus.DELETED:
                 diff.reappeared.append((row, size, mtime_ns))
             elif (row.size, row.mtime_ns) != (size, mtime_ns):
                 diff.changed.append((row, size, mtime_ns))
             else:
                 report.unchanged += 1
         for path, row in rows.items():
-            if row.status != "deleted" and path not in listing.files and not listing.hides(path):
+            if row.status != ImageStatus.DELETED and path not in listing.files and not listing.hides(path):
                 diff.missing.append(row)
 
     def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
         report = outcome.report
+        catalog = self.catalog
         # Hashing reads files: done before the write transaction so it does not hold the lock during I/O.
-        candidates = self._hash_candidates({size for _, _, size, _ in diff.new})
+        candidates = catalog.sizes_with_hash(size for _, _, size, _ in diff.new)
         new_hashes: dict[str, str] = {}
         for path, _, size, _ in diff.new:
             if size in candidates:
@@ -350,37 +306,35 @@ class Scanner:
         for row, size, _ in diff.changed:
             if row.quick_hash is not None and row.size == size:
                 # same size: a touch or an EXIF-only rewrite by a tool keeps content; check
-                h = _try_hash_by_id(self.catalog, row.id)
-                if h == row.quick_hash:
+                stored = catalog.image_path(row.id)
+                if stored is not None and _try_hash(stored) == row.quick_hash:
                     touched.add(row.id)
 
-        missing_by_key: dict[tuple[str, int], list[_Row]] = {}
+        missing_by_key: dict[tuple[str, int], list[StoredImage]] = {}
         for row in diff.missing:
             if row.quick_hash is not None:
                 missing_by_key.setdefault((row.quick_hash, row.size), []).append(row)
         now = time.time()
         used: set[int] = set()
-        with self._transaction() as conn:
+        with self._transaction() as tx:
             for row, size, mtime_ns in diff.changed:
                 if row.id in touched:
-                    conn.execute(
-                        "UPDATE images SET mtime_ns = ?, updated_at = ? WHERE id = ?", (mtime_ns, now, row.id)
-                    )
+                    catalog.touch_image(tx, row.id, mtime_ns, now)
                     report.unchanged += 1
                     continue
-                _reset(conn, row.id, size, mtime_ns, now)
+                catalog.reset_image(tx, row.id, size, mtime_ns, now)
                 outcome.removed_ids.append(row.id)
                 report.changed += 1
             for row, size, mtime_ns in diff.reappeared:
                 # A file that came back where it was: unchanged, it is a move back; else new content.
                 if (row.size, row.mtime_ns) == (size, mtime_ns):
-                    _revive(conn, row.id, None, None, mtime_ns, now)
+                    catalog.revive_image(tx, row.id, mtime_ns, now)
                     outcome.restored_ids.append(row.id)
                     report.moved += 1
                 else:
-                    _reset(conn, row.id, size, mtime_ns, now)
+                    catalog.reset_image(tx, row.id, size, mtime_ns, now)
                     report.new += 1
-            inserts = []
+            inserts: list[NewFile] = []
             for path, root_id, size, mtime_ns in diff.new:
                 h = new_hashes.get(path)
                 if h is not None:
@@ -388,57 +342,30 @@ class Scanner:
                     if moved:
                         row = moved[0]
                         used.add(row.id)
-                        conn.execute(
-                            "UPDATE images SET path = ?, root_id = ?, mtime_ns = ?, updated_at = ? "
-                            "WHERE id = ?",
-                            (path, root_id, mtime_ns, now, row.id),
-                        )
+                        catalog.move_image(tx, row.id, path, root_id, mtime_ns, now)
                         report.moved += 1
                         continue
-                    source = _match(conn, h, size, used)
-                    if source is not None and source[1] == "deleted":
+                    source = _match(catalog.images_by_hash(tx, h, size), used)
+                    if source is not None and source[1] == ImageStatus.DELETED:
                         used.add(source[0])
-                        _revive(conn, source[0], path, root_id, mtime_ns, now)
+                        catalog.revive_image(tx, source[0], mtime_ns, now, path=path, root_id=root_id)
                         outcome.restored_ids.append(source[0])
                         report.moved += 1
                         continue
                     if source is not None:
-                        new_id = _copy_row(conn, self.catalog, source[0], path, root_id, mtime_ns, now)
+                        new_id = catalog.copy_image(tx, source[0], path, root_id, mtime_ns, now)
                         outcome.restored_ids.append(new_id)
                         report.copied += 1
                         continue
-                inserts.append((root_id, path, size, mtime_ns, h, now, now))
-            conn.executemany(
-                "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, status, added_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                inserts,
-            )
+                inserts.append((root_id, path, size, mtime_ns, h))
+            catalog.insert_new_images(tx, inserts, now)
             report.new += len(inserts)
             gone = [r.id for r in diff.missing if r.id not in used]
-            conn.executemany(
-                "UPDATE images SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id = ?",
-                [(now, now, i) for i in gone],
-            )
+            catalog.mark_deleted(tx, gone, now)
             outcome.removed_ids.extend(gone)
             report.deleted += len(gone)
             if self.on_changes is not None and (outcome.removed_ids or outcome.restored_ids):
                 self.on_changes(outcome.removed_ids, outcome.restored_ids)
-
-    def _hash_candidates(self, sizes: set[int]) -> set[int]:
-        """Sizes of new files that some catalog row (live, missing or deleted) with a hash also has."""
-        found: set[int] = set()
-        sizes_list = sorted(sizes)
-        for i in range(0, len(sizes_list), 900):
-            chunk = sizes_list[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                r[0]
-                for r in self.catalog.conn.execute(
-                    f"SELECT DISTINCT size FROM images WHERE size IN ({marks}) AND quick_hash IS NOT NULL",
-                    chunk,
-                )
-            )
-        return found
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -457,60 +384,9 @@ def _try_hash(path: str) -> str | None:
         return None
 
 
-def _try_hash_by_id(catalog: Catalog, image_id: int) -> str | None:
-    path = catalog.scalar("SELECT path FROM images WHERE id = ?", (image_id,))
-    return None if path is None else _try_hash(str(path))
-
-
-def _reset(conn, image_id: int, size: int, mtime_ns: int, now: float) -> None:
-    """The file's content changed: forget everything derived from it."""
-    conn.execute(
-        "UPDATE images SET size = ?, mtime_ns = ?, quick_hash = NULL, full_hash = NULL, width = NULL, "
-        "height = NULL, exif_taken = NULL, status = 'pending', reason = NULL, deleted_at = NULL, "
-        "updated_at = ? WHERE id = ?",
-        (size, mtime_ns, now, image_id),
-    )
-    conn.execute("DELETE FROM vectors WHERE image_id = ?", (image_id,))
-
-
-def _revive(conn, image_id: int, path: str | None, root_id: int | None, mtime_ns: int, now: float) -> None:
-    has_vectors = conn.execute("SELECT 1 FROM vectors WHERE image_id = ? LIMIT 1", (image_id,)).fetchone()
-    conn.execute(
-        "UPDATE images SET path = coalesce(?, path), root_id = coalesce(?, root_id), mtime_ns = ?, "
-        "status = ?, deleted_at = NULL, updated_at = ? WHERE id = ?",
-        (path, root_id, mtime_ns, "ok" if has_vectors else "pending", now, image_id),
-    )
-
-
-def _match(conn, quick_hash: str, size: int, used: set[int]) -> tuple[int, str] | None:
+def _match(rows: list[tuple[int, ImageStatus]], used: set[int]) -> tuple[int, ImageStatus] | None:
     """A row with this content: a deleted one (to revive) before a live one (to copy from)."""
-    rows = conn.execute(
-        "SELECT id, status FROM images WHERE quick_hash = ? AND size = ? "
-        "ORDER BY status = 'deleted' DESC, status = 'ok' DESC, id",
-        (quick_hash, size),
-    ).fetchall()
     for image_id, status in rows:
-        if status != "deleted" or image_id not in used:
+        if status != ImageStatus.DELETED or image_id not in used:
             return image_id, status
     return None
-
-
-def _copy_row(
-    conn, catalog: Catalog, source_id: int, path: str, root_id: int, mtime_ns: int, now: float
-) -> int:
-    """A byte-identical copy of a catalogued file: a new row that reuses the source's vectors."""
-    cur = conn.execute(
-        "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, full_hash, width, height, exif_taken, "
-        "status, reason, added_at, updated_at) "
-        "SELECT ?, ?, size, ?, quick_hash, full_hash, width, height, exif_taken, status, reason, ?, ? "
-        "FROM images WHERE id = ?",
-        (root_id, path, mtime_ns, now, now, source_id),
-    )
-    new_id = int(cur.lastrowid)
-    seq = catalog.next_seq(conn)
-    conn.execute(
-        "INSERT INTO vectors(model_id, image_id, seq, vector) SELECT model_id, ?, ?, vector FROM vectors "
-        "WHERE image_id = ?",
-        (new_id, seq, source_id),
-    )
-    return new_id

@@ -1,4 +1,8 @@
-"""Search: query (file, bytes, PIL image, catalogued image) -> descriptor -> FAISS top-k -> catalog rows."""
+"""Search: query (file, bytes, PIL image, catalogued image) -> descriptor -> FAISS top-k -> catalog rows.
+
+Threads: any thread, alongside indexing (FAISS and the catalog are safe for that). A query is embedded
+on the caller's thread by the serving model; searches never start a thread pool of their own.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from irt_desktop.images import ImageError, open_image
 from irt_desktop.library.catalog import Catalog
-from irt_desktop.library.errors import QueryError
-from irt_desktop.library.records import SearchHit
+from irt_desktop.library.decode import Tensorizer
+from irt_desktop.library.errors import LibraryError, QueryError
+from irt_desktop.library.folders import canonical
+from irt_desktop.library.models import ModelRegistry
+from irt_desktop.library.records import ImageStatus, SearchHit
+from irt_desktop.library.vector_cache import VectorCache
 from irt_desktop.library.vector_index import VectorIndex
 
 Query = Path | str | bytes | bytearray | memoryview | Image.Image
@@ -79,7 +88,7 @@ def search_vector(
         for image_id, score in cand:
             info = infos.get(image_id)
             # Rows can vanish or be soft-deleted between the FAISS lookup and this read.
-            if info is None or info.status == "deleted":
+            if info is None or info.status == ImageStatus.DELETED:
                 continue
             if root_set is not None and info.root_id not in root_set:
                 continue
@@ -104,3 +113,67 @@ def search_vector(
         if exhausted or below_min:
             return hits
         fetch *= 4
+
+
+class Searcher:
+    """Search by the serving model: the search, "more like this" and in-memory embedding the GUI uses."""
+
+    def __init__(self, catalog: Catalog, models: ModelRegistry, vectors: VectorCache) -> None:
+        self._catalog = catalog
+        self._models = models
+        self._vectors = vectors
+
+    def search(
+        self,
+        query: Query,
+        *,
+        k: int = 50,
+        roots: Sequence[int] | None = None,
+        min_score: float | None = None,
+        crop: Box | None = None,
+        exclude_self: bool = False,
+    ) -> list[SearchHit]:
+        """Images most like `query` (a file, encoded bytes or a PIL image), best first.
+
+        `exclude_self`: when the query is a file that is itself in the library, leave it out."""
+        model_id = self._models.serving_or_adopt()
+        embedder = self._models.embedder(model_id)
+        im = load_query(query, min_side=Tensorizer(embedder.spec).resize, crop=crop)
+        vector = self.embed([im], model_id)[0]
+        exclude: list[int] = []
+        if exclude_self and isinstance(query, str | os.PathLike):
+            own = self._catalog.image_id_for_path(canonical(query))
+            if own is not None:
+                exclude.append(own)
+        index = self._vectors.index_for(model_id)
+        return search_vector(
+            self._catalog, index, vector, k=k, roots=roots, min_score=min_score, exclude=exclude
+        )
+
+    def similar(
+        self,
+        image_id: int,
+        *,
+        k: int = 50,
+        roots: Sequence[int] | None = None,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """'More like this' for a catalogued image, which is left out of its own results."""
+        model_id = self._models.serving_or_adopt()
+        found = self._catalog.vectors_for(model_id, [image_id])
+        if image_id not in found:
+            info = self._catalog.image_infos([image_id]).get(image_id)
+            if info is None:
+                raise LibraryError(f"there is no image with id {image_id}")
+            raise LibraryError(f"{info.path} is not indexed yet ({info.status})")
+        index = self._vectors.index_for(model_id)
+        return search_vector(
+            self._catalog, index, found[image_id], k=k, roots=roots, min_score=min_score, exclude=[image_id]
+        )
+
+    def embed(self, images: Sequence[Image.Image], model_id: str | None = None) -> np.ndarray:
+        """Descriptors of in-memory images, preprocessed exactly as indexing does."""
+        embedder = self._models.embedder(model_id or self._models.serving_or_adopt())
+        tensorize = Tensorizer(embedder.spec)
+        x = torch.from_numpy(np.stack([tensorize(im) for im in images]))
+        return embedder.embed_tensor(x)

@@ -1,13 +1,21 @@
-"""Keeping roots current with watchdog: events are debounced per path, then handed to Library.update,
-or, in reporting mode (`on_paths`), to the caller, whose own indexing thread runs the update with its
-progress, cancel and pause (the GUI's indexer; the CLI's `index --watch` uses the self-indexing mode).
+"""Watching roots with watchdog: reports settled batches of changed paths, and does nothing else.
 
-A photo being copied produces a burst of created/modified events; a path is processed only after it
+The watcher knows no Library and no catalog. It is given three callables: `roots()` (the folders to
+watch, asked again when new ones may have appeared or an offline one may be back), `rules()` (the
+exclude patterns; called on watchdog's event threads, so it must answer from memory) and `sink(paths)`
+(receives each settled batch, on the watcher's own thread). Whoever composes it does the indexing: the
+GUI's indexing worker, the CLI's `index --watch` loop (see Library.watch).
+
+A photo being copied produces a burst of created/modified events; a path is reported only after it
 has been quiet for `debounce_s` and its size and mtime held still across that wait, so it is indexed
 once, complete. Roots marked as network mounts use a polling observer (inotify and friends do not see
-changes made by other machines). On start, a full reconciliation scan catches what changed while the
-app was closed; offline roots are retried every `offline_retry_s`. Paths matching the library's exclude
-patterns are dropped as their events arrive.
+changes made by other machines). With `reconcile`, the first batch is every root itself (a re-check of
+each whole root catches what changed while the app was closed); roots that were unreachable are tried
+again every `offline_retry_s` and reported whole when they are back. Paths matching the exclude rules
+are dropped as their events arrive.
+
+Threads: start(), stop() and watch_new_roots() from any thread; `roots()` is called on the caller's
+thread (start, watch_new_roots) and on the watcher's own; `sink` only on the watcher's own thread.
 """
 
 from __future__ import annotations
@@ -17,27 +25,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from irt_desktop.images import is_image_path
-from irt_desktop.library.records import IndexReport
-from irt_desktop.library.roots import RootRow, list_roots
-from irt_desktop.library.scanner import is_junk_name
-
-if TYPE_CHECKING:
-    from irt_desktop.library.library import Library
+from irt_desktop.library.excludes import ExcludeRules
+from irt_desktop.library.folders import RootRow, is_junk_name
 
 log = logging.getLogger(__name__)
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
 
-# Receives settled paths (files or folders, as str) in reporting mode; runs on the watcher's thread.
+# Receives settled paths (files or folders, as str); runs on the watcher's thread.
 PathsCallback = Callable[[list[str]], None]
+RootsSource = Callable[[], Sequence[RootRow]]
+RulesSource = Callable[[], ExcludeRules]
 
 
 class _Handler(FileSystemEventHandler):
@@ -64,7 +69,7 @@ class _Handler(FileSystemEventHandler):
                 event.is_directory or is_image_path(name) or not os.path.splitext(name)[1]
             ):
                 continue
-            if self.watcher.library.exclude_rules.excludes_path(p, self.root, event.is_directory):
+            if self.watcher.rules().excludes_path(p, self.root, event.is_directory):
                 continue
             self.watcher.touch(p)
 
@@ -72,21 +77,19 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     def __init__(
         self,
-        library: Library,
-        on_change: Callable[[IndexReport], None] | None = None,
+        roots: RootsSource,
+        rules: RulesSource,
+        sink: PathsCallback,
         *,
         debounce_s: float = 2.0,
         poll_interval_s: float = 10.0,
         offline_retry_s: float = 30.0,
         reconcile: bool = True,
         on_error: Callable[[BaseException], None] | None = None,
-        on_paths: PathsCallback | None = None,
     ) -> None:
-        if on_paths is not None and on_change is not None:
-            raise ValueError("a reporting watcher (on_paths) indexes nothing, so it has no on_change")
-        self.library = library
-        self.on_change = on_change
-        self.on_paths = on_paths
+        self.roots = roots
+        self.rules = rules
+        self.sink = sink
         self.on_error = on_error
         self.debounce_s = debounce_s
         self.poll_interval_s = poll_interval_s
@@ -101,8 +104,8 @@ class Watcher:
         self._network_roots: set[str] = set()
         self._schedule_lock = threading.Lock()  # the watcher's thread and add_root's caller both schedule
         self._thread: threading.Thread | None = None
-        self.idle = threading.Event()  # set while nothing is queued or being processed
-        self.runs = 0  # updates run, or batches of paths reported
+        self.idle = threading.Event()  # set while nothing is queued or being reported
+        self.runs = 0  # batches of paths reported
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class Watcher:
         return dict(self._watched)
 
     def watch_new_roots(self) -> None:
-        """Start watching roots added since start() now (Library.add_root calls it), not at the next
+        """Start watching roots added since start() now (whoever adds a root calls it), not at the next
         offline retry."""
         if self._thread is not None and not self._stop.is_set():
             self._schedule_roots()
@@ -162,7 +165,7 @@ class Watcher:
     def _schedule_new_roots(self) -> None:
         native = next((o for o in self._observers if not isinstance(o, PollingObserver)), None)
         polling = next((o for o in self._observers if isinstance(o, PollingObserver)), None)
-        for root in list_roots(self.library.catalog):
+        for root in self.roots():
             if root.id in self._watched or not os.path.isdir(root.path):
                 continue
             kind = "polling" if root.network else "native"
@@ -216,11 +219,8 @@ class Watcher:
 
     def _run(self) -> None:
         if self.reconcile:
-            if self.on_paths is not None:
-                # A re-check of each whole root is the reconciliation scan, run by the caller.
-                self._report([r.path for r in list_roots(self.library.catalog)])
-            else:
-                self._process(lambda: self.library.index(cancel=self._stop))
+            # A re-check of each whole root is the reconciliation scan, run by the sink's owner.
+            self._report([r.path for r in self._current_roots()])
         last_retry = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=min(0.25, self.debounce_s / 2 or 0.05))
@@ -228,10 +228,8 @@ class Watcher:
             if self._stop.is_set():
                 break
             ready = self._take_ready()
-            if ready and self.on_paths is not None:
+            if ready:
                 self._report(ready)
-            elif ready:
-                self._process(lambda ready=ready: self.library.update(ready, cancel=self._stop))
             if time.monotonic() - last_retry > self.offline_retry_s:
                 last_retry = time.monotonic()
                 self._retry_offline()
@@ -239,33 +237,29 @@ class Watcher:
                 if not self._dirty:
                     self.idle.set()
 
-    def _process(self, job: Callable[[], IndexReport]) -> None:
-        try:
-            report = job()
-            self.runs += 1
-            if self.on_change is not None:
-                self.on_change(report)
-        except Exception as exc:  # the watcher must outlive one bad update
-            log.exception("watcher update failed")
-            if self.on_error is not None:
-                self.on_error(exc)
-
     def _report(self, paths: list[str]) -> None:
-        if not paths or self.on_paths is None:
+        if not paths:
             return
         try:
-            self.on_paths(paths)
+            self.sink(paths)
             self.runs += 1
         except Exception as exc:  # a failing receiver must not end the watching
             log.exception("watcher callback failed")
             if self.on_error is not None:
                 self.on_error(exc)
 
+    def _current_roots(self) -> Sequence[RootRow]:
+        try:
+            return self.roots()
+        except Exception as exc:  # e.g. the library closing under us: report, keep the thread alive
+            log.warning("watcher could not list the roots: %s", exc)
+            if self.on_error is not None:
+                self.on_error(exc)
+            return []
+
     def _retry_offline(self) -> None:
         """Roots that were unreachable: start watching and rescan them once they are back."""
-        back: list[RootRow] = [
-            r for r in list_roots(self.library.catalog) if r.id not in self._watched and os.path.isdir(r.path)
-        ]
+        back = [r for r in self._current_roots() if r.id not in self._watched and os.path.isdir(r.path)]
         if back:
             self._schedule_roots()
             for root in back:

@@ -1,5 +1,8 @@
 """Model bundles: a folder with model.safetensors + card.toml, the unit the app loads and training produces.
 
+Reading cards and listing bundles is torch-free (the OpenVINO serving path does it); loading or saving
+the weights as a torch model imports torch there and then.
+
 A bundle's id is derived from its weights and the model-defining part of its card, so vectors made by
 different models can never be mixed up, and the same weights saved twice get the same id.
 """
@@ -14,12 +17,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from irt_desktop.retrieval.card import ModelCard
-from irt_desktop.retrieval.model import IRT
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.model import IRT
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.toml"
@@ -39,6 +42,10 @@ class ModelBundle:
         return bundle_id(self.card, self.card.weights["sha256"])
 
     def load_model(self, map_location: str = "cpu") -> IRT:
+        from safetensors.torch import load_file
+
+        from irt_desktop.retrieval.model import IRT
+
         weights = self.path / WEIGHTS_FILE
         digest = sha256_file(weights)
         if digest != self.card.weights.get("sha256"):
@@ -71,6 +78,9 @@ def sha256_file(path: Path) -> str:
 
 def save_bundle(model: IRT, card: ModelCard, models_dir: Path) -> ModelBundle:
     """Write `model` as `models_dir/<id>/` atomically; the card's spec is taken from the model itself."""
+    import torch
+    from safetensors.torch import save_file
+
     models_dir.mkdir(parents=True, exist_ok=True)
     card.spec = model.spec
     tmp = Path(tempfile.mkdtemp(prefix=".bundle-", dir=models_dir))

@@ -10,7 +10,7 @@ from typing import Any
 
 import tomli_w
 
-from irt_desktop.retrieval.model import ModelSpec
+from irt_desktop.retrieval.spec import ModelSpec
 
 CARD_FORMAT = 1
 

@@ -10,15 +10,10 @@ from PIL import Image
 from timm.data import create_transform
 from torchvision import transforms as T
 
-from irt_desktop.retrieval.model import ModelSpec
+from irt_desktop.retrieval.spec import RESIZE_RATIO, ModelSpec, resize_side
 
-# The field's test convention (PAPER.md): resize the short side to 256, centre-crop 224; scaled with size.
-RESIZE_RATIO = 256 / 224
-
-
-def resize_side(spec: ModelSpec) -> int:
-    """Short side before the centre crop; also the size decoding must deliver at least."""
-    return math.floor(spec.input_size * RESIZE_RATIO)
+__all__ = ["RESIZE_RATIO", "LongestSideResize", "eval_transform", "landmark_transform", "resize_side",
+           "train_transform"]
 
 
 def eval_transform(spec: ModelSpec) -> Callable[[Image.Image], torch.Tensor]:

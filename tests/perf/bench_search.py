@@ -216,7 +216,7 @@ def library_latency(n: int, data: np.ndarray, queries: np.ndarray) -> None:
         )
         conn.execute("INSERT INTO settings(key, value) VALUES ('model.serving', 'bench')")
         conn.execute("COMMIT")
-        vi = lib._vector_index("bench")
+        vi = lib.vector_cache.index_for("bench")
         for q in queries[:10]:
             search_vector(lib.catalog, vi, q, k=50)
         ts = []

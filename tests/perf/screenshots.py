@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from irt_desktop.gui.app import create_application  # noqa: E402
 from irt_desktop.gui.library_client import LibraryClient  # noqa: E402
 from irt_desktop.gui.main_window import MainWindow  # noqa: E402
-from irt_desktop.gui.query_view import Query  # noqa: E402
+from irt_desktop.gui.query import Query  # noqa: E402
 from irt_desktop.gui.settings import AppSettings  # noqa: E402
 from irt_desktop.gui.theme import apply_theme  # noqa: E402
 
@@ -160,10 +160,10 @@ def main() -> int:
     sv = w.search_view
     query = photos[65]
     sv.set_query(Query(query, query.name))
-    pump(app, lambda: sv._last_answer is not None and sv.query_view.has_image)
-    previous = sv._last_answer
+    pump(app, lambda: sv.last_answer is not None and sv.query_view.has_image)
+    previous = sv.last_answer
     sv.query_view.set_region((60, 40, 300, 230))
-    pump(app, lambda: sv._last_answer is not previous and not sv.is_searching)
+    pump(app, lambda: sv.last_answer is not previous and not sv.is_searching)
     pump(
         app,
         lambda: all(w.thumbnails.pixmap(str(h.path)) is not None for h in sv.model.hits()[:24]),

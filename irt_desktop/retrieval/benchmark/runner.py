@@ -96,20 +96,14 @@ _TRAINING_RECORD = ("variant", "training", "recipe", "data", "base_model")
 
 
 def is_off_the_shelf(bundle: ModelBundle) -> bool:
-    """Published pretrained weights (ImageNet DeiT) with no training recorded: the paper's IRT_O."""
+    """Verified published pretrained weights (ImageNet DeiT) with no training recorded: the paper's
+    IRT_O. An imported file whose hash the card does not list is not, whatever card it came in as."""
+    from irt_desktop.retrieval.provenance import Provenance
+
     prov = bundle.card.provenance
     if any(key in prov for key in _TRAINING_RECORD):
         return False
-    kind = prov.get("kind")
-    if kind == "pretrained":
-        return True
-    if kind == "imported":
-        # import_weights records the kind of card the file was imported as: a shipped starting point
-        # ("pretrained") says the file is its published checkpoint. Bundles imported before that was
-        # recorded carry the starting point's `source` (the checkpoint it names) instead.
-        as_card = prov.get("imported_as", "pretrained" if "source" in prov else None)
-        return as_card == "pretrained"
-    return False
+    return Provenance.from_dict(prov).is_paper_off_the_shelf
 
 
 def model_variant(bundle: ModelBundle) -> str:

@@ -1,0 +1,26 @@
+"""The catalog: one SQLite file (WAL), the source of truth for roots, images, models and vectors.
+
+Every SQL statement of the library lives in this package (and the schema in library/schema.py), behind
+methods named for what they do. One `Catalog` object, its methods grouped by concept:
+
+- base.py      connections (one per thread), `transaction()`, `snapshot()`, the `tx` convention
+- settings.py  settings: serving and target model, exclude patterns; registered models
+- roots.py     watched folders and their per-root counts
+- images.py    image rows: scan writes, embedding results, reads for search and reports
+- vectors.py   descriptor vectors and the state a saved FAISS file must match
+
+Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
+called inside the caller's `transaction()` on the same thread.
+"""
+
+from irt_desktop.library.catalog.base import CATALOG_FILE, LIVE, READABLE, Tx
+from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
+from irt_desktop.library.catalog.roots import RootsMixin
+from irt_desktop.library.catalog.settings import SettingsMixin
+
+
+class Catalog(SettingsMixin, RootsMixin, ImagesMixin):
+    """The library's SQLite catalog (see the package docstring)."""
+
+
+__all__ = ["CATALOG_FILE", "LIVE", "READABLE", "Catalog", "NewFile", "StoredImage", "Tx", "image_info"]

@@ -1,0 +1,95 @@
+"""Catalog: descriptor vectors (BLOBs of float32, one per image and model) and their write generations."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from irt_desktop.library.catalog.base import LIVE, CatalogBase, Tx, chunks, marks
+
+# The vectors of one model (the parameter) that belong to live images.
+LIVE_JOIN = f"FROM vectors v JOIN images i ON i.id = v.image_id WHERE v.model_id = ? AND i.{LIVE}"
+
+
+class VectorsMixin(CatalogBase):
+    def next_seq(self, tx: Tx) -> int:
+        """A new write generation for vectors, to stamp the vectors `tx` writes."""
+        row = tx.execute(
+            "INSERT INTO settings(key, value) VALUES ('vector_seq', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    def put_vectors(self, tx: Tx, model_id: str, ids: Sequence[int], vectors: np.ndarray, seq: int) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        tx.executemany(
+            "INSERT OR REPLACE INTO vectors(model_id, image_id, seq, vector) VALUES (?, ?, ?, ?)",
+            [(model_id, int(i), seq, v.tobytes()) for i, v in zip(ids, vectors, strict=True)],
+        )
+
+    def copy_vectors(self, tx: Tx, source_id: int, target_id: int) -> None:
+        """Give `target_id` every model's vector of `source_id` (a byte-identical file)."""
+        tx.execute(
+            "INSERT INTO vectors(model_id, image_id, seq, vector) SELECT model_id, ?, ?, vector FROM vectors "
+            "WHERE image_id = ?",
+            (target_id, self.next_seq(tx), source_id),
+        )
+
+    def has_vectors(self, tx: Tx, image_id: int) -> bool:
+        return (
+            tx.execute("SELECT 1 FROM vectors WHERE image_id = ? LIMIT 1", (image_id,)).fetchone() is not None
+        )
+
+    def live_vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, vectors float32 n x dim) of every live image that has a vector from `model_id`."""
+        rows = self.conn.execute(f"SELECT v.image_id, v.vector {LIVE_JOIN} ORDER BY v.image_id", (model_id,))
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for image_id, blob in rows:
+            ids.append(image_id)
+            blobs.append(blob)
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
+        return np.asarray(ids, np.int64), matrix
+
+    def vectors_for(self, model_id: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """image id -> its vector from `model_id`, for those of `ids` that have one (live or not)."""
+        out = {}
+        for chunk in chunks(list(ids)):
+            for image_id, blob in self.conn.execute(
+                "SELECT image_id, vector FROM vectors "
+                f"WHERE model_id = ? AND image_id IN ({marks(len(chunk))})",
+                [model_id, *chunk],
+            ):
+                out[image_id] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def vector_state(self, model_id: str) -> tuple[int, str]:
+        """(count, checksum) of the live vectors of `model_id`: what a saved FAISS file must match."""
+        rows = self.conn.execute(
+            f"SELECT v.image_id, v.seq {LIVE_JOIN} ORDER BY v.image_id", (model_id,)
+        ).fetchall()
+        pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return len(pairs), hashlib.blake2b(pairs.tobytes(), digest_size=16).hexdigest()
+
+    def count_vectors(self, model_id: str) -> int:
+        """Live images with a vector from `model_id`."""
+        return int(self.scalar(f"SELECT count(*) {LIVE_JOIN}", (model_id,)) or 0)
+
+    def drop_model_vectors(self, model_id: str) -> None:
+        # In slices, so a 1M-row delete does not hold the write lock for long.
+        while True:
+            with self.transaction() as tx:
+                n = tx.execute(
+                    "DELETE FROM vectors WHERE model_id = ? AND image_id IN "
+                    "(SELECT image_id FROM vectors WHERE model_id = ? LIMIT 5000)",
+                    (model_id, model_id),
+                ).rowcount
+            if n == 0:
+                return
+
+    def model_ids_with_vectors(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT model_id FROM vectors")]

@@ -1,0 +1,181 @@
+"""Indexing runs: scan (every root, or the paths the watcher reported), then embed what is pending,
+finish a model switch once its target has embedded everything, purge long-deleted rows, save FAISS.
+
+Threads: index() and update() may be called from any thread, one run at a time (a run lock makes a
+second caller wait): in the GUI the one indexing worker, in the CLI its main or watch thread. That
+thread alone runs the model for indexing; the decode pool never does. Safe to kill at any point and run
+again: whole batches commit or none.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.excludes import ExcludeRules
+from irt_desktop.library.models import ModelRegistry
+from irt_desktop.library.pipeline import EmbeddingPipeline, PipelineConfig, ProgressCallback
+from irt_desktop.library.records import IndexProgress, IndexReport
+from irt_desktop.library.scanner import Scanner, ScanOutcome, SeenCallback
+from irt_desktop.library.vector_cache import SAVE_INTERVAL_S, VectorCache
+
+# Soft-deleted rows keep their vectors this long, so a file moved away and back is not re-embedded.
+DELETED_RETENTION_S = 30 * 24 * 3600
+
+
+class Indexer:
+    def __init__(
+        self,
+        catalog: Catalog,
+        models: ModelRegistry,
+        vectors: VectorCache,
+        exclude_rules: Callable[[], ExcludeRules],
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._models = models
+        self._vectors = vectors
+        self._exclude_rules = exclude_rules
+        # Read at the start of each embedding pass, so changing it (the CLI's --batch-size) applies next.
+        self.config = config or PipelineConfig()
+        self._run_lock = threading.Lock()
+
+    def index(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> IndexReport:
+        """Scan every root, then embed whatever is pending."""
+        with self._run_lock:
+            started = time.monotonic()
+            roots = self._catalog.root_rows()
+            outcome = self._scanner().scan_roots(roots, cancel, _scan_progress(progress, started))
+            return self._after_scan(outcome, started, progress, cancel, pause)
+
+    def update(
+        self,
+        paths: Iterable[Path | str],
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> IndexReport:
+        """Re-check just these files or folders (what the watcher reports), then embed what is pending."""
+        with self._run_lock:
+            started = time.monotonic()
+            roots = self._catalog.root_rows()
+            outcome = self._scanner().scan_paths(roots, [os.fspath(p) for p in paths])
+            return self._after_scan(outcome, started, progress, cancel, pause)
+
+    def _scanner(self) -> Scanner:
+        return Scanner(
+            self._catalog,
+            transaction=self._vectors.mutation,
+            on_changes=self._vectors.apply_scan_changes,
+            exclude=self._exclude_rules(),
+        )
+
+    def _after_scan(
+        self,
+        outcome: ScanOutcome,
+        started: float,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        pause: threading.Event | None,
+    ) -> IndexReport:
+        report = IndexReport(scan=outcome.report)
+        if not (cancel is not None and cancel.is_set()):
+            self._embed_pending(report, progress, cancel, pause)
+        self._catalog.purge_deleted_before(time.time() - DELETED_RETENTION_S)
+        if progress is not None:
+            progress(IndexProgress(report.embedded, report.embedded, 0.0, 0.0, "", "save"))
+        self._vectors.save()
+        report.seconds = time.monotonic() - started
+        report.pending = self._catalog.count_pending(self._models.indexing)
+        if progress is not None:
+            rate = report.images_per_s
+            progress(IndexProgress(report.embedded, report.embedded, rate, 0.0, "", "done"))
+        return report
+
+    def _embed_pending(
+        self,
+        report: IndexReport,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        pause: threading.Event | None,
+    ) -> None:
+        # Nothing to embed: do not load a model (an empty library must not demand one).
+        if self._models.factory_ready and not self._catalog.count_pending(self._models.indexing):
+            self._finish_switch(report)
+            return
+        if progress is not None:
+            progress(IndexProgress(0, 0, 0.0, None, "", "load-model"))
+        embedder = self._models.embedder(None)
+        model_id = embedder.model_id
+        report.model_id = model_id
+        todo = self._catalog.pending_for(model_id)
+        self._vectors.index_for(model_id)  # loaded (or rebuilt) before the first batch, not inside it
+        last_save = time.monotonic()
+
+        def on_commit(ids: np.ndarray, vectors: np.ndarray) -> None:
+            self._vectors.add(model_id, ids, vectors)
+
+        def on_progress(p: IndexProgress) -> None:
+            nonlocal last_save
+            if time.monotonic() - last_save > SAVE_INTERVAL_S:
+                self._vectors.save()
+                last_save = time.monotonic()
+            if progress is not None:
+                progress(p)
+
+        pipeline = EmbeddingPipeline(
+            self._catalog,
+            embedder,
+            model_id,
+            self.config,
+            on_commit=on_commit,
+            transaction=self._vectors.mutation,
+            refresh=lambda: self._models.embedder(model_id),
+        )
+        result = pipeline.run(todo, on_progress, cancel, pause)
+        report.embedded += result.embedded
+        report.failed += result.failed
+        report.cancelled = result.cancelled
+        if not result.cancelled:
+            self._finish_switch(report)
+
+    def _finish_switch(self, report: IndexReport) -> None:
+        """The target model has a vector for every image: it serves searches from now on, and the old
+        model's vectors and index go (its bundle stays installed, so the switch can be undone)."""
+        target, serving = self._models.target, self._models.serving
+        if target is None or target == serving or self._catalog.count_pending(target):
+            return
+        self._vectors.index_for(target)  # ready before the switch, so the first search does not wait
+        with self._vectors.mutation() as tx:
+            self._catalog.set_serving_model(tx, target)
+            if serving:
+                self._vectors.discard(serving)
+        report.switched_model = True
+        if serving:
+            self._models.unload(serving)
+            self._catalog.drop_model_vectors(serving)
+
+
+def _scan_progress(progress: ProgressCallback | None, started: float) -> SeenCallback | None:
+    if progress is None:
+        return None
+    last = [0.0]
+
+    def seen(n: int, path: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.2:
+            last[0] = now
+            progress(IndexProgress(n, 0, n / max(now - started, 1e-6), None, path, "scan"))
+
+    return seen

@@ -1,0 +1,124 @@
+"""Serving descriptors with OpenVINO on the CPU: a compiled model read from the cache, no torch.
+
+The compiled model holds the whole descriptor (backbone, pooling, PCA, L2), so its output is what the
+torch model gives, and the indexing and search path never imports torch, timm or torchvision.
+Conversion (which needs torch) is `openvino_convert`, run in a child process (`openvino_cache`).
+
+Two compiled models serve two kinds of request: a throughput one for indexing batches (one stream per
+core pair, requests split across streams) and a latency one for a single query. Both share the
+process's one OpenVINO thread pool; torch must not compute in the same process at the same time (two
+thread pools on two cores slowed eager torch 60x here).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from irt_desktop.retrieval.spec import ModelSpec
+
+# Off before anything of OpenVINO's model tools is imported: with no consent file its telemetry would
+# otherwise send events; the tools fall back to their own stub when the package cannot be imported.
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+
+BACKEND = "openvino"
+
+
+def openvino_version() -> str | None:
+    """The installed OpenVINO runtime's version, or None when there is no wheel for this platform."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    return str(openvino.get_version()).split("-")[0]
+
+
+def cpu_precisions() -> set[str]:
+    """What OpenVINO's CPU plugin runs natively here ('BF16', 'FP32', ...)."""
+    import openvino as ov
+
+    return set(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+class OpenVINOEmbedder:
+    """A compiled descriptor model: float32 NCHW arrays in, L2-normalised descriptors out.
+
+    Not thread-safe for concurrent calls from several threads; one worker drives it (a lock makes a
+    second caller wait rather than corrupt a request)."""
+
+    backend = BACKEND
+    device = "cpu"
+
+    def __init__(
+        self,
+        xml: Path,
+        spec: ModelSpec,
+        dim: int,
+        model_id: str,
+        precision: str = "f32",
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        import openvino as ov
+
+        self.spec = spec
+        self.dim = int(dim)
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.precision = "bf16" if precision == "bf16" else "fp32"
+        self._core = ov.Core()
+        self._model = self._core.read_model(str(xml))
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self._config = config
+        self._throughput = self._compile("THROUGHPUT")
+        self._latency: Any = None
+        self._lock = threading.Lock()
+        self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
+
+    def _compile(self, hint: str) -> Any:
+        return self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": hint})
+
+    def embed_array(self, x: np.ndarray) -> np.ndarray:
+        """Descriptors (n x dim, float32) of a preprocessed batch (n x 3 x H x W, float32)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        n = len(x)
+        if n == 0:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            if n == 1 or self._streams == 1:
+                return self._run_latency(x) if n == 1 else self._run_one(self._throughput, x)
+            return self._run_streams(x)
+
+    def _run_latency(self, x: np.ndarray) -> np.ndarray:
+        if self._latency is None:
+            self._latency = self._compile("LATENCY")
+        return self._run_one(self._latency, x)
+
+    @staticmethod
+    def _run_one(compiled: Any, x: np.ndarray) -> np.ndarray:
+        request = compiled.create_infer_request()
+        out = request.infer({0: x})
+        return np.asarray(next(iter(out.values())), dtype=np.float32).copy()
+
+    def _run_streams(self, x: np.ndarray) -> np.ndarray:
+        """Split the batch across the streams so every core works; results keep the input order."""
+        import openvino as ov
+
+        chunks = np.array_split(x, min(self._streams, len(x)))
+        results: list[np.ndarray | None] = [None] * len(chunks)
+        queue = ov.AsyncInferQueue(self._throughput, len(chunks))
+
+        def done(request: Any, index: int) -> None:
+            results[index] = np.asarray(request.get_output_tensor(0).data, dtype=np.float32).copy()
+
+        queue.set_callback(done)
+        for i, chunk in enumerate(chunks):
+            queue.start_async({0: np.ascontiguousarray(chunk)}, userdata=i)
+        queue.wait_all()
+        return np.concatenate([r for r in results if r is not None])
