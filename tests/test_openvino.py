@@ -118,7 +118,8 @@ def test_low_agreement_refuses_the_converted_model(work, tmp_path):
         openvino_convert.MIN_AGREEMENT = openvino_cache.MIN_AGREEMENT = 1.01  # nothing can reach it
 
         def in_process(bundle_dir, bundle_id, precision):
-            openvino_convert.convert_bundle(bundle_dir, openvino_cache.cache_dir(bundle_id, precision), precision)
+            out = openvino_cache.cache_dir(bundle_id, precision)
+            openvino_convert.convert_bundle(bundle_dir, out, precision)
 
         openvino_cache.compile_in_child = in_process
         s = open_bundle(bundle, backend="openvino")
