@@ -47,8 +47,8 @@ def cpu_precisions() -> set[str]:
 class OpenVINOEmbedder:
     """A compiled descriptor model: float32 NCHW arrays in, L2-normalised descriptors out.
 
-    Not thread-safe for concurrent calls from several threads; one worker drives it (a lock makes a
-    second caller wait rather than corrupt a request)."""
+    Safe to call from several threads: a batch (the indexing worker) and a single query (a search) run
+    side by side on requests of their own; two batches, or two queries, take turns."""
 
     backend = BACKEND
     device = "cpu"
@@ -77,9 +77,16 @@ class OpenVINOEmbedder:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self._config = config
         self._throughput = self._compile("THROUGHPUT")
-        self._latency: Any = None
-        self._lock = threading.Lock()
         self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
+        # One request per stream, made once. No Python callbacks: a callback needs the GIL on OpenVINO's
+        # stream thread, and a wait() can return before that thread has taken it, so the caller, holding
+        # the GIL, could later free the compiled model while the stream thread still waits for it
+        # (a deadlock seen in conversion children).
+        self._requests = [self._throughput.create_infer_request() for _ in range(self._streams)]
+        self._batch_lock = threading.Lock()
+        self._latency: Any = None
+        self._latency_request: Any = None
+        self._query_lock = threading.Lock()
 
     def _compile(self, hint: str) -> Any:
         return self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": hint})
@@ -90,35 +97,37 @@ class OpenVINOEmbedder:
         n = len(x)
         if n == 0:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
-            if n == 1 or self._streams == 1:
-                return self._run_latency(x) if n == 1 else self._run_one(self._throughput, x)
+        if n == 1:
+            with self._query_lock:
+                return self._run_latency(x)
+        with self._batch_lock:
             return self._run_streams(x)
 
-    def _run_latency(self, x: np.ndarray) -> np.ndarray:
-        if self._latency is None:
-            self._latency = self._compile("LATENCY")
-        return self._run_one(self._latency, x)
+    def warm_up(self) -> None:
+        """Compile the latency model and run each model once, so the first real query pays nothing."""
+        size = self.spec.input_size
+        self.embed_array(np.zeros((1, 3, size, size), np.float32))
 
-    @staticmethod
-    def _run_one(compiled: Any, x: np.ndarray) -> np.ndarray:
-        request = compiled.create_infer_request()
-        out = request.infer({0: x})
-        return np.asarray(next(iter(out.values())), dtype=np.float32).copy()
+    def _run_latency(self, x: np.ndarray) -> np.ndarray:
+        if self._latency_request is None:
+            self._latency = self._compile("LATENCY")
+            self._latency_request = self._latency.create_infer_request()
+        return _output(self._latency_request.infer({0: x}))
 
     def _run_streams(self, x: np.ndarray) -> np.ndarray:
         """Split the batch across the streams so every core works; results keep the input order."""
-        import openvino as ov
-
         chunks = np.array_split(x, min(self._streams, len(x)))
-        results: list[np.ndarray | None] = [None] * len(chunks)
-        queue = ov.AsyncInferQueue(self._throughput, len(chunks))
+        if len(chunks) == 1:
+            return _output(self._requests[0].infer({0: chunks[0]}))
+        requests = self._requests[: len(chunks)]
+        for request, chunk in zip(requests, chunks, strict=True):
+            request.start_async({0: np.ascontiguousarray(chunk)})
+        out = []
+        for request in requests:
+            request.wait()
+            out.append(np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True))
+        return np.concatenate(out)
 
-        def done(request: Any, index: int) -> None:
-            results[index] = np.asarray(request.get_output_tensor(0).data, dtype=np.float32).copy()
 
-        queue.set_callback(done)
-        for i, chunk in enumerate(chunks):
-            queue.start_async({0: np.ascontiguousarray(chunk)}, userdata=i)
-        queue.wait_all()
-        return np.concatenate([r for r in results if r is not None])
+def _output(result: Any) -> np.ndarray:
+    return np.array(next(iter(result.values())), dtype=np.float32, copy=True)
