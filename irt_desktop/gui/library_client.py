@@ -27,6 +27,7 @@ from irt_desktop.gui.library_open import (
     open_real_library,
 )
 from irt_desktop.gui.library_watch import LibraryWatch
+from irt_desktop.gui.model_warmup import prepare_after_open
 from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, run_search
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
@@ -166,6 +167,7 @@ class LibraryClient(QObject):
 
     def _become_ready(self) -> None:
         self.indexer.set_library(self.library)
+        prepare_after_open(self)  # the serving model loads now, in the lane, ahead of the first search
         self._set_state(READY)
         self.indexer.request()
         self._start_watcher_later()

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from irt_desktop.gui import icons
-from irt_desktop.gui.library_client import READY, LibraryClient
+from irt_desktop.gui.library_client import OPENING, READY, LibraryClient, LibraryNotReady
+from irt_desktop.gui.model_warmup import PREPARING, is_preparing
 from irt_desktop.gui.query import Crop, Query, image_file_filter, read_mime
 from irt_desktop.gui.query_view import QueryView
 from irt_desktop.gui.results_model import ResultDelegate, ResultsModel
@@ -335,7 +336,8 @@ class SearchView(QWidget):
         if request is None:
             return
         self.state.started()
-        self.result_header.setText("Searching…")
+        preparing = self.client.state == OPENING or is_preparing(self.client)
+        self.result_header.setText(PREPARING if preparing else "Searching…")
         self.client.search(request, self._on_answer, self._on_search_failed)
 
     def _on_answer(self, answer: SearchAnswer) -> None:
@@ -351,6 +353,13 @@ class SearchView(QWidget):
 
     def _on_search_failed(self, exc: BaseException) -> None:
         self.state.failed()
+        if isinstance(exc, LibraryNotReady) and self.client.state in (OPENING, READY):
+            # Asked for before the library was open: searched again once it is (_on_client_state), or
+            # now if it opened while this search was waiting.
+            self.result_header.setText(PREPARING)
+            if self.client.state == READY and self.client.library is not None:
+                self.schedule_search()
+            return
         reason = self.state.failure_text(exc, self.client.state == READY)
         self.result_header.setText(f"Search failed: {reason}")
         self.status_message.emit(f"Search failed: {reason}")

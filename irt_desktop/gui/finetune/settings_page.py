@@ -262,12 +262,15 @@ class SettingsPage(QWizardPage):
             return
         key = self._speed_key(base)
         size, device = self.input_size.value(), self.w.state.device
+        library = getattr(self.w.client, "library", None)
 
         def probe() -> float:
-            # In this process for now; finetune.measure_speed_in_child runs it beside the GUI instead.
-            from irt_desktop.retrieval.training.finetune import measure_speed
+            # Torch computes beside OpenVINO only in a child process (see training_page.torch_in_child).
+            from irt_desktop.gui.finetune.training_page import torch_in_child
+            from irt_desktop.retrieval.training.finetune import measure_speed, measure_speed_in_child
 
-            return measure_speed(base, size, device)
+            measure = measure_speed_in_child if torch_in_child(library) else measure_speed
+            return measure(base, size, device)
 
         def done(speed: float) -> None:
             self._speed[key] = speed

@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 STAGES = {"pca": "Fitting PCA…", "save": "Saving the model…"}
 
 
+def torch_in_child(library: Any) -> bool:
+    """Whether torch must compute in a child process: OpenVINO serves this process's searches (or is
+    the backend the library chose), and two runtimes' thread pools on the same cores slow each other
+    many times over. Worker side: asking may import OpenVINO."""
+    models = getattr(library, "models", None)
+    if models is None:
+        return False
+    from irt_desktop.retrieval.serving import choose_backend
+
+    try:
+        choice = choose_backend(getattr(models, "backend", None), getattr(models, "device", None))
+    except ValueError:
+        return False
+    return choice.backend == "openvino"
+
+
 def train_albums(
     choices: dict[str, Any],
     dataset: Any,
@@ -34,13 +50,16 @@ def train_albums(
     device: str | None,
     progress: Any,
     cancel: threading.Event,
+    library: Any = None,
 ) -> Any:
-    """Worker side: plan the run from the wizard's choices, then run it; None if stopped before an answer."""
+    """Worker side: plan the run from the wizard's choices, then run it (in a spawned child when OpenVINO
+    serves `library` here); None if stopped before an answer."""
     from irt_desktop.retrieval.training.finetune import (
         FinetuneSettings,
         default_work_root,
         plan_finetune,
         run_finetune,
+        run_finetune_in_child,
     )
 
     plan = plan_finetune(
@@ -51,9 +70,9 @@ def train_albums(
         device=device,
         work_root=default_work_root(library_dir),
     )
+    run = run_finetune_in_child if torch_in_child(library) else run_finetune
     try:
-        # In this process for now; finetune.run_finetune_in_child takes the same arguments.
-        return run_finetune(plan, progress, cancel)
+        return run(plan, progress, cancel)
     except Exception:
         if cancel.is_set():  # failed while stopping (e.g. mid-evaluation): a stop, not a failure
             return None
@@ -135,12 +154,13 @@ class TrainingPage(QWizardPage):
         }
         dataset, base, device = st.dataset, st.base, st.device or None
         library_dir, models_dir = self.w.library_dir, self.w.models_dir
+        library = getattr(self.w.client, "library", None)
         self._iterations = st.iterations
         self.started_at = time.monotonic()
         self._busy = True
         self.task = self.w.runner.run_with_progress(
             lambda progress, cancel: train_albums(
-                choices, dataset, base, library_dir, models_dir, device, progress, cancel
+                choices, dataset, base, library_dir, models_dir, device, progress, cancel, library
             ),
             self._on_events,
             self._on_finished,
