@@ -47,7 +47,9 @@ def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[first], inverse.ravel()
 
 
-def similarity(q: np.ndarray, g: np.ndarray, g_unique: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def similarity(
+    q: np.ndarray, g: np.ndarray, g_unique: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """`[len(q), len(g)]` float32 inner products, identical gallery rows scoring identically."""
     distinct, inverse = g_unique if g_unique is not None else unique_rows(g)
     scores = q @ distinct.T
