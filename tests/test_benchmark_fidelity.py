@@ -295,3 +295,18 @@ def test_pooling_option_evaluates_the_same_weights_with_another_pooling(data, tm
     assert derived and all(
         b.card.provenance["pooling"] == "gem" for b in derived if "derived_from" in b.card.provenance
     )
+
+
+def test_model_may_name_a_shipped_card(tmp_path, capsys, monkeypatch):
+    from irt_desktop.retrieval import weights
+
+    monkeypatch.setattr(weights, "cached_weights", lambda card: None)
+    monkeypatch.setattr(weights, "hub_reachable", lambda timeout=2.0: False)
+    args = ["--library", str(tmp_path), "--benchmark", "--datasets", "roxford", "--data-root", str(tmp_path)]
+    assert main([*args, "--model", "deit-b-distilled-384"]) == 2
+    err = capsys.readouterr().err
+    assert "DeiT-B distilled 384 px" in err and "models import PATH --card deit-b-distilled-384" in err
+    assert main([*args, "--model", "no-such-model"]) == 2
+    assert "no model 'no-such-model'" in capsys.readouterr().err
+    assert main([*args, "--seeds", "0,x", "--train", "irt_r"]) == 2
+    assert "--seeds takes whole numbers" in capsys.readouterr().err

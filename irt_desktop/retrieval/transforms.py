@@ -130,7 +130,8 @@ class LandmarkTransform:
         return (
             f"database images shrunk to {self.size} px on the longer side, never enlarged; each query cut "
             f"to its bbx and shrunk by its full image's factor (longer side {self.size} x crop / full "
-            f"image, never enlarged): cirtorch ImagesFromList, PIL thumbnail, LANCZOS{scale}; sides "
+            f"image, never enlarged): cirtorch ImagesFromList, PIL thumbnail (LANCZOS, Pillow's reducing "
+            f"gap 2){scale}; sides "
             f"padded with the mean colour up to a multiple of {self.multiple} px (the patch grid); EXIF "
             "orientation ignored (boxes are in the stored pixel grid)"
         )
