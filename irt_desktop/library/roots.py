@@ -42,6 +42,8 @@ class Roots:
                 if root.path == target or (root.recursive and is_under(target, root.path)):
                     if root.path == target and recursive and not root.recursive:
                         catalog.make_root_recursive(tx, root.id)
+                    if root.path == target and follow_symlinks and not root.follow_symlinks:
+                        catalog.set_root_follow_symlinks(tx, root.id, True)
                     return root.id
             root_id = catalog.insert_root(
                 tx, target, recursive=recursive, follow_symlinks=follow_symlinks, network=network
