@@ -40,6 +40,7 @@ class Root:
     n_images: int
     n_failed: int
     n_pending: int = 0
+    n_skipped: int = 0  # names the scans left out (Library.skipped())
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class Roots:
             pending = {
                 rid: c.get(ImageStatus.PENDING, 0) + c.get(ImageStatus.OK, 0) for rid, c in counts.items()
             }
+        skipped = self._catalog.skipped_counts()
         out = []
         for row in self._catalog.root_rows():
             c = counts.get(row.id, {})
@@ -95,6 +96,7 @@ class Roots:
                     n_images=sum(c.values()),
                     n_failed=n_failed,
                     n_pending=n_pending,
+                    n_skipped=skipped.get(row.id, 0),
                 )
             )
         return out

@@ -40,18 +40,17 @@ NOT_REGULAR = "not a regular file"
 SKIPPED_LISTED_MAX = 10_000
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device file"
-    return "not a regular file"
-
-
 def not_regular(mode: int) -> str:
-    return f"{NOT_REGULAR} ({_kind(mode)})"
+    """'not a regular file (a FIFO)' and the like, for a file mode that is not S_ISREG."""
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device file"
+    else:
+        return NOT_REGULAR
+    return f"{NOT_REGULAR} ({kind})"
 
 
 def _hidden_on_windows(entry: os.DirEntry) -> bool:

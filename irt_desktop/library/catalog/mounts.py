@@ -65,6 +65,11 @@ class MountsMixin(CatalogBase):
         rows = self.conn.execute("SELECT path, reason, root_id FROM skipped_files ORDER BY path").fetchall()
         return [Skipped(r[0], r[1], r[2]) for r in rows]
 
+    def skipped_counts(self) -> dict[int, int]:
+        """root id -> names skipped under it (roots with none are left out)."""
+        rows = self.conn.execute("SELECT root_id, count(*) FROM skipped_files GROUP BY root_id")
+        return dict(rows.fetchall())
+
     # -- retention -----------------------------------------------------------------------------------
 
     def purge_deleted_unless_away(self, cutoff: float) -> int:
