@@ -147,8 +147,8 @@ def _watch(lib) -> None:
         print(f"irt-desktop: update failed: {exc}", file=sys.stderr, flush=True)
 
     loop = WatchLoop(lib, on_report=changed, on_error=failed, reconcile=False)
+    loop.start()  # watches are in place before the line says so (a change from then on is seen)
     print("watching for changes; Ctrl-C stops", file=sys.stderr, flush=True)
-    loop.start()
     try:
         while True:
             time.sleep(1)
