@@ -261,3 +261,35 @@ def test_sigterm_stops_index_watch_and_leaves_the_index_saved(tmp_path, tiny_bun
         assert lib.status().n_indexed == 3
         lib.search(photos / "new.jpg", k=1)
         assert lib.vector_cache.last_rebuild_reason is None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="non-UTF-8 names as Linux has them")
+def test_a_non_utf8_path_from_the_watcher_is_skipped_not_an_error(open_library, tmp_path):
+    photos = tmp_path / "photos"
+    make_tree(photos, n=2)
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    bad = os.fsencode(photos / "a") + b"/r\xe9sum\xe9.jpg"
+    shutil.copyfile(photos / "a" / "img_000.jpg", bad)
+    report = lib.update([os.fsdecode(bad)])  # as watchdog reports it: surrogate escapes
+    assert report.scan.skipped_names == 1 and report.scan.deleted == 0
+    assert [s.reason for s in lib.skipped()] == [NOT_UTF8]
+
+
+def test_the_unreadable_files_box_lists_skipped_names(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from irt_desktop.gui.library_panel import LibraryPanel, failures_box
+    from irt_desktop.library.records import Failure, Root, RootStatus, Skipped
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    failed = [Failure(1, Path("/p/bad.jpg"), "truncated")]
+    box = failures_box(failed, parent, [Skipped("/p/pipe.jpg", "not a regular file", 1)])
+    assert "1 name left out" in box.text()
+    assert "Skipped:\n/p/pipe.jpg: not a regular file" in box.detailedText()
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.set_roots([Root(1, Path("/p"), True, False, False, RootStatus.INDEXED, 5, 0, 0, n_skipped=2)])
+    assert not panel.problems_button.isHidden() and "2 skipped names" in panel.problems_button.text()

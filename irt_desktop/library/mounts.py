@@ -280,11 +280,11 @@ class MountGuard:
     ) -> Guarded:
         out = Guarded([], [], [])
         for path, (rec, now, whole) in judged.items():
-            present = _count_under(files, path) if whole else None
+            present = self._count(files, path) if whole else None
 
             def catalogued(strict: bool, path: str = path) -> int:
                 if not strict or self.excluded is None:
-                    return _count_under(live, path)
+                    return self._count(live, path)
                 return sum(1 for p in live if is_under(p, path) and not self.excluded(p))
 
             verdict = judge(rec, now, present, catalogued, at)
@@ -298,6 +298,10 @@ class MountGuard:
                 elif path in self.records:
                     out.drop.append(path)  # a mount point no more, its photos here: a plain folder
         return out
+
+    def _count(self, paths: list[str], folder: str) -> int:
+        # Everything listed and catalogued is under the root: its count is the length.
+        return len(paths) if folder == self.root else _count_under(paths, folder)
 
 
 def _count_under(paths: list[str], folder: str) -> int:

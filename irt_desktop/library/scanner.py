@@ -2,7 +2,11 @@
 
 A scan never deletes what it could not see: an unreachable root is marked offline, an unreadable
 sub-folder keeps its rows, and an empty root folder that used to hold photos is taken for an unmounted
-drive. Moves and renames are recognised by quick hash + size and keep their row id, so their vectors stay.
+drive. Nor what is on a drive that is not there: the root and the mount points under it are checked
+against the file systems the catalog remembers (library/mounts.py), and nothing under one that is
+unmounted, offline, replaced or far emptier than catalogued is taken for deleted. The walk itself (and
+the names it has to skip, which are recorded for `Library.skipped()`) is library/walk.py. Moves and
+renames are recognised by quick hash + size and keep their row id, so their vectors stay.
 
 Threads: the indexing thread (the Indexer runs one scan at a time); files are hashed before the write
 transaction, so other threads' reads and searches are never held up by disk I/O.

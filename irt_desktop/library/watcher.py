@@ -23,7 +23,9 @@ the catalog says is offline while its folder is there (it went away and came bac
 is reported too, at most every OFFLINE_RECHECK looks.
 
 Threads: start(), stop() and watch_new_roots() from any thread; `roots()` is called on the caller's
-thread (start, watch_new_roots) and on the watcher's own; `sink` only on the watcher's own thread.
+thread (start, watch_new_roots), on the watcher's own and on its looking thread (the periodic looks at
+the roots, apart so that a stat hanging on a dead network mount holds up no report); `sink` only on the
+watcher's own thread.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ class Watcher:
         self._network_roots: set[str] = set()
         self._schedule_lock = threading.Lock()  # the watcher's thread and add_root's caller both schedule
         self._thread: threading.Thread | None = None
+        self._looker: threading.Thread | None = None  # looks at the roots again (_look_loop)
         self.idle = threading.Event()  # set while nothing is queued or being reported
         self.runs = 0  # batches of paths reported
 
@@ -154,24 +157,31 @@ class Watcher:
         self._schedule_roots()
         self._thread = threading.Thread(target=self._run, name="irt-watcher", daemon=True)
         self._thread.start()
+        # Its own thread: a stat that hangs on a dead network mount must not hold up the reporting.
+        self._looker = threading.Thread(target=self._look_loop, name="irt-watcher-looks", daemon=True)
+        self._looker.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
-        for obs in self._observers:
-            with contextlib.suppress(Exception):
-                obs.stop()
-        for obs in self._observers:
-            with contextlib.suppress(Exception):
-                obs.join(timeout)
-        self._observers.clear()
-        self._watched.clear()
-        self._handles.clear()
-        self._seen.clear()
+        with self._schedule_lock:  # no look at the roots schedules anything on a stopping observer
+            for obs in self._observers:
+                with contextlib.suppress(Exception):
+                    obs.stop()
+            for obs in self._observers:
+                with contextlib.suppress(Exception):
+                    obs.join(timeout)
+            self._observers.clear()
+            self._watched.clear()
+            self._handles.clear()
+            self._seen.clear()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._looker is not None:
+            self._looker.join(min(timeout, 2.0))  # it may be stuck on a dead mount; it is a daemon
+            self._looker = None
         if self._mount_events is not None:
             self._mount_events.close()
             self._mount_events = None
@@ -205,22 +215,19 @@ class Watcher:
         with self._schedule_lock:
             self._schedule_new_roots()
 
-    def _schedule_new_roots(self) -> list[RootRow]:
-        """Watch the roots not watched yet whose folder is there; those it started watching."""
+    def _schedule_new_roots(self) -> None:
+        """Watch the roots not watched yet whose folder is there."""
         probe = mounts.new_probe()
-        started = []
         for root in self.roots():
             if root.id in self._watched or not os.path.isdir(root.path):
                 continue
-            self._schedule(root, probe)
-            started.append(root)
-        return started
+            self._schedule(root, _look(root, probe))
 
-    def _schedule(self, root: RootRow, probe: mounts.Probe) -> None:
+    def _schedule(self, root: RootRow, seen: _Seen) -> None:
+        """Watch `root`; `seen`: its folder and mounts, looked at just before (later changes: next look)."""
         native = next((o for o in self._observers if not isinstance(o, PollingObserver)), None)
         polling = next((o for o in self._observers if isinstance(o, PollingObserver)), None)
         kind = "polling" if root.network else "native"
-        seen = _look(root, probe)  # before the watch starts: a change after this is seen next time
         handler = _Handler(self, root.path)
         try:
             if kind == "native":
@@ -284,7 +291,6 @@ class Watcher:
         if self.reconcile:
             # A re-check of each whole root is the reconciliation scan, run by the sink's owner.
             self._report([r.path for r in self._current_roots()])
-        last_retry = time.monotonic()
         while not self._stop.is_set():
             self._wake.wait(timeout=min(0.25, self.debounce_s / 2 or 0.05))
             self._wake.clear()
@@ -293,10 +299,6 @@ class Watcher:
             ready = self._take_ready()
             if ready:
                 self._report(ready)
-            events = self._mount_events
-            if time.monotonic() - last_retry > self.offline_retry_s or (events and events.changed()):
-                last_retry = time.monotonic()
-                self._look_again()
             with self._dirty_lock:
                 if not self._dirty:
                     self.idle.set()
@@ -321,17 +323,26 @@ class Watcher:
                 self.on_error(exc)
             return []
 
+    def _look_loop(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(0.25):
+            events = self._mount_events
+            if (events is not None and events.changed()) or time.monotonic() - last > self.offline_retry_s:
+                last = time.monotonic()
+                self._look_again()
+
     def _look_again(self) -> None:
         """Re-attach roots that went away and came back, or changed under the watch (module doc)."""
         roots = self._current_roots()
         probe = mounts.new_probe()
+        looks = {root.id: _look(root, probe) for root in roots}  # the disk I/O, outside the lock
         changed: list[str] = []
         with self._schedule_lock:
             if self._stop.is_set():
                 return
             for root in roots:
                 try:
-                    changed += self._look_at(root, probe)
+                    changed += self._look_at(root, looks[root.id])
                 except Exception as exc:  # one root's trouble must not end the watching of the others
                     log.warning("watcher could not look at %s again: %s", root.path, exc)
             listed = {r.id for r in roots}
@@ -340,26 +351,25 @@ class Watcher:
         for path in changed:
             self.touch(path)
 
-    def _look_at(self, root: RootRow, probe: mounts.Probe) -> list[str]:
-        """What to report for `root` now (rescheduling its watch where needed)."""
+    def _look_at(self, root: RootRow, now: _Seen) -> list[str]:
+        """What to report for `root`, as it is `now` (rescheduling its watch where needed)."""
         if root.id not in self._watched:
-            if not os.path.isdir(root.path):
+            if now.folder is None:
                 return []
-            self._schedule(root, probe)  # back (or there for the first time): watched, rescanned
+            self._schedule(root, now)  # back (or there for the first time): watched, rescanned
             self._offline_looks.pop(root.id, None)
             return [root.path]
         before = self._seen.get(root.id)
-        now = _look(root, probe)
         if now.folder is None:
             self._unschedule(root.id)  # gone: the rescan marks it offline; watched again once back
             return [root.path]
         if before is not None and now.folder != before.folder:
             self._unschedule(root.id)  # another folder (or drive) at its path: watch that one
-            self._schedule(root, probe)
+            self._schedule(root, now)
             return [root.path]
         if before is not None and now.mounts != before.mounts:
             self._unschedule(root.id)  # watches on an unmounted file system are gone; a new one has none
-            self._schedule(root, probe)
+            self._schedule(root, now)
             moved = set(before.mounts.items()) ^ set(now.mounts.items())
             return sorted({path for path, _ in moved})
         if root.online:
