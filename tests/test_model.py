@@ -221,7 +221,10 @@ def test_shipped_cards_name_the_papers_backbones():
     assert cards["deit-s"].spec.backbone == "deit_small_patch16_224"
     assert cards["deit-s-distilled"].spec.backbone == "deit_small_distilled_patch16_224"
     assert cards["deit-b"].spec.backbone == "deit_base_patch16_224"
-    assert all(c.spec.pooling == "cls" and c.spec.input_size == 224 for c in cards.values())
+    assert all(c.spec.pooling == "cls" for c in cards.values())
+    # DeiT-B† is the paper's particular-object model at 384 px; every other starting point is 224 px.
+    assert cards["deit-b-distilled-384"].spec.backbone == "deit_base_distilled_patch16_384"
+    assert {n for n, c in cards.items() if c.spec.input_size != 224} == {"deit-b-distilled-384"}
 
 
 def test_eval_preprocessing_resizes_short_side_and_centre_crops():
