@@ -11,8 +11,15 @@ ticket never waits again (it only finishes), and an exclusive one gives back wha
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import sys
 import threading
+from collections.abc import Callable
 from types import TracebackType
+
+# After a decode that held at least this much, freed memory is handed back to the system at once.
+TRIM_AFTER = 8 << 20
 
 
 class MemoryBudget:
@@ -113,3 +120,22 @@ class Ticket:
         else:
             self._budget._grow(nbytes)
         self.held += nbytes
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc; musl has none
+    except (OSError, AttributeError):
+        return None
+
+
+def give_back_freed_memory() -> None:
+    """Return freed heap memory to the system now (glibc). Each decode thread's malloc arena would
+    otherwise keep the largest image it ever decoded: RSS would grow with the number of threads
+    whatever the budget."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

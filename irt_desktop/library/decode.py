@@ -134,6 +134,9 @@ def decode_file(
             )
             out.exif_taken = exif_timestamp(im)
             out.tensor = tensorize(im)
+            # Now, not when the garbage collector finds it (a PNG's image sits in a reference cycle):
+            # the memory budget counts on pixels being gone once the decode returns.
+            im.close()
         except UnreadableImage as exc:
             out.fail(exc.reason, FailureKind.TRANSIENT if exc.transient else FailureKind.PERMANENT)
         except ImageError as exc:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from irt_desktop.images import ImageTooLarge
-from irt_desktop.library.budget import MemoryBudget
+from irt_desktop.library.budget import TRIM_AFTER, MemoryBudget, give_back_freed_memory
 from irt_desktop.library.catalog import Catalog, DecodeMarks, Tx
 from irt_desktop.library.decode import Decoded, Tensorizer, decode_file
 
@@ -113,7 +113,7 @@ class DecodeStage:
                         marks.now_alone(image_id)
                     ticket.grow(nbytes)
 
-                return decode_file(
+                decoded = decode_file(
                     image_id,
                     path,
                     self.tensorize,
@@ -121,5 +121,8 @@ class DecodeStage:
                     max_bytes=self.max_bytes,
                     reserve=reserve,
                 )
+                if ticket.held >= TRIM_AFTER:
+                    give_back_freed_memory()  # before the room is given to the next decode
+                return decoded
             finally:
                 marks.end(image_id)

@@ -61,19 +61,22 @@ def stream_hashes(f: BinaryIO) -> tuple[int, str, str]:
     the values equal quick_hash_file() and full_hash_file() of the same content."""
     full = hashlib.blake2b(digest_size=20)
     f.seek(0)
+    # One buffer, refilled: a fresh 1 MiB object per read would leave each decode thread's malloc arena
+    # holding freed memory that the decoded pixels then cannot reuse.
+    buf = bytearray(FULL_CHUNK)
+    view = memoryview(buf)
     size = 0
     head = b""
-    prev = cur = b""
-    while True:
-        chunk = f.read(FULL_CHUNK)
-        if not chunk:
-            break
+    tail = b""
+    while n := f.readinto(view):
+        chunk = view[:n]
         full.update(chunk)
         if size < QUICK_CHUNK:
-            head += chunk[: QUICK_CHUNK - size]
-        size += len(chunk)
-        prev, cur = cur, chunk
-    tail = (prev + cur)[-QUICK_CHUNK:] if size > 2 * QUICK_CHUNK else b""
-    if size <= 2 * QUICK_CHUNK:  # small files: the quick hash is of the whole content (one chunk)
-        return size, quick_hash_bytes(cur), full.hexdigest()
+            head += bytes(chunk[: QUICK_CHUNK - size])
+        size += n
+        # The last QUICK_CHUNK bytes, which a short last read leaves spread over two reads.
+        last = bytes(chunk[-QUICK_CHUNK:])
+        tail = (tail + last)[-QUICK_CHUNK:] if n < QUICK_CHUNK else last
+    if size <= 2 * QUICK_CHUNK:  # small files: the quick hash is of the whole content (one read)
+        return size, quick_hash_bytes(bytes(view[:size])), full.hexdigest()
     return size, _quick(size, head, tail), full.hexdigest()

@@ -129,8 +129,9 @@ class EmbeddingPipeline:
         started = time.monotonic()
         done = 0
         initializer = _lower_priority if cfg.nice_decoders and self.embedder.device == "cpu" else None
-        pending = iter(items)
+        pending = deque(items)
         inflight: deque[Future[Decoded]] = deque()
+        batch: list[Decoded] = []
         current = ""
 
         def report(phase: str = "embed") -> None:
@@ -158,28 +159,28 @@ class EmbeddingPipeline:
             )
 
             def refill() -> None:
-                while len(inflight) < window:
-                    item = next(pending, None)
-                    if item is None:
+                while len(inflight) < window and pending:
+                    if pending[0][2] and (inflight or batch):
+                        # A suspect starts only once all before it is committed: if it kills the
+                        # process, nothing else is lost.
                         return
-                    inflight.append(pool.submit(stage.decode, *item))
+                    inflight.append(pool.submit(stage.decode, *pending.popleft()))
 
             refill()
-            batch: list[Decoded] = []
             try:
                 while inflight:
                     if stopped():
                         result.cancelled = True
                         break
-                    decoded = inflight.popleft().result()
+                    batch.append(inflight.popleft().result())
                     refill()
-                    batch.append(decoded)
                     if len(batch) >= batch_size or not inflight:
                         current = items[min(done + len(batch), total) - 1][1]
                         self._commit(batch, result)
                         done += len(batch)
-                        batch = []
+                        batch.clear()
                         report()
+                        refill()
             finally:
                 for f in inflight:
                     f.cancel()

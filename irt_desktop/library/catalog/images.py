@@ -46,7 +46,8 @@ class ImagesMixin(VectorsMixin):
     def images_under(self, root_id: int, region: str | None = None) -> dict[str, StoredImage]:
         """path -> row of the root's images (deleted ones too), or only those at or under `region`."""
         sql = (
-            "SELECT path, id, size, mtime_ns, status, quick_hash, full_hash, retry_at FROM images "
+            "SELECT path, id, size, mtime_ns, status, quick_hash, full_hash, "
+            f"CASE WHEN failure_kind = '{FailureKind.TRANSIENT}' THEN retry_at END FROM images "
             "WHERE root_id = ?"
         )
         params: list = [root_id]
