@@ -104,7 +104,6 @@ class EmbeddingPipeline:
         self.config = config or PipelineConfig(batch_size=embedder.batch_size)
         self.on_commit = on_commit
         self.tensorize = Tensorizer(embedder.spec)
-        self.last_budget: MemoryBudget | None = None  # the last run's, for its peak
 
     def run(
         self,
@@ -148,7 +147,6 @@ class EmbeddingPipeline:
             return cancel is not None and cancel.is_set()
 
         budget = MemoryBudget(decode_budget)
-        self.last_budget = budget
         # The markers' connection closes after the pool, whose running decodes end their markers first.
         with (
             contextlib.closing(self.catalog.decode_marks(os.getpid())) as marks,
