@@ -15,7 +15,8 @@ Threads: the scan's thread, before its write transaction (all file reads happen 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from irt_desktop.library.catalog import Catalog, StoredImage
@@ -32,6 +33,8 @@ class Evidence:
     files_hashed: int = 0  # files read whole, for benchmarks
 
 
+HASH_THREADS = min(8, os.cpu_count() or 1)
+
 # (path, root id, size, mtime_ns) of a file the catalog has no row for.
 NewSeen = tuple[str, int, int, int]
 # (path, row, size, mtime_ns) of a catalogued file whose size or time changed.
@@ -47,45 +50,59 @@ def gather(
     ev = Evidence()
     new = list(new)
     sizes = catalog.sizes_with_hash(size for _, _, size, _ in new)
-    for path, _, size, _ in new:
-        if size in sizes and (h := _try(quick_hash_file, path)) is not None:
-            ev.quick[path] = h
+    ev.quick = _hash_all(quick_hash_file, [path for path, _, size, _ in new if size in sizes])
     candidates = catalog.content_candidates((ev.quick[p], size) for p, _, size, _ in new if p in ev.quick)
-    for path, _, size, _ in new:
-        key = (ev.quick.get(path), size)
-        if key in candidates and (f := _full(path, ev)) is not None:
-            ev.full[path] = f
-            for row, row_path in candidates[key]:
-                _fill_legacy(row, row_path, gone, ev)
-    for path, row, size, _ in changed:
-        # Same size and same quick hash: a touch, an EXIF-only rewrite by a tool that kept every byte,
-        # or a scan overwritten by another with the same margins; only the full hash tells them apart.
-        if row.quick_hash is None or row.full_hash is None or row.size != size:
-            continue
-        if _try(quick_hash_file, path) == row.quick_hash and _full(path, ev) == row.full_hash:
-            ev.touched.add(row.id)
+    proposed = [
+        (path, candidates[key])
+        for path, _, size, _ in new
+        if (key := (ev.quick.get(path, ""), size)) in candidates
+    ]
+    # Same size and same quick hash: a touch, an EXIF-only rewrite by a tool that kept every byte, or
+    # a scan overwritten by another with the same margins; only the full hash tells them apart.
+    maybe_touched = [
+        (path, row)
+        for path, row, size, _ in changed
+        if row.quick_hash is not None and row.full_hash is not None and row.size == size
+    ]
+    touched_quick = _hash_all(quick_hash_file, [path for path, _ in maybe_touched])
+    maybe_touched = [(p, row) for p, row in maybe_touched if touched_quick.get(p) == row.quick_hash]
+    legacy = {}
+    for _, rows in proposed:
+        for row, row_path in rows:
+            if _legacy_source(row, row_path, gone):
+                legacy[row_path] = row.id
+    fulls = _hash_all(full_hash_file, [p for p, _ in proposed] + [p for p, _ in maybe_touched] + list(legacy))
+    ev.files_hashed = len(fulls)
+    ev.full = {p: fulls[p] for p, _ in proposed if p in fulls}
+    ev.filled = {image_id: fulls[p] for p, image_id in legacy.items() if p in fulls}
+    ev.touched = {row.id for p, row in maybe_touched if fulls.get(p) == row.full_hash}
     return ev
 
 
-def _fill_legacy(row: StoredImage, path: str, gone: set[str], ev: Evidence) -> None:
-    if row.full_hash is not None or row.id in ev.filled or path in gone:
-        return
+def _legacy_source(row: StoredImage, path: str, gone: set[str]) -> bool:
+    """A row from before full hashes whose file is still as catalogued: its hash can be taken now."""
+    if row.full_hash is not None or path in gone:
+        return False
     if row.status not in (ImageStatus.OK, ImageStatus.FAILED):
-        return  # a pending row has nothing to share yet, and a deleted one's file is not there
+        return False  # a pending row has nothing to share yet, and a deleted one's file is not there
     try:
         st = os.stat(path)
     except OSError:
-        return
-    if (st.st_size, st.st_mtime_ns) == (row.size, row.mtime_ns) and (f := _full(path, ev)) is not None:
-        ev.filled[row.id] = f
+        return False
+    return (st.st_size, st.st_mtime_ns) == (row.size, row.mtime_ns)
 
 
-def _full(path: str, ev: Evidence) -> str | None:
-    ev.files_hashed += 1
-    return _try(full_hash_file, path)
+def _hash_all(fn: Callable[[str], str], paths: list[str]) -> dict[str, str]:
+    """path -> fn(path) for the paths that could be read, a few at a time: hashing releases the GIL,
+    and on a cold cache or a network drive the reads overlap."""
+    paths = list(dict.fromkeys(paths))
+    if len(paths) < 2:
+        return {p: h for p in paths if (h := _try(fn, p)) is not None}
+    with ThreadPoolExecutor(min(HASH_THREADS, len(paths)), thread_name_prefix="irt-hash") as pool:
+        return {p: h for p, h in zip(paths, pool.map(lambda p: _try(fn, p), paths), strict=True) if h}
 
 
-def _try(fn, path: str) -> str | None:
+def _try(fn: Callable[[str], str], path: str) -> str | None:
     try:
         return fn(path)
     except OSError:
