@@ -165,3 +165,27 @@ def test_read_failures_from_before_kinds_are_retried(tmp_path, open_library):
     report = lib.index()
     assert (report.scan.retried, report.embedded) == (1, 1) and is_indexed(lib, first)
     assert [f.path.name for f in lib.failures()] == ["b.jpg"]
+
+
+def test_decoding_streams_from_the_file(tmp_path, monkeypatch):
+    """No read asks for the whole file: it is hashed in chunks and decoded from the open file."""
+    from imagegen import TINY_SPEC
+
+    path = tmp_path / "scan.png"
+    photo(3, (1500, 1000)).save(path, compress_level=0)  # ~4.5 MB: large enough to be read in parts
+    reads: list[int] = []
+
+    class Spy(io.FileIO):
+        def read(self, n=-1):
+            reads.append(n)
+            return super().read(n)
+
+        def readinto(self, b):
+            reads.append(len(b))
+            return super().readinto(b)
+
+    monkeypatch.setattr(decode, "open_for_decode", lambda p: io.BufferedReader(Spy(p), 64 * 1024))
+    out = decode.decode_file(1, str(path), decode.Tensorizer(TINY_SPEC))
+    size = path.stat().st_size
+    assert out.error is None and out.full_hash is not None and reads
+    assert -1 not in reads and max(reads) <= size // 4, (size, max(reads))
