@@ -13,7 +13,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -41,7 +41,9 @@ from irt_desktop.library.vector_index import EXACT_MAX
 from irt_desktop.library.watcher import PathsCallback, Watcher
 from irt_desktop.paths import LibraryLayout
 from irt_desktop.retrieval.bundle import ModelBundle
-from irt_desktop.retrieval.embedder import Embedder
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 
 class Library:
@@ -55,10 +57,12 @@ class Library:
         device: str | None = None,
         low_precision: bool = True,
         default_exclude_patterns: Sequence[str] | None = None,
+        backend: str | None = None,
     ) -> None:
-        """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE) and
-        `low_precision` (bf16/fp16 autocast where native and close to fp32) apply to models loaded from
-        bundles; `embedder_factory` builds its own embedder. `default_exclude_patterns`: StoredExcludes."""
+        """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE),
+        `low_precision` (bf16/fp16 where native and close to fp32) and `backend` ('auto', 'torch',
+        'openvino'; None: $IRT_BACKEND or auto) apply to models loaded from bundles; `embedder_factory`
+        builds its own embedder. `default_exclude_patterns`: StoredExcludes."""
         device = checked_device(device)  # refused before anything is created on disk
         self.layout = LibraryLayout(Path(path))
         self.path = self.layout.root
@@ -78,6 +82,7 @@ class Library:
             embedder_factory,
             device=device,
             low_precision=low_precision,
+            backend=backend,
         )
         self.excludes = StoredExcludes(self.catalog, default_exclude_patterns)
         self.indexer = Indexer(self.catalog, self.models, self.vector_cache, self.excludes.rules, pipeline)
@@ -135,9 +140,11 @@ class Library:
     def low_precision(self) -> bool:
         return self.models.low_precision
 
-    def set_inference(self, device: str | None = None, low_precision: bool = True) -> None:
-        """Change the device and precision of an open library without reopening it (see ModelRegistry)."""
-        self.models.set_inference(device, low_precision)
+    def set_inference(
+        self, device: str | None = None, low_precision: bool = True, backend: str | None = None
+    ) -> None:
+        """Change the device, precision or backend of an open library without reopening it."""
+        self.models.set_inference(device, low_precision, backend)
 
     # -- what is watched (library.roots, library.excludes) ---------------------------------------------
 

@@ -27,9 +27,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from irt_desktop.images import DEFAULT_MAX_PIXELS
 from irt_desktop.library.budget import MemoryBudget
@@ -43,7 +43,9 @@ from irt_desktop.library.decoding import (
     suspects_last,
 )
 from irt_desktop.library.records import FailureKind, IndexProgress
-from irt_desktop.retrieval.embedder import Embedder
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 ProgressCallback = Callable[[IndexProgress], None]
 # Called inside each batch's transaction with the ids and vectors it commits.
@@ -207,8 +209,7 @@ class EmbeddingPipeline:
         self._current_embedder()
         vectors = np.zeros((0, self.embedder.dim), np.float32)
         if good:
-            x = torch.from_numpy(np.stack([d.tensor for d in good]))
-            vectors = self.embedder.embed_tensor(x)
+            vectors = self.embedder.embed_array(np.stack([d.tensor for d in good]))
         now = time.time()
         catalog = self.catalog
         transient = [d.image_id for d in batch if d.tensor is None and d.kind == FailureKind.TRANSIENT]
