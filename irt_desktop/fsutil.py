@@ -10,6 +10,7 @@ retrieval. A leaf module: imports nothing of the project.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -94,3 +95,14 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
+
+
+def os_reason(exc: OSError) -> str:
+    """A short reason for an OSError, in the words the CLI uses for them."""
+    return {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the folder is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }.get(exc.errno or 0, exc.strerror or str(exc))

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from irt_desktop.fsutil import make_shareable, pid_alive, temp_prefix, temp_writer_pid
+from irt_desktop.fsutil import make_shareable, os_reason, pid_alive, temp_prefix, temp_writer_pid
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.catalog.health import verify
 from irt_desktop.library.errors import CatalogDamaged, NoLibrary, StorageError
@@ -89,8 +89,7 @@ class Storage:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                why = exc.strerror or exc
-                raise StorageError(f"cannot create the library folder {folder}: {why}") from exc
+                raise StorageError(f"cannot create the library folder {folder}: {os_reason(exc)}") from exc
         self.lock.acquire(wait_s, on_wait)
         try:
             marker = self.layout.open_marker
@@ -111,7 +110,9 @@ class Storage:
                 marker.write_text(f"{os.getpid()}\n", encoding="ascii")
             except OSError as exc:
                 catalog.close()
-                raise StorageError(f"cannot write to the library folder {self.layout.root}: {exc}") from exc
+                raise StorageError(
+                    f"cannot write to the library folder {self.layout.root}: {os_reason(exc)}"
+                ) from exc
             return catalog
         except BaseException:
             self.lock.release()

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from irt_desktop.fsutil import os_reason
 from irt_desktop.library.errors import LibraryBusy, StorageError
 
 LOCK_FILE = "library.lock"
@@ -240,9 +241,8 @@ class WriterLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
             except OSError as exc:
-                raise StorageError(
-                    f"cannot write to the library folder {self.folder}: {exc.strerror or exc}"
-                ) from exc
+                why = os_reason(exc)
+                raise StorageError(f"cannot write to the library folder {self.folder}: {why}") from exc
             try:
                 locked = _lock(fd)
             except OSError:

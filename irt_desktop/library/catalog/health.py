@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -23,6 +24,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 # The tables the first migration creates; a file at version >= 1 without them is not our catalog.
 EXPECTED_TABLES = frozenset({"settings", "models", "roots", "images", "vectors"})
 REPAIR_HINT = "run `irt-desktop repair`"
+# An I/O error on a filesystem with less room than this is reported as a full disk.
+FULL_BELOW_BYTES = 1 << 20
 
 
 def check_header(path: Path) -> None:
@@ -123,10 +126,19 @@ def translate(exc: BaseException, path: Path | None = None) -> LibraryError | No
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or damaged:
         return CatalogDamaged(f"the catalog is damaged ({text}){where}: {REPAIR_HINT}")
     if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+        if path is not None and _nearly_full(path):  # SQLite says IOERR when the -shm cannot grow
+            return StorageError(f"the disk is full: cannot write the catalog{where}")
         return StorageError(f"I/O error on the catalog{where}: {text}")
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM")) or "unable to open" in text:
         return StorageError(f"cannot open the catalog{where}: {text}")
     return None
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < FULL_BELOW_BYTES
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
