@@ -39,7 +39,8 @@ def indexed(tmp_path, tiny_bundle, capsys):
     photos = tmp_path / "photos"
     make_tree(photos, n=6)
     lib = tmp_path / "lib"
-    rc, out, err = _run(capsys, "--library", str(lib), "index", str(photos), "--model", str(tiny_bundle.path))
+    model = str(tiny_bundle.path)
+    rc, _out, err = _run(capsys, "--library", str(lib), "index", str(photos), "--model", model)
     assert rc == 0, err
     query = copy_query(photos / "b" / "img_002.jpg", tmp_path / "query.jpg")
     return lib, photos, query
@@ -73,7 +74,7 @@ def test_a_damaged_or_foreign_catalog_is_refused_with_one_line(indexed, capsys, 
         conn.close()
     before = catalog.read_bytes()
     for argv in (["status"], ["search", str(query)], ["index"], ["duplicates"]):
-        rc, out, err = _run(capsys, "--library", str(lib), *argv)
+        rc, _out, err = _run(capsys, "--library", str(lib), *argv)
         line = _one_line(err)
         assert rc == 1, (argv, err)
         assert str(catalog) in line, line
@@ -87,7 +88,7 @@ def test_a_damaged_or_foreign_catalog_is_refused_with_one_line(indexed, capsys, 
 
 
 def test_repair_restores_the_newest_backup_and_the_library_searches_again(indexed, capsys):
-    lib, photos, query = indexed
+    lib, _photos, query = indexed
     rc, hits_before, err = _search(capsys, lib, query)
     assert rc == 0 and hits_before[0]["path"].endswith("img_002.jpg"), err
     layout = LibraryLayout(lib)
