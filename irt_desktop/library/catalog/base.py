@@ -39,7 +39,7 @@ from irt_desktop.library.catalog.health import (
     quick_check,
     translated,
 )
-from irt_desktop.library.errors import CatalogDamaged, LibraryBusy
+from irt_desktop.library.errors import CatalogDamaged, LibraryBusy, StorageError
 from irt_desktop.library.lock import WriterLock, busy_message
 from irt_desktop.library.records import ImageStatus
 from irt_desktop.library.schema import SCHEMA_VERSION, migrate
@@ -165,6 +165,9 @@ class CatalogBase:
 
     @contextlib.contextmanager
     def _may_write(self) -> Iterator[bool]:
+        if self._no_write_access:
+            folder = self.path.parent
+            raise StorageError(f"cannot write to the library folder {folder}: the folder is read-only")
         if not self.read_only or self._writer_lock is None:
             yield True
             return
