@@ -125,12 +125,15 @@ class Storage:
         if self.backups.due(BACKUP_INTERVAL_S):
             self._backup()
 
-    def close(self) -> None:
+    def close(self, backup: bool = True) -> None:
+        """Close the catalog; a writer first backs it up (if it changed, or has no backup yet), then
+        clears the open marker (when no other holder in this process has it open) and the lock."""
         if self.read_only:
             self.catalog.close()
             return
         try:
-            if self.catalog.commits != self._backed_up_at_commit or not self.backups.list():
+            changed = self.catalog.commits != self._backed_up_at_commit
+            if backup and (changed or not self.backups.list()):
                 self._backup()
         finally:
             self.catalog.close()

@@ -85,7 +85,7 @@ class Library:
                 embedder_factory, pipeline, exact_max, device, low_precision, default_exclude_patterns
             )
         except BaseException:
-            self.storage.close()
+            self.storage.close(backup=False)
             raise
 
     def _compose(
