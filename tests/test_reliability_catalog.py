@@ -307,3 +307,17 @@ def test_a_full_disk_ends_index_with_one_line_and_harms_nothing(tmp_path, tiny_b
         assert not list(lib.glob("**/.tmp-*"))
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_damage_found_while_reading_is_one_line(tmp_path, capsys):
+    """Pages damaged behind a sound header and schema: found by the first read that reaches them."""
+    lib = tmp_path / "lib"
+    with Library.open(lib) as library:
+        library.add_root(tmp_path)
+        with library.catalog.transaction() as tx:  # several pages of settings, which status reads
+            tx.executemany(
+                "INSERT INTO settings(key, value) VALUES (?, ?)", [(f"f{i}", "x" * 200) for i in range(2000)]
+            )
+    _corrupt_pages(LibraryLayout(lib).catalog)
+    rc, _, err = _run(capsys, "--library", str(lib), "status")
+    assert rc == 1 and "irt-desktop repair" in _one_line(err), err
