@@ -8,6 +8,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never reach the model hub; failing fast is the behaviour under test where it matters.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# The suite runs the torch backend in its own process; OpenVINO tests start subprocesses that choose it
+# (never both runtimes' thread pools in the pytest process). Compiled models go to a cache of the run's.
+os.environ["IRT_BACKEND"] = "torch"
 
 import pytest
 from imagegen import TINY_SPEC

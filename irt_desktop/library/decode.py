@@ -17,8 +17,7 @@ from PIL import Image
 
 from irt_desktop.images import DEFAULT_MAX_PIXELS, ImageError, image_size, open_image
 from irt_desktop.library.hashing import quick_hash_bytes
-from irt_desktop.retrieval.model import ModelSpec
-from irt_desktop.retrieval.transforms import resize_side
+from irt_desktop.retrieval.spec import ModelSpec, resize_side
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003

@@ -17,7 +17,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -46,7 +46,9 @@ from irt_desktop.library.vector_index import EXACT_MAX
 from irt_desktop.library.watcher import PathsCallback, Watcher
 from irt_desktop.paths import LibraryLayout
 from irt_desktop.retrieval.bundle import ModelBundle
-from irt_desktop.retrieval.embedder import Embedder
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 
 class Library:
@@ -60,14 +62,16 @@ class Library:
         device: str | None = None,
         low_precision: bool = True,
         default_exclude_patterns: Sequence[str] | None = None,
+        backend: str | None = None,
         read_only: bool = False,
         wait_s: float = 0.0,
         role: str = "",
         on_wait: Callable[[Holder | None], None] | None = None,
     ) -> None:
-        """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE) and
-        `low_precision` (bf16/fp16 autocast where native and close to fp32) apply to models loaded from
-        bundles; `embedder_factory` builds its own embedder. `default_exclude_patterns`: StoredExcludes.
+        """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE),
+        `low_precision` (bf16/fp16 where native and close to fp32) and `backend` ('auto', 'torch',
+        'openvino'; None: $IRT_BACKEND or auto) apply to models loaded from bundles; `embedder_factory`
+        builds its own embedder. `default_exclude_patterns`: StoredExcludes.
 
         A writer waits up to `wait_s` seconds (math.inf: as long as it takes; `on_wait(holder)` is told
         once) for another process's writer lock, then raises LibraryBusy; `role` ('gui', 'index', ...) is
@@ -82,7 +86,13 @@ class Library:
         self.storage = Storage(self.layout, read_only=read_only, wait_s=wait_s, role=role, on_wait=on_wait)
         try:
             self._compose(
-                embedder_factory, pipeline, exact_max, device, low_precision, default_exclude_patterns
+                embedder_factory,
+                pipeline,
+                exact_max,
+                default_exclude_patterns,
+                device=device,
+                low_precision=low_precision,
+                backend=backend,
             )
         except BaseException:
             self.storage.close(backup=False)
@@ -93,9 +103,8 @@ class Library:
         embedder_factory: Callable[[], Embedder] | None,
         pipeline: PipelineConfig | None,
         exact_max: int,
-        device: str | None,
-        low_precision: bool,
         default_exclude_patterns: Sequence[str] | None,
+        **inference: Any,
     ) -> None:
         self.catalog: Catalog = self.storage.catalog
         self.vector_cache = VectorCache(self.catalog, self.layout, exact_max, self.storage.lock)
@@ -104,8 +113,7 @@ class Library:
             self.models_dir,
             self.vector_cache.mutation,
             embedder_factory,
-            device=device,
-            low_precision=low_precision,
+            **inference,
         )
         self.excludes = StoredExcludes(self.catalog, default_exclude_patterns)
         self.indexer = Indexer(self.catalog, self.models, self.vector_cache, self.excludes.rules, pipeline)
@@ -164,9 +172,11 @@ class Library:
     def low_precision(self) -> bool:
         return self.models.low_precision
 
-    def set_inference(self, device: str | None = None, low_precision: bool = True) -> None:
-        """Change the device and precision of an open library without reopening it (see ModelRegistry)."""
-        self.models.set_inference(device, low_precision)
+    def set_inference(
+        self, device: str | None = None, low_precision: bool = True, backend: str | None = None
+    ) -> None:
+        """Change the device, precision or backend of an open library without reopening it."""
+        self.models.set_inference(device, low_precision, backend)
 
     # -- what is watched (library.roots, library.excludes) ---------------------------------------------
 

@@ -16,14 +16,16 @@ import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.errors import LibraryError, NoModelError
 from irt_desktop.library.model_store import bundle_for, default_bundle, install_bundle, no_model_message
 from irt_desktop.retrieval.bundle import ModelBundle
-from irt_desktop.retrieval.embedder import Embedder
+from irt_desktop.retrieval.serving import Served, checked_backend, open_bundle
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 Mutation = Callable[[], contextlib.AbstractContextManager[Tx]]
 
@@ -38,8 +40,10 @@ class ModelRegistry:
         *,
         device: str | None = None,
         low_precision: bool = True,
+        backend: str | None = None,
     ) -> None:
-        """`factory` (tests, benchmarks) builds the embedder itself, which then serves as it is."""
+        """`factory` (tests, benchmarks) builds the embedder itself, which then serves as it is.
+        `backend`: 'auto' (OpenVINO on x86 CPUs, else torch), 'torch' or 'openvino' (retrieval.serving)."""
         self._catalog = catalog
         self.models_dir = models_dir
         self._mutation = mutation
@@ -49,6 +53,11 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self._device = checked_device(device)
         self._low_precision = bool(low_precision)
+        try:
+            self._backend = checked_backend(backend)
+        except ValueError as exc:
+            raise LibraryError(str(exc)) from exc
+        self._served: dict[str, Served] = {}
 
     @property
     def serving(self) -> str | None:
@@ -106,11 +115,13 @@ class ModelRegistry:
                 model_id = bundle.id
             if model_id not in self._embedders:
                 bundle = bundle_for(self.models_dir, model_id)
-                embedder = Embedder.from_bundle(
-                    bundle, device=self._device, low_precision=self._low_precision
+                served = open_bundle(
+                    bundle, backend=self._backend, device=self._device, low_precision=self._low_precision
                 )
+                embedder = served.embedder
                 self._catalog.register_model(model_id, bundle.card.name, embedder.dim, bundle.path)
                 self._embedders[model_id] = embedder
+                self._served[model_id] = served
             return self._embedders[model_id]
 
     def serving_or_adopt(self) -> str:
@@ -128,7 +139,16 @@ class ModelRegistry:
         with self._lock:
             self._embedders.pop(model_id, None)
 
+    def served(self, model_id: str) -> Served | None:
+        """How the loaded embedder of `model_id` serves (backend, why, any fallback), once loaded."""
+        return self._served.get(model_id)
+
     # -- inference options -----------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The backend asked for ('auto', 'torch', 'openvino'); `served()` says which one serves."""
+        return self._backend
 
     @property
     def device(self) -> str | None:
@@ -139,16 +159,24 @@ class ModelRegistry:
     def low_precision(self) -> bool:
         return self._low_precision
 
-    def set_inference(self, device: str | None = None, low_precision: bool = True) -> None:
-        """Change the device and precision without reopening the library.
+    def set_inference(
+        self, device: str | None = None, low_precision: bool = True, backend: str | None = None
+    ) -> None:
+        """Change the device, precision (and backend, when given) without reopening the library.
 
         The loaded models are dropped and rebuilt on their next use; a running indexing pass takes
         the new one at its next batch (EmbeddingPipeline's refresh), so nothing waits for it to end."""
         device = checked_device(device)
+        try:
+            backend = self._backend if backend is None else checked_backend(backend)
+        except ValueError as exc:
+            raise LibraryError(str(exc)) from exc
         with self._lock:
-            if (device, bool(low_precision)) == (self._device, self._low_precision):
+            wanted = (device, bool(low_precision), backend)
+            if wanted == (self._device, self._low_precision, self._backend):
                 return
-            self._device, self._low_precision = device, bool(low_precision)
+            self._device, self._low_precision, self._backend = wanted
+            self._served = {}
             # A factory's embedder cannot be rebuilt from here: it stays as the factory made it.
             self._embedders = {k: e for k, e in self._embedders.items() if e is self._factory_embedder}
 
@@ -161,6 +189,10 @@ def checked_device(device: str | None) -> str | None:
     kind, _, index = choice.partition(":")
     if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
         raise LibraryError(f"unknown device {device!r}: use cpu, cuda, cuda:N, mps or auto")
+    if kind == "cpu":
+        return "cpu"  # always there; checking would import torch, which OpenVINO serving avoids
+    import torch
+
     from irt_desktop.device import best_device
 
     try:
@@ -177,8 +209,32 @@ def bundle_dim(bundle: ModelBundle) -> int:
     spec = bundle.card.spec
     if spec.dims:
         return int(spec.dims)
+    width = _width_from_header(Path(bundle.path) / "model.safetensors")
+    if width:
+        return width
+    import torch
+
     from irt_desktop.retrieval.model import IRT
 
     # The backbone's width, from a skeleton on the meta device: no memory, no weights loaded.
     with torch.device("meta"):
         return int(IRT(spec).dim)
+
+
+def _width_from_header(weights: Path) -> int | None:
+    """The backbone width from the safetensors header (JSON before the tensors): no torch needed."""
+    import json
+
+    try:
+        with open(weights, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= 16 << 20:
+                return None
+            header = json.loads(f.read(n))
+    except (OSError, ValueError):
+        return None
+    for key in ("backbone.cls_token", "backbone.norm.weight"):
+        shape = header.get(key, {}).get("shape") if isinstance(header.get(key), dict) else None
+        if shape:
+            return int(shape[-1])
+    return None

@@ -23,14 +23,16 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.decode import Decoded, Tensorizer, decode_file
 from irt_desktop.library.records import IndexProgress
-from irt_desktop.retrieval.embedder import Embedder
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 ProgressCallback = Callable[[IndexProgress], None]
 # Called inside each batch's transaction with the ids and vectors it commits.
@@ -165,8 +167,7 @@ class EmbeddingPipeline:
         self._current_embedder()
         vectors = np.zeros((0, self.embedder.dim), np.float32)
         if good:
-            x = torch.from_numpy(np.stack([d.tensor for d in good]))
-            vectors = self.embedder.embed_tensor(x)
+            vectors = self.embedder.embed_array(np.stack([d.tensor for d in good]))
         now = time.time()
         catalog = self.catalog
         with self._transaction() as tx:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from irt_desktop.images import ImageError, open_image
@@ -175,5 +174,4 @@ class Searcher:
         """Descriptors of in-memory images, preprocessed exactly as indexing does."""
         embedder = self._models.embedder(model_id or self._models.serving_or_adopt())
         tensorize = Tensorizer(embedder.spec)
-        x = torch.from_numpy(np.stack([tensorize(im) for im in images]))
-        return embedder.embed_tensor(x)
+        return embedder.embed_array(np.stack([tensorize(im) for im in images]))

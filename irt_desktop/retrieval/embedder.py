@@ -21,6 +21,8 @@ BF16_MIN_COSINE = 0.999
 class Embedder:
     """Owns one model on one device. Not thread-safe: one worker thread drives it."""
 
+    backend = "torch"
+
     def __init__(
         self,
         model: IRT,
@@ -68,6 +70,10 @@ class Embedder:
     def embed_batches(self, batches: Iterable[torch.Tensor]) -> np.ndarray:
         out = [self.embed_tensor(b) for b in batches]
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def embed_array(self, x: np.ndarray) -> np.ndarray:
+        """Descriptors of a preprocessed float32 NCHW batch (the backend-neutral entry point)."""
+        return self.embed_tensor(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
 
     def embed_tensor(self, x: torch.Tensor, autocast: torch.dtype | str | None = "auto") -> np.ndarray:
         dtype = self.autocast if autocast == "auto" else autocast
