@@ -419,3 +419,25 @@ def test_created_files_follow_the_umask(tmp_path, tiny_bundle, tiny_embedder, ph
     files += list((tmp_path / "lib" / "backups").glob("*.sqlite"))
     assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o664)}, files
     assert {oct(d.stat().st_mode & 0o777) for d in (Path(installed.path), Path(saved.path))} == {oct(0o775)}
+
+
+def test_index_without_folders_while_the_app_holds_the_library_says_so(tmp_path, capsys):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    lock = WriterLock(lib, role="gui", command="irt-desktop")
+    lock.acquire()
+    try:
+        # This process holds it, so another process must ask: run the CLI as one.
+        done = subprocess.run(
+            [sys.executable, "-m", "irt_desktop", "--library", str(lib), "index"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        lock.release()
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"irt-desktop: library in use by pid {os.getpid()} (irt-desktop): the desktop application has it "
+        "open and keeps it indexed (`irt-desktop index FOLDER` hands it new folders)\n"
+    )

@@ -157,9 +157,15 @@ def _open_for_index(args: argparse.Namespace):
         return _open(args, write=True)
     except LibraryBusy as busy:
         holder = busy.holder
-        if getattr(holder, "is_gui", False) and _can_hand_over(args) and _hand_over(args, holder):
+        in_app = getattr(holder, "is_gui", False)
+        if in_app and _can_hand_over(args) and _hand_over(args, holder):
             return None
         if not args.wait:
+            if in_app:
+                raise OperationFailed(
+                    f"{busy}: the desktop application has it open and keeps it indexed "
+                    f"(`irt-desktop index FOLDER` hands it new folders)"
+                ) from busy
             raise
     return _open(args, write=True, wait_s=args.wait)
 
@@ -238,8 +244,8 @@ def _watch(lib) -> None:
         print(f"irt-desktop: update failed: {exc}", file=sys.stderr, flush=True)
 
     loop = WatchLoop(lib, on_report=changed, on_error=failed, reconcile=False)
+    loop.start()  # the folders are being watched once this returns: only then say so
     print("watching for changes; Ctrl-C stops", file=sys.stderr, flush=True)
-    loop.start()
     try:
         while True:
             time.sleep(1)
