@@ -88,11 +88,12 @@ def verify(path: Path) -> str | None:
 
 def backup(source: sqlite3.Connection, target: Path) -> None:
     """Copy the catalog that `source` is connected to into `target` (a new file), consistent as of one
-    moment, without blocking writers for more than a page step at a time. The copy is left in rollback
+    moment: one pass inside one read transaction, which in WAL mode blocks no writer (stepping instead
+    would sleep between steps and restart whenever a write lands). The copy is left in rollback
     journal mode so that it is one self-contained file."""
     dest = sqlite3.connect(target)
     try:
-        source.backup(dest, pages=4096)
+        source.backup(dest, pages=-1)
         dest.execute("PRAGMA journal_mode = DELETE")
     finally:
         dest.close()
