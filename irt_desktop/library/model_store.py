@@ -71,8 +71,10 @@ def bundle_for(models_dir: Path, model_id: str) -> ModelBundle:
         raise BundleUnusable(
             f"model {model_id} is not usable: {exc} (reinstall it, or see `irt-desktop models list`)"
         ) from exc
-    if bundle.id != model_id:
-        raise NoModelError(no_model_message(models_dir, f"{path} does not hold model {model_id}"))
+    if bundle.id != model_id:  # its card or weights were changed in place
+        raise BundleUnusable(
+            f"model {model_id} is not usable: {path} now holds a different model ({bundle.id}); reinstall it"
+        )
     return bundle
 
 
