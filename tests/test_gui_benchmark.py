@@ -7,6 +7,7 @@ import json
 
 from benchmark_layouts import write_cub, write_revisited, write_sop
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from test_gui_helpers import WAIT_MS, build_window, wait_ready
 
 
@@ -48,18 +49,17 @@ def test_benchmark_pane_runs_tiny_datasets(
         lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=WAIT_MS * 2
     )
     assert pane.result is not None, pane.progress_label.text()
-    datasets = {pane.table.item(r, 0).text() for r in range(pane.table.rowCount())}
+    datasets = {pane.results.table.item(r, 0).text() for r in range(pane.results.table.rowCount())}
     assert {"cub", "sop", "roxford"} <= datasets
-    metrics = {
-        (pane.table.item(r, 0).text(), pane.table.item(r, 3).text()) for r in range(pane.table.rowCount())
-    }
+    table = pane.results.table
+    metrics = {(table.item(r, 0).text(), table.item(r, 3).text()) for r in range(table.rowCount())}
     assert ("cub", "R@1") in metrics and ("sop", "R@1000") in metrics
     # The chart has one "ours" line per category dataset (landmark mAP stays in the table).
-    names = [s.name for s in pane.chart.series]
+    names = [s.name for s in pane.results.chart.series]
     assert any(n.startswith("cub") and "ours" in n for n in names)
     assert not any(n.startswith("roxford") for n in names)
-    assert "inshop" in pane.notes.text()  # ticked but missing: named, with what to download
-    assert pane.export_button.isEnabled()
+    assert "inshop" in pane.results.notes.text()  # ticked but missing: named, with what to download
+    assert pane.results.export_button.isEnabled()
 
     report = tmp_path / "report.md"
     pane.export(report)
@@ -89,7 +89,7 @@ def test_benchmark_pane_smoke_suite_and_stop(qtbot, themed_app, library_dir, gui
         lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=WAIT_MS * 2
     )
     assert pane.result is not None, pane.progress_label.text()
-    variants = {pane.table.item(r, 1).text() for r in range(pane.table.rowCount())}
+    variants = {pane.results.table.item(r, 1).text() for r in range(pane.results.table.rowCount())}
     assert {"IRT_O", "IRT_L", "IRT_R"} <= variants
     assert "finished" in pane.progress_label.text()
     if pane.result.passed is not None:  # the quick scale is too short for a verdict
@@ -103,3 +103,30 @@ def test_benchmark_pane_smoke_suite_and_stop(qtbot, themed_app, library_dir, gui
     qtbot.waitUntil(lambda: pane.run_button.isEnabled(), timeout=WAIT_MS * 2)
     assert not pane.running
     window.close()
+
+
+def test_benchmark_pane_with_an_inline_runner_names_what_is_missing(
+    qtbot, themed_app, library_dir, gui_settings, tmp_path
+):
+    """The pane's jobs go through the runner it is given: inline, the dataset list is up to date as soon
+    as the folder is set, each missing dataset naming the file it expected."""
+    from types import SimpleNamespace
+
+    from irt_desktop.gui.benchmark_pane import BenchmarkPane
+    from irt_desktop.gui.tasks import TaskRunner, run_inline
+
+    data = tmp_path / "data"
+    write_cub(data / "cub")
+    host = QWidget()  # the owner, as the main window is in the app (see test_gui_finetune)
+    qtbot.addWidget(host)
+    pane = BenchmarkPane(
+        SimpleNamespace(library_dir=library_dir), gui_settings, host, runner=TaskRunner(executor=run_inline)
+    )
+    assert pane.model_combo.count() > 1  # the installed tiny model, listed at once
+    pane.root_edit.setText(str(data))
+    pane.refresh_datasets()
+    items = [pane.datasets.topLevelItem(i) for i in range(pane.datasets.topLevelItemCount())]
+    texts = {item.data(0, Qt.ItemDataRole.UserRole + 1): item.text(1) for item in items}
+    assert texts["cub"] == str(data / "cub")
+    assert texts["sop"] == f"not found: expected {data / 'sop' / 'Ebay_train.txt'}"
+    pane.shutdown()

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 from irt_desktop.commands import CommandError
@@ -69,12 +68,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--scale", choices=("full", "quick"), default="full", help="smoke suite size (default full)"
     )
     p.add_argument("--iterations", type=int, default=None, help="override the recipe's training iterations")
-    p.add_argument("--workers", type=int, default=2, help="image decoding processes (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="image decoding processes (default: 2, or 0 on a CPU-only machine with 4 cores or fewer)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    out = args.out or args.library / "benchmarks" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    from irt_desktop.retrieval.benchmark import benchmark_output_dir
+
+    out = args.out or benchmark_output_dir(args.library)
     printer = ProgressPrinter()
     with graceful_cancel() as cancel:
         if args.suite == "smoke":
@@ -83,16 +89,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_smoke(args: argparse.Namespace, out: Path, printer: ProgressPrinter, cancel: threading.Event) -> int:
-    from irt_desktop.retrieval.benchmark import run_smoke_suite
+    from irt_desktop.retrieval.benchmark import run_suite
 
-    result = run_smoke_suite(
+    device = args.device or "cpu"
+    result = run_suite(
+        f"smoke-{args.scale}",
         out,
-        device=args.device or "cpu",
-        scale=args.scale,
+        device=device,
         iterations=args.iterations,
         progress=printer.benchmark,
         cancel=cancel,
-        num_workers=args.workers,
+        num_workers=_workers(args, device),
     )
     printer.close()
     _print_result(result)
@@ -103,7 +110,12 @@ def _run_smoke(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
 
 def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, cancel: threading.Event) -> int:
     from irt_desktop.paths import models_dir
-    from irt_desktop.retrieval.benchmark import parse_dataset_names, run_benchmark
+    from irt_desktop.retrieval.benchmark import (
+        dataset_places,
+        default_data_root,
+        parse_dataset_names,
+        run_suite,
+    )
     from irt_desktop.retrieval.bundle import BundleError, find_bundle
     from irt_desktop.retrieval.weights import WeightsUnavailable
 
@@ -111,24 +123,31 @@ def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
         names = parse_dataset_names(args.datasets)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    data_root = (args.data_root or Path(os.environ.get("IRT_DATA") or args.library / "datasets")).expanduser()
+    data_root = (args.data_root or default_data_root(args.library)).expanduser()
     mdir = models_dir(args.library)
     main_rank = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
+    if main_rank:
+        # Said before a run that can take hours, not only at its end.
+        for place in dataset_places(data_root, names=names).values():
+            if not place.present:
+                print(f"{place.name}: {place.describe()}; it will be skipped", file=sys.stderr)
+    workers = _workers(args, args.device)
     try:
         bundle = find_bundle(mdir, args.model) if args.model else None
-        result = run_benchmark(
-            names,
-            data_root,
+        result = run_suite(
+            "paper",
+            out,
+            datasets=names,
+            data_root=data_root,
             model=bundle,
             train=args.train,
             dims=args.dims,
             device=args.device,
-            out_dir=out,
             progress=printer.benchmark if main_rank else None,
             cancel=cancel,
             models_dir=mdir,
             iterations=args.iterations,
-            num_workers=args.workers,
+            num_workers=workers,
         )
     except (BundleError, WeightsUnavailable) as exc:
         raise CommandError(str(exc)) from exc
@@ -141,6 +160,18 @@ def _run_paper(args: argparse.Namespace, out: Path, printer: ProgressPrinter, ca
     if not result.rows:
         raise CommandError(f"no dataset could be evaluated (data root: {data_root}); see above")
     return 0
+
+
+def _workers(args: argparse.Namespace, device: str | None) -> int:
+    if args.workers is not None:
+        return args.workers
+    from irt_desktop.device import best_device
+    from irt_desktop.retrieval.training.data import loader_workers_for
+
+    try:
+        return loader_workers_for(best_device(device))
+    except RuntimeError as exc:  # the device asked for is not there
+        raise CommandError(str(exc)) from exc
 
 
 def _print_result(result) -> None:
@@ -219,7 +250,8 @@ class ProgressPrinter:
             self.width = 0
 
     def training(self, p, prefix: str = "") -> None:
-        if p.phase != "train":
+        """A trainer's TrainProgress, or a fine-tune Step (which is always a training step)."""
+        if getattr(p, "phase", "train") != "train":
             self.line(f"{prefix}{p.phase}...", key=(prefix, p.phase))
             return
         text = (

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--work-dir", type=Path, default=None, help="checkpoints (default: LIBRARY/training/<run>)"
     )
     p.add_argument("--name", default=None, help="name of the trained model")
-    p.add_argument("--workers", type=int, default=2, help="image decoding processes (default 2)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="image decoding processes (default: 2, or 0 on a CPU-only machine with 4 cores or fewer)",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     p.add_argument(
         "--set",
@@ -68,82 +72,69 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from irt_desktop.commands.benchmark import ProgressPrinter, graceful_cancel
     from irt_desktop.paths import models_dir
-    from irt_desktop.retrieval.benchmark import DATASETS, default_bundle
+    from irt_desktop.retrieval.benchmark import DATASETS, default_bundle, default_data_root
     from irt_desktop.retrieval.bundle import BundleError, find_bundle
-    from irt_desktop.retrieval.datasets import DatasetError, scan_class_folders, split_folder_dataset
-    from irt_desktop.retrieval.training import (
-        CheckpointError,
-        RecipeError,
-        TrainConfig,
-        Trainer,
-        evaluate_bundle,
+    from irt_desktop.retrieval.datasets import DatasetError, scan_class_folders
+    from irt_desktop.retrieval.training import CheckpointError
+    from irt_desktop.retrieval.training.finetune import (
+        FinetuneError,
+        FinetuneSettings,
+        default_work_root,
+        plan_finetune,
+        run_finetune,
     )
-    from irt_desktop.retrieval.training.trainer import as_records, data_fingerprint
     from irt_desktop.retrieval.weights import WeightsUnavailable
 
     mdir = models_dir(args.library)
     try:
+        overrides = parse_settings(args.set)
+        device = overrides.pop("device", None) or args.device
+        settings = FinetuneSettings(
+            recipe=args.recipe,
+            variant=args.variant,
+            iterations=args.iterations,
+            holdout=args.holdout,
+            split_by=args.split_by,
+            name=args.name,
+            pca_dims=args.dims or None,
+            num_workers=args.workers,
+            resume=not args.no_resume,
+            work_dir=args.work_dir,
+            overrides=overrides,
+        )
         if args.folders:
-            folders = scan_class_folders(args.folders)
-            if args.holdout > 0:
-                train, held = split_folder_dataset(folders, by=args.split_by, holdout=args.holdout)
-            else:
-                train, held = folders.as_split(), None
-            data_name = ", ".join(p.name for p in args.folders)
-            recipe = args.recipe or "folders"
-            eval_split = held
-            print(f"{len(folders.records)} images in {len(folders.class_names)} classes", end="")
-            print(f"; {len(held)} held out by {args.split_by}" if held is not None else "")
+            data = scan_class_folders(args.folders)
+            settings = dataclasses.replace(settings, data_name=", ".join(p.name for p in args.folders))
         else:
             ds = DATASETS[args.dataset]
-            root = args.data_root or Path(os.environ.get("IRT_DATA") or args.library / "datasets")
-            bench = ds.load(root.expanduser())
-            train, eval_split, data_name, recipe = bench.train, bench, ds.name, args.recipe or ds.recipe
+            data = ds.load((args.data_root or default_data_root(args.library)).expanduser())
+            settings = dataclasses.replace(settings, recipe=args.recipe or ds.recipe, data_name=ds.name)
         bundle = find_bundle(mdir, args.model) if args.model else default_bundle(mdir)
-        overrides = parse_settings(args.set)
-        overrides.setdefault("device", args.device)
-        overrides.setdefault("num_workers", args.workers)
-        if args.iterations is not None:
-            overrides["iterations"] = args.iterations
-        if args.variant == "irt_l":
-            overrides["koleo_weight"] = 0.0
-        if args.dims:
-            overrides["pca_dims"] = args.dims
-        config = TrainConfig.from_recipe(recipe, **overrides)
-    except (DatasetError, BundleError, WeightsUnavailable, RecipeError, ValueError) as exc:
+        plan = plan_finetune(
+            data,
+            settings,
+            base=bundle,
+            models_dir=mdir,
+            device=device,
+            work_root=default_work_root(args.library),
+        )
+    except (DatasetError, BundleError, WeightsUnavailable, FinetuneError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
 
-    run_key = hashlib.sha256(
-        f"{bundle.id}\0{data_fingerprint(as_records(train))}\0{sorted(config.trajectory().items())}".encode()
-    ).hexdigest()[:10]
-    work_dir = (
-        args.work_dir or args.library / "training" / f"{config.recipe}-{config.variant.lower()}-{run_key}"
-    )
-    printer = ProgressPrinter()
-    before = None
-    if args.folders and eval_split is not None:
-        before = evaluate_bundle(
-            bundle, eval_split, config.recall_ks, device=args.device, num_workers=args.workers
-        )
-        print("before: " + "  ".join(f"{k} {v:.1f}" for k, v in before.items()))
-    trainer = Trainer(
-        bundle,
-        train,
-        config,
-        eval_split=eval_split,
-        work_dir=work_dir,
-        models_dir=mdir,
-        name=args.name,
-        data_name=data_name,
-        resume=not args.no_resume,
-    )
+    if args.folders:
+        print(f"{len(data.records)} images in {len(data.class_names)} classes", end="")
+        print(f"; {plan.held_out_images} held out by {args.split_by}" if plan.held_out is not None else "")
+    for note in plan.notes:
+        print(f"note: {note}")
+    config = plan.config
     print(
         f"training {config.variant} from {bundle.id}: {config.iterations} iterations "
-        f"(checkpoints in {work_dir})"
+        f"(checkpoints in {plan.work_dir})"
     )
+    printer = ProgressPrinter()
     with graceful_cancel() as cancel:
         try:
-            result = trainer.run(progress=printer.training, cancel=cancel)
+            result = run_finetune(plan, lambda event: _show(printer, event), cancel)
         except CheckpointError as exc:
             raise CommandError(f"{exc} (--no-resume starts over)") from exc
     printer.close()
@@ -152,7 +143,27 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if result.bundle is None:  # a DDP rank other than 0: rank 0 saves and reports
         return 0
-    if result.metrics:
-        print("after:  " + "  ".join(f"{k} {v:.1f}" for k, v in result.metrics.items()))
+    if result.after:
+        print("after:  " + _recalls(result.after))
     print(f"saved {result.bundle.id} at {result.bundle.path}")
     return 0
+
+
+def _show(printer: Any, event: Any) -> None:
+    from irt_desktop.retrieval.training.finetune import Baseline, Evaluating, Stage, Step
+
+    if isinstance(event, Step):
+        printer.training(event)
+    elif isinstance(event, Stage):
+        printer.line(f"{event.name}...", key=("stage", event.name))
+    elif isinstance(event, Evaluating):
+        count = f"  {event.done}/{event.total}" if event.total else ""
+        model = "starting" if event.which == "before" else "trained"
+        printer.line(f"evaluating the {model} model{count}", key=("eval", event.which))
+    elif isinstance(event, Baseline):
+        printer.close()
+        print("before: " + _recalls(event.metrics))
+
+
+def _recalls(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.1f}" for k, v in metrics.items())

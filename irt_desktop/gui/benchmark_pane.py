@@ -1,60 +1,45 @@
-"""The Benchmark tab: the same code as `irt-desktop --benchmark`, on a worker thread, with our figures
-beside the paper's in a table and a Recall@K chart, and the report exported as Markdown or JSON.
+"""The Benchmark tab: the same code as `irt-desktop --benchmark`, run through the task runner, with our
+figures beside the paper's (benchmark_results) and the report exported as Markdown or JSON.
 
 Datasets live under one data folder in their documented layout; a dataset kept elsewhere can be given
-its own folder, which the run sees through a link in its output folder. Choices are remembered.
+its own folder, which the run sees through a link in its output folder (retrieval.benchmark.data_root
+decides both). Choices are remembered.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
-import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QBrush, QColor, QDesktopServices
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from irt_desktop.gui import formatting, icons
-from irt_desktop.gui.charts import LineChart, Series
+from irt_desktop.gui.benchmark_datasets import DatasetChooser
+from irt_desktop.gui.benchmark_results import BenchmarkResults
 from irt_desktop.gui.library_client import LibraryClient
 from irt_desktop.gui.settings import AppSettings
-from irt_desktop.gui.workers import TaskThread, run_task
+from irt_desktop.gui.tasks import Task, TaskRunner
+from irt_desktop.paths import LibraryLayout
 
 log = logging.getLogger(__name__)
 
-# Shown before the worker has listed the catalog (which needs the retrieval package, hence torch).
-DATASET_TITLES = {
-    "sop": "Stanford Online Products",
-    "cub": "CUB-200-2011",
-    "inshop": "In-Shop Clothes (DeepFashion)",
-    "roxford": "Revisited Oxford5k",
-    "rparis": "Revisited Paris6k",
-}
 SUITES = (
     ("paper", "Paper datasets"),
     ("smoke-quick", "Smoke test, quick (generated data, seconds: checks the plumbing)"),
@@ -74,24 +59,8 @@ STAGES = {
     "eval": "evaluating",
     "save": "saving",
 }
-FolderRole = Qt.ItemDataRole.UserRole + 1
-
-
-def dataset_status(data_root: str, overrides: dict[str, str]) -> dict[str, tuple[str, bool]]:
-    """Worker side: per dataset, (folder it would be read from, whether that folder exists)."""
-    from irt_desktop.retrieval.benchmark import DATASETS
-
-    out = {}
-    for name, ds in DATASETS.items():
-        if overrides.get(name):
-            folder = Path(overrides[name])
-        elif data_root:
-            folder = ds.locate(Path(data_root))
-        else:
-            out[name] = ("", False)
-            continue
-        out[name] = (str(folder), folder.is_dir())
-    return out
+# How long closing waits for a stopped run to come back.
+STOP_WAIT_MS = 60_000
 
 
 def list_models(models_dir: Path) -> list[tuple[str, str]]:
@@ -100,45 +69,49 @@ def list_models(models_dir: Path) -> list[tuple[str, str]]:
     return [(b.id, f"{b.card.title or b.card.name} ({b.id})") for b in list_bundles(models_dir)]
 
 
-def data_root_for(out_dir: Path, data_root: str, overrides: dict[str, str], names: list[str]) -> Path:
-    """The data root the run reads: the chosen folder, or (when some dataset lives elsewhere) a folder of
-    links, one per dataset under its documented name."""
-    from irt_desktop.retrieval.benchmark import DATASETS
+def run_pane_suite(
+    library_dir: Path, choices: dict[str, Any], progress: Any, cancel: threading.Event
+) -> Any:
+    """Worker side: the run the pane was set up for, on the fastest device here; None if it was stopped
+    before it had an answer."""
+    from irt_desktop.device import best_device
+    from irt_desktop.retrieval.benchmark import benchmark_output_dir, run_suite
+    from irt_desktop.retrieval.bundle import find_bundle
 
-    wanted = {n: overrides[n] for n in names if overrides.get(n)}
-    if not wanted:
-        return Path(data_root)
-    farm = out_dir / "data"
-    farm.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        ds = DATASETS[name]
-        source = Path(wanted[name]) if name in wanted else ds.locate(Path(data_root)) if data_root else None
-        if source is None or not source.exists():
-            continue
-        link = farm / ds.folders[0]
-        if link.is_symlink() or link.exists():
-            continue
-        try:
-            os.symlink(source, link, target_is_directory=True)
-        except OSError as exc:
-            raise RuntimeError(
-                f"cannot link {source} as {link} ({exc}); put the dataset in the data folder as "
-                f"{ds.folders[0]}/ instead"
-            ) from exc
-    return farm
+    model_id = choices["model"]
+    try:
+        model = find_bundle(LibraryLayout(library_dir).models, model_id) if model_id else None
+        return run_suite(
+            out_dir=benchmark_output_dir(library_dir, choices["suite"]),
+            model=model,
+            device=best_device(None),
+            progress=progress,
+            cancel=cancel,
+            **{k: v for k, v in choices.items() if k != "model"},
+        )
+    except Exception:
+        if cancel.is_set():  # failed while stopping: a stop, not a failure
+            return None
+        raise
 
 
 class BenchmarkPane(QWidget):
-    def __init__(self, client: LibraryClient, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        client: LibraryClient,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+        runner: TaskRunner | None = None,
+    ) -> None:
         super().__init__(parent)
         self.client = client
         self.settings = settings
-        self.result: Any = None
-        self.task: TaskThread | None = None
+        self._owns_runner = runner is None
+        self.runner = runner if runner is not None else TaskRunner(parent=self)
+        self.task: Task | None = None
         self._busy = False
-        self._helpers: list[TaskThread] = []
+        self.started = 0.0
         state = settings.benchmark_state()
-        self.overrides: dict[str, str] = dict(state.get("overrides", {}))
 
         # --- settings column ------------------------------------------------------------------------------
         self.suite_combo = QComboBox()
@@ -154,28 +127,13 @@ class BenchmarkPane(QWidget):
         root_row.addWidget(self.root_edit, 1)
         root_row.addWidget(browse)
 
-        self.datasets = QTreeWidget()
-        self.datasets.setAccessibleName("Datasets")
-        self.datasets.setHeaderLabels(["Dataset", "Folder"])
-        self.datasets.setRootIsDecorated(False)
-        self.datasets.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.datasets.setMinimumHeight(150)
-        chosen = set(state.get("datasets", ["cub"]))
-        for name, title in DATASET_TITLES.items():
-            item = QTreeWidgetItem([title, ""])
-            item.setData(0, FolderRole, name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(0, Qt.CheckState.Checked if name in chosen else Qt.CheckState.Unchecked)
-            self.datasets.addTopLevelItem(item)
-        self.folder_button = QPushButton("Dataset &folder…")
-        self.folder_button.setToolTip("Read the selected dataset from a folder of its own")
-        self.folder_button.clicked.connect(self._choose_dataset_folder)
-        self.reset_folder_button = QPushButton("Use &data folder")
-        self.reset_folder_button.clicked.connect(self._reset_dataset_folder)
-        ds_buttons = QHBoxLayout()
-        ds_buttons.addWidget(self.folder_button)
-        ds_buttons.addWidget(self.reset_folder_button)
-        ds_buttons.addStretch(1)
+        self.chooser = DatasetChooser(
+            self.runner,
+            lambda: self.root_edit.text().strip(),
+            state.get("datasets", ["cub"]),
+            state.get("overrides", {}),
+        )
+        self.datasets = self.chooser.tree
 
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
@@ -221,53 +179,17 @@ class BenchmarkPane(QWidget):
         lv.addLayout(form)
         self.datasets_label = label("Data&sets:", self.datasets)
         lv.addWidget(self.datasets_label)
-        lv.addWidget(self.datasets, 1)
-        lv.addLayout(ds_buttons)
+        lv.addWidget(self.chooser, 1)
         lv.addLayout(run_row)
         lv.addWidget(self.progress)
         lv.addWidget(self.progress_label)
         left.setMinimumWidth(330)
 
-        # --- results column ---------------------------------------------------------------------------
-        self.table = QTableWidget(0, 7)
-        self.table.setAccessibleName("Results: ours beside the paper's")
-        self.table.setHorizontalHeaderLabels(
-            ["Dataset", "Variant", "Dims", "Metric", "Ours", "Paper", "Diff"]
-        )
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.chart = LineChart("Recall@K", "K", "%", log_x=True)
-        self.chart.y_clamp = (0.0, 100.0)
-        self.chart.empty_text = "Recall@K appears here after a run"
-        self.notes = QLabel("Our figures appear next to the paper's (El-Nouby et al. 2021).")
-        self.notes.setObjectName("hint")
-        self.notes.setWordWrap(True)
-        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.export_button = QPushButton(icons.icon("export"), "E&xport report…")
-        self.export_button.setEnabled(False)
-        self.open_button = QPushButton(icons.icon("reveal"), "Open output folder")
-        self.open_button.setEnabled(False)
-        out_row = QHBoxLayout()
-        out_row.addStretch(1)
-        out_row.addWidget(self.open_button)
-        out_row.addWidget(self.export_button)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(4, 8, 8, 8)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table)
-        split.addWidget(self.chart)
-        split.setSizes([300, 260])
-        rv.addWidget(split, 1)
-        rv.addWidget(self.notes)
-        rv.addLayout(out_row)
+        self.results = BenchmarkResults(settings)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([380, 800])
         splitter.setChildrenCollapsible(False)
@@ -277,19 +199,19 @@ class BenchmarkPane(QWidget):
 
         self.run_button.clicked.connect(self.run)
         self.stop_button.clicked.connect(self.stop)
-        self.export_button.clicked.connect(self.export_dialog)
-        self.open_button.clicked.connect(self._open_output)
         self.suite_combo.currentIndexChanged.connect(self._on_suite)
         self.root_edit.editingFinished.connect(self.refresh_datasets)
         self._on_suite()
         self.refresh_datasets()
-        self._helper(lambda: list_models(client.library_dir / "models"), self._on_models, "list models")
+        models_dir = LibraryLayout(client.library_dir).models
+        self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
+
+    @property
+    def result(self) -> Any:
+        """The last run's BenchmarkResult, None before one finished."""
+        return self.results.result
 
     # --- choices --------------------------------------------------------------------------------------------
-    def _helper(self, fn, on_done, name: str) -> None:
-        self._helpers = [t for t in self._helpers if _alive(t)]
-        self._helpers.append(run_task(self, fn, on_done, name=name))
-
     def _on_models(self, models: list[tuple[str, str]]) -> None:
         for model_id, text in models:
             self.model_combo.addItem(text, model_id)
@@ -301,9 +223,7 @@ class BenchmarkPane(QWidget):
         paper = self.suite_combo.currentData() == "paper"
         for w in (
             self.root_edit,
-            self.datasets,
-            self.folder_button,
-            self.reset_folder_button,
+            self.chooser,
             self.model_combo,
             self.train_combo,
             self.dims_combo,
@@ -319,48 +239,16 @@ class BenchmarkPane(QWidget):
             self.root_edit.setText(folder)
             self.refresh_datasets()
 
-    def selected_dataset(self) -> str | None:
-        item = self.datasets.currentItem()
-        return item.data(0, FolderRole) if item is not None else None
-
-    def _choose_dataset_folder(self) -> None:
-        name = self.selected_dataset()
-        if name is None:
-            return
-        folder = QFileDialog.getExistingDirectory(
-            self, f"Folder of {DATASET_TITLES[name]}", self.root_edit.text()
-        )
-        if folder:
-            self.overrides[name] = folder
-            self.refresh_datasets()
-
-    def _reset_dataset_folder(self) -> None:
-        name = self.selected_dataset()
-        if name is not None:
-            self.overrides.pop(name, None)
-            self.refresh_datasets()
+    @property
+    def overrides(self) -> dict[str, str]:
+        """Datasets read from a folder of their own rather than from under the data folder."""
+        return self.chooser.overrides
 
     def refresh_datasets(self) -> None:
-        root, overrides = self.root_edit.text().strip(), dict(self.overrides)
-        self._helper(lambda: dataset_status(root, overrides), self._on_status, "dataset status")
-
-    def _on_status(self, status: dict[str, tuple[str, bool]]) -> None:
-        for i in range(self.datasets.topLevelItemCount()):
-            item = self.datasets.topLevelItem(i)
-            folder, found = status.get(item.data(0, FolderRole), ("", False))
-            item.setText(
-                1, (folder if found else f"not found ({folder})" if folder else "choose a data folder")
-            )
-            item.setIcon(0, icons.icon("status-indexed" if found else "status-offline"))
-            item.setToolTip(1, folder)
+        self.chooser.refresh()
 
     def checked_datasets(self) -> list[str]:
-        out = []
-        for i in range(self.datasets.topLevelItemCount()):
-            item = self.datasets.topLevelItem(i)
-            if item.checkState(0) == Qt.CheckState.Checked:
-                out.append(item.data(0, FolderRole))
-        return out
+        return self.chooser.checked()
 
     def remember(self) -> None:
         self.settings.set_benchmark_state(
@@ -390,69 +278,36 @@ class BenchmarkPane(QWidget):
             QMessageBox.information(self, "Benchmark", "Tick at least one dataset.")
             return
         self.remember()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out_dir = self.client.library_dir / "benchmarks" / f"{stamp}-{suite}"
-        data_root, overrides = self.root_edit.text().strip(), dict(self.overrides)
-        model_id = self.model_combo.currentData() or ""
-        train = self.train_combo.currentData()
-        dims = self.dims_combo.currentData() or None
-        models_dir = self.client.library_dir / "models"
-
-        def work(progress, cancel: threading.Event) -> Any:
-            from irt_desktop.device import best_device
-
-            device = best_device(None)
-            nw = 0 if device == "cpu" and (os.cpu_count() or 1) <= 4 else 2
-            if suite.startswith("smoke"):
-                from irt_desktop.retrieval.benchmark import run_smoke_suite
-
-                return run_smoke_suite(
-                    out_dir,
-                    device=device,
-                    scale=suite.split("-")[1],
-                    progress=progress,
-                    cancel=cancel,
-                    num_workers=nw,
-                )
-            from irt_desktop.retrieval.benchmark import run_benchmark
-            from irt_desktop.retrieval.bundle import find_bundle
-
-            model = find_bundle(models_dir, model_id) if model_id else None
-            root = data_root_for(out_dir, data_root, overrides, names)
-            return run_benchmark(
-                names,
-                root,
-                model=model,
-                train=train,
-                dims=dims,
-                device=device,
-                out_dir=out_dir,
-                progress=progress,
-                cancel=cancel,
-                num_workers=nw,
-            )
-
-        self.table.setRowCount(0)
-        self.chart.clear()
-        self.notes.setText("")
+        library_dir = self.client.library_dir
+        choices = {
+            "suite": suite,
+            "datasets": names,
+            "data_root": self.root_edit.text().strip(),
+            "dataset_folders": dict(self.overrides),
+            "model": self.model_combo.currentData() or "",
+            "train": self.train_combo.currentData(),
+            "dims": self.dims_combo.currentData() or None,
+        }
+        self.results.clear()
         self.progress.setRange(0, 0)
         self.progress_label.setText("Starting…")
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        self.export_button.setEnabled(False)
         self.started = time.monotonic()
         self._busy = True
-        task = TaskThread(work, parent=self, name="benchmark", raise_on_cancel=False)
-        task.progressed.connect(self._on_progress)
-        task.succeeded.connect(self._on_result)
-        task.failed.connect(self._on_failed)
-        task.cancelled.connect(lambda: self._on_failed(RuntimeError("cancelled")))
-        self.task = task
-        task.start()
+        self.task = self.runner.run_with_progress(
+            lambda progress, cancel: run_pane_suite(library_dir, choices, progress, cancel),
+            self._on_progress,
+            self._on_result,
+            self._on_failed,
+            name="benchmark",
+            # run_benchmark watches the cancel event itself and returns the figures it has so far.
+            raise_on_cancel=False,
+        )
 
     def stop(self) -> None:
         if self.running and self.task is not None:
-            self.task.cancel()
+            self.task.cancel_event.set()
             self.stop_button.setEnabled(False)
             self.progress_label.setText("Stopping…")
 
@@ -487,6 +342,9 @@ class BenchmarkPane(QWidget):
         self.progress_label.setText(f"Benchmark stopped: {exc}")
 
     def _on_result(self, result: Any) -> None:
+        if result is None:
+            self._on_failed(RuntimeError("cancelled"))
+            return
         self._finish_run()
         self.progress.setValue(1)
         self.show_result(result)
@@ -496,91 +354,16 @@ class BenchmarkPane(QWidget):
         self.progress_label.setText(f"Benchmark {state}{verdict}. Results in {result.out_dir}")
 
     def show_result(self, result: Any) -> None:
-        self.result = result
-        rows = list(result.rows)
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            diff = row.diff
-            cells = [
-                row.dataset,
-                row.variant,
-                str(row.dims or ""),
-                row.metric,
-                _num(row.ours),
-                _num(row.paper),
-                _num(diff, signed=True),
-            ]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c >= 4:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if c == 6 and diff is not None:
-                    item.setForeground(QBrush(QColor("#2e9d4f" if diff >= -0.5 else "#cf3b3b")))
-                self.table.setItem(r, c, item)
-        series: list[Series] = []
-        by_dataset: dict[str, list[Any]] = {}
-        for row in rows:
-            if row.metric.startswith("R@"):
-                by_dataset.setdefault(f"{row.dataset} {row.variant}".strip(), []).append(row)
-        for i, (name, ds_rows) in enumerate(by_dataset.items()):
-            color = ("#3d7be0", "#e0793d", "#2e9d4f", "#b04fc4", "#cf3b3b", "#16a3a3")[i % 6]
-            ours = sorted((float(x.metric[2:]), x.ours) for x in ds_rows)
-            series.append(Series(f"{name} (ours)", ours, color=color, markers=True))
-            paper = sorted((float(x.metric[2:]), x.paper) for x in ds_rows if x.paper is not None)
-            if paper:
-                series.append(Series(f"{name} (paper)", paper, color=color, dashed=True))
-        self.chart.set_series(series)
-        notes = list(getattr(result, "notes", []))
-        missing = getattr(result, "missing", {})
-        if missing:
-            notes += [
-                f"{name}: not found — {msg.splitlines()[-2] if len(msg.splitlines()) > 1 else msg}"
-                for name, msg in missing.items()
-            ]
-        self.notes.setText("\n".join(notes) if notes else "Figures in percent; paper: El-Nouby et al. 2021.")
-        self.export_button.setEnabled(True)
-        self.open_button.setEnabled(result.out_dir is not None)
-
-    def export_dialog(self) -> None:
-        if self.result is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Export benchmark report",
-            str(Path(self.settings.last_dir) / "irt-benchmark.md"),
-            "Markdown report (*.md);;JSON results (*.json)",
-        )
-        if path:
-            self.export(Path(path))
+        self.results.show_result(result)
 
     def export(self, path: Path) -> None:
-        if path.suffix.lower() == ".json" and self.result.out_dir is not None:
-            shutil.copyfile(Path(self.result.out_dir) / "results.json", path)
-        else:
-            path.write_text(self.result.report_md or self.result.render_markdown(), encoding="utf-8")
-        self.settings.last_dir = str(path.parent)
-
-    def _open_output(self) -> None:
-        if self.result is not None and self.result.out_dir is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.out_dir)))
+        self.results.export(path)
 
     def shutdown(self) -> None:
-        if self.task is not None and _alive(self.task):
+        """Stop a run and wait for it; nothing reports to the pane after this. A runner handed in by the
+        window is the window's to shut down."""
+        if self.task is not None and not self.task.finished:
             self.task.cancel()
-            self.task.wait(60_000)
-        for t in self._helpers:
-            if _alive(t):
-                t.wait(10_000)
-
-
-def _num(v: float | None, signed: bool = False) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{v:+.1f}" if signed else f"{v:.1f}"
-
-
-def _alive(task: TaskThread) -> bool:
-    try:
-        return task.isRunning()
-    except RuntimeError:
-        return False
+            self.task.wait(STOP_WAIT_MS / 1000)
+        if self._owns_runner:
+            self.runner.shutdown(STOP_WAIT_MS)

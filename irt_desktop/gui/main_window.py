@@ -364,7 +364,7 @@ class MainWindow(QMainWindow):
             self.client.set_exclude_patterns(self.settings.exclude_patterns)
 
     def open_finetune_wizard(self) -> None:
-        from irt_desktop.gui.finetune_wizard import FinetuneWizard
+        from irt_desktop.gui.finetune import FinetuneWizard
 
         if self._wizard is None or not self._wizard.isVisible():
             self._wizard = FinetuneWizard(self.client, self.settings, self.thumbnails, self)

@@ -77,9 +77,15 @@ def _child(bundle_dir: str, out_dir: str, precision: str, answer: multiprocessin
     try:
         from irt_desktop.retrieval.openvino_convert import convert_bundle
 
-        answer.put(("ok", convert_bundle(Path(bundle_dir), Path(out_dir), precision)))
+        reply: tuple = ("ok", convert_bundle(Path(bundle_dir), Path(out_dir), precision))
     except BaseException as exc:  # reported to the parent as the fallback's reason
-        answer.put(("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
+        reply = ("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    answer.put(reply)
+    answer.close()
+    answer.join_thread()  # the reply is in the pipe before the process goes
+    # With both torch's OpenMP pool and OpenVINO's TBB pool alive, interpreter shutdown can hang in
+    # their finalizers; the work is saved and answered, so leave without running them.
+    os._exit(0)
 
 
 def _wait_for_answer(proc: multiprocessing.process.BaseProcess, answer: multiprocessing.Queue) -> tuple:

@@ -196,7 +196,7 @@ def main() -> int:
     grab(w, out / "duplicates.png")
 
     # --- fine-tune wizard ---
-    from irt_desktop.gui.finetune_wizard import FinetuneWizard
+    from irt_desktop.gui.finetune import FinetuneWizard
 
     albums = make_albums(tmp / "Albums")
     wizard = FinetuneWizard(client, settings, w.thumbnails, w)

@@ -28,6 +28,9 @@ class BenchmarkDataset:
     recipe: str | None  # training recipe; None: the paper trains elsewhere (landmarks: SfM-120k)
     download: str
     reader: Callable[[Path], CategoryBenchmark | RevisitedBenchmark]
+    # The index files its reader opens first, each with the places it accepts (relative to the dataset's
+    # folder): enough to tell present from missing without reading the dataset.
+    index_files: tuple[tuple[str, ...], ...] = ()
 
     def locate(self, data_root: Path) -> Path:
         """The dataset's folder under `data_root`: the first accepted name that exists, else the
@@ -43,6 +46,13 @@ class BenchmarkDataset:
             return self.reader(where)
         except DatasetError as exc:
             raise DatasetError(f"{self.title}: {exc}\n{self.help(Path(data_root))}") from exc
+
+    def missing_file(self, folder: Path) -> Path | None:
+        """The first index file not found in `folder` (where it was expected), or None if all are."""
+        for places in self.index_files:
+            if not any((folder / place).is_file() for place in places):
+                return folder / places[0]
+        return None
 
     def help(self, data_root: Path) -> str:
         return f"To benchmark on {self.title}: {self.download}\nPut it in {data_root / self.folders[0]}/"
@@ -61,6 +71,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "download Stanford_Online_Products.zip (Song et al. 2016, Stanford CVGL) and extract it; "
             "the folder holds Ebay_train.txt, Ebay_test.txt and the product folders.",
             load_sop,
+            (("Ebay_train.txt",), ("Ebay_test.txt",)),
         ),
         BenchmarkDataset(
             "cub",
@@ -72,6 +83,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "download CUB_200_2011.tgz (Caltech Vision Lab) and extract it; the folder holds images.txt, "
             "image_class_labels.txt and images/.",
             load_cub,
+            (("images.txt",), ("image_class_labels.txt",)),
         ),
         BenchmarkDataset(
             "inshop",
@@ -83,6 +95,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "download the DeepFashion In-shop Clothes Retrieval Benchmark (Liu et al. 2016): "
             "list_eval_partition.txt (from Eval/) and img/ (from img.zip) side by side.",
             load_inshop,
+            (("list_eval_partition.txt", "Eval/list_eval_partition.txt"),),
         ),
         BenchmarkDataset(
             "roxford",
@@ -95,6 +108,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "(Radenovic et al. 2018, github.com/filipradenovic/revisitop), giving "
             "roxford5k/gnd_roxford5k.pkl and roxford5k/jpg/.",
             lambda root: load_revisited(root, "roxford5k"),
+            (("gnd_roxford5k.pkl",),),
         ),
         BenchmarkDataset(
             "rparis",
@@ -107,6 +121,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "(Radenovic et al. 2018, github.com/filipradenovic/revisitop), giving "
             "rparis6k/gnd_rparis6k.pkl and rparis6k/jpg/.",
             lambda root: load_revisited(root, "rparis6k"),
+            (("gnd_rparis6k.pkl",),),
         ),
     )
 }
