@@ -11,6 +11,7 @@ from collections import defaultdict
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.errors import LibraryUnavailable
 from irt_desktop.library.hashing import full_hash_file
 from irt_desktop.library.records import DuplicateReport, ImageInfo
 from irt_desktop.library.vector_index import VectorIndex
@@ -34,7 +35,9 @@ def exact_groups(catalog: Catalog) -> list[list[int]]:
         if full is not None:
             by_full[(full, size)].append(image_id)
     if computed:
-        catalog.set_full_hashes(computed)
+        # A cache: a reader beside a running indexer (or in a read-only folder) computes them again.
+        with contextlib.suppress(LibraryUnavailable):
+            catalog.set_full_hashes(computed)
     return [ids for ids in by_full.values() if len(ids) > 1]
 
 

@@ -73,8 +73,12 @@ def row_id(db: Path, path: Path) -> int | None:
         conn.close()
 
 
+BACKEND = "torch"
+
+
 def start(libdir: Path, photos: Path, bundle: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "irt_desktop", "--library", str(libdir), "index", str(photos)]
+    cmd = [sys.executable, "-m", "irt_desktop", "--library", str(libdir), "--backend", BACKEND]
+    cmd += ["index", str(photos)]
     cmd += ["--model", str(bundle), "--device", "cpu", "--batch-size", "4"]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path)
@@ -93,7 +97,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--new-per-run", type=int, default=40, help="photos added before each later run")
     ap.add_argument("--dir", default="/tmp/kill-loop")
+    ap.add_argument("--backend", default="torch", help="inference backend of the index runs (torch)")
     args = ap.parse_args()
+    global BACKEND
+    BACKEND = args.backend
     rng = random.Random(args.seed)
     work = Path(args.dir)
     shutil.rmtree(work, ignore_errors=True)
