@@ -26,6 +26,8 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 
 from PIL import Image, ImageFile, ImageOps
 
+from irt_desktop import raw  # RAW files decode through their embedded preview (irt_desktop.raw)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -108,6 +110,7 @@ def _avif_supported() -> bool:
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+    | raw.RAW_EXTENSIONS
     | ({".avif"} if _avif_supported() else set())
 )
 
@@ -409,6 +412,7 @@ def open_image(
     if not isinstance(max_pixels, int) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
 
+    source = raw.preview_source(source)
     opened = _Opened(source)
     with opened as fp:
         path = opened.path

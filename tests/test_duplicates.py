@@ -246,3 +246,58 @@ def test_duplicates_json_has_kinds_groups_paths_and_keepers(open_library, tmp_pa
     assert [m["path"] for m in keepers] == [str(photos / "Album" / "DSC 00003.jpg")]
     assert out["calibration"]["how"] == calibrated.how and out["threshold"] == calibrated.threshold
     assert {"exact", "near"} <= set(out["kinds"])
+
+
+# -- RAW -----------------------------------------------------------------------------------------------
+
+
+def test_raw_and_its_camera_jpeg_are_one_photo_never_offered_for_trashing(open_library, tmp_path):
+    from irt_desktop import raw
+
+    photos = tmp_path / "photos"
+    for n in range(6):
+        save_photo(photos / f"other_{n}.jpg", 500 + n, SIZE, quality=92)
+    shot = photo(9, SIZE)
+    # A DNG is a TIFF container; without a camera's real RAW here, a TIFF-bodied .dng stands in (LibRaw
+    # declines it and Pillow reads it, the path RAW files without rawpy take).
+    (photos / "Camera").mkdir()
+    shot.save(photos / "Camera" / "IMG_0009.dng", "TIFF")
+    shot.save(photos / "Camera" / "IMG_0009.JPG", quality=92)
+    shot.resize((80, 60)).save(photos / "Camera" / "IMG_0009 web.jpg", quality=80)
+    assert raw.preview_source(str(photos / "Camera" / "IMG_0009.dng")) == str(
+        photos / "Camera" / "IMG_0009.dng"
+    )
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    assert lib.status().n_failed == 0 and lib.status().n_images == 9
+    report = lib.duplicates(rotations=False)
+    assert [sorted(m.path.name for m in p) for p in report.pairs] == [["IMG_0009.JPG", "IMG_0009.dng"]]
+    for g in report.groups:
+        names = _names(g.members)
+        # Never both in one group: the pair is one member (the RAW, shown with its JPEG).
+        assert not {"IMG_0009.JPG", "IMG_0009.dng"} <= names
+        # And neither is a trash candidate against the other (the JPEG never appears on its own).
+        assert "IMG_0009.JPG" not in names
+    near = [g for g in report.of_kind("near") if "IMG_0009 web.jpg" in _names(g.members)]
+    if near:  # the web copy is a near copy of the pair, which is kept
+        assert near[0].members[0].path.name == "IMG_0009.dng"
+        assert near[0].paired[0] == photos / "Camera" / "IMG_0009.JPG"
+
+
+def test_raw_preview_hook_leaves_other_data_alone(tmp_path):
+    import io
+
+    from irt_desktop import raw
+    from irt_desktop.images import IMAGE_EXTENSIONS, open_image
+
+    assert raw.RAW_EXTENSIONS <= IMAGE_EXTENSIONS
+    buf = io.BytesIO()
+    photo(3).save(buf, "TIFF")
+    data = buf.getvalue()
+    assert raw.preview_source(data) is data  # a plain TIFF: LibRaw declines, Pillow decodes it
+    assert open_image(data).size == (96, 72)
+    jpeg = io.BytesIO()
+    photo(3).save(jpeg, "JPEG")
+    jpeg.seek(0)
+    assert raw.preview_source(jpeg) is jpeg and jpeg.tell() == 0

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import PurePath
 
+import faiss
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog
@@ -26,6 +27,8 @@ from irt_desktop.library.records import Calibration, DuplicateGroup, DuplicateRe
 from irt_desktop.library.vector_index import VectorIndex
 
 QUERY_BATCH = 1024
+FLAT_MAX = 20_000  # exact pair search up to here; an inverted file beyond
+NPROBE = 12
 # (query image ids, their descriptors of a transformed image, how: 'rotated' | 'mirrored')
 TransformedQueries = Callable[[np.ndarray], Iterable[tuple[np.ndarray, np.ndarray, str]]]
 Pairs = dict[tuple[int, int], tuple[float, str]]
@@ -75,6 +78,21 @@ def _add(pairs: Pairs, a: int, b: int, score: float, how: str) -> None:
         pairs[key] = (float(score), how)
 
 
+def _pair_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index:
+    n, dim = vectors.shape
+    if n <= (FLAT_MAX if flat_max is None else flat_max):
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(vectors)
+        return flat
+    nlist = int(4 * np.sqrt(n))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    ivf.train(vectors[rng.choice(n, min(n, nlist * 64), replace=False)])
+    ivf.add(vectors)
+    ivf.nprobe = NPROBE
+    return ivf
+
+
 def near_pairs(
     index: VectorIndex,
     ids: np.ndarray,
@@ -86,12 +104,22 @@ def near_pairs(
     """(a, b) -> (best score, how) of every pair of members scoring >= threshold, batched range search;
     `transformed` adds queries made with rotated/mirrored descriptors of the photos."""
     pairs: Pairs = {}
-    sources = [(ids, vectors, "")]
-    for source in sources + list(transformed):
-        q_all, v_all, how = source
+    search = index.range_search
+    if len(ids):
+        # The catalog's float32 vectors in an index of their own, never the serving index's fp16 codes
+        # (range search decodes those one vector at a time: 50x slower). Up to FLAT_MAX exact (BLAS);
+        # beyond, an inverted file probing the few cells a near copy can be in (a copy lies next to its
+        # original, so it shares its cell or a neighbouring one: see tests/perf/bench_duplicates.py).
+        flat = _pair_index(np.ascontiguousarray(vectors, np.float32))
+
+        def search(queries: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            lims, scores, rows = flat.range_search(np.ascontiguousarray(queries, np.float32), t)
+            return lims, scores, ids[rows]
+
+    for q_all, v_all, how in [(ids, vectors, ""), *transformed]:
         for start in range(0, len(q_all), QUERY_BATCH):
             q_ids = q_all[start : start + QUERY_BATCH]
-            lims, scores, found = index.range_search(v_all[start : start + QUERY_BATCH], threshold)
+            lims, scores, found = search(v_all[start : start + QUERY_BATCH], threshold)
             for row, qid in enumerate(q_ids):
                 a = rep(int(qid))
                 for j in range(lims[row], lims[row + 1]):
