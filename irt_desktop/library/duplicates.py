@@ -28,7 +28,7 @@ from irt_desktop.library.vector_index import VectorIndex
 
 QUERY_BATCH = 1024
 FLAT_MAX = 20_000  # exact pair search up to here; an inverted file beyond
-NPROBE = 12
+NPROBE = 4
 # (query image ids, their descriptors of a transformed image, how: 'rotated' | 'mirrored')
 TransformedQueries = Callable[[np.ndarray], Iterable[tuple[np.ndarray, np.ndarray, str]]]
 Pairs = dict[tuple[int, int], tuple[float, str]]
@@ -84,10 +84,11 @@ def _pair_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index
         flat = faiss.IndexFlatIP(dim)
         flat.add(vectors)
         return flat
-    nlist = int(4 * np.sqrt(n))
+    nlist = int(2 * np.sqrt(n))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.niter = 10  # cells only route the search: a rough k-means is enough, and 4x cheaper
     rng = np.random.default_rng(0)
-    ivf.train(vectors[rng.choice(n, min(n, nlist * 64), replace=False)])
+    ivf.train(vectors[rng.choice(n, min(n, nlist * 40), replace=False)])
     ivf.add(vectors)
     ivf.nprobe = NPROBE
     return ivf
