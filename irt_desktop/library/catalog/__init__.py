@@ -8,6 +8,7 @@ methods named for what they do. One `Catalog` object, its methods grouped by con
 - roots.py     watched folders and their per-root counts
 - images.py    image rows: scan writes, embedding results, reads for search and reports
 - vectors.py   descriptor vectors and the state a saved FAISS file must match
+- mounts.py    the file systems each root was on, skipped names, the purge that spares away mounts
 - trash.py     what the duplicates review trashes and restores
 
 Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
@@ -16,12 +17,13 @@ called inside the caller's `transaction()` on the same thread.
 
 from irt_desktop.library.catalog.base import CATALOG_FILE, LIVE, READABLE, Tx
 from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
+from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
 from irt_desktop.library.catalog.settings import SettingsMixin
 from irt_desktop.library.catalog.trash import TrashMixin
 
 
-class Catalog(SettingsMixin, RootsMixin, ImagesMixin, TrashMixin):
+class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, TrashMixin):
     """The library's SQLite catalog (see the package docstring)."""
 
 
