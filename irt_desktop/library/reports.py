@@ -35,7 +35,7 @@ from irt_desktop.library.vector_index import VectorIndex
 
 DEFAULT_THRESHOLD = 0.95  # only when no calibration could be made (no model, nothing decodable)
 KEEP_FOLDERS = "duplicates.keep_folders"  # JSON list: always keep the copies in these folders
-ROTATIONS_MAX = 5000
+ROTATIONS_MAX = 500  # each photo decoded and embedded 4 more times: on by default for small libraries only
 DECODE_SIDE = 256
 EMBED_BATCH = 32
 Embed = Callable[[Sequence[Image.Image]], np.ndarray]
