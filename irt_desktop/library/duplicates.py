@@ -22,7 +22,7 @@ import numpy as np
 
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.hashing import full_hash_file
-from irt_desktop.library.keeper import RAW_SUFFIXES, is_raw, keep_order, keep_reason
+from irt_desktop.library.keeper import RAW_SUFFIXES, is_raw, keep_key, keep_order, keep_reason
 from irt_desktop.library.records import Calibration, DuplicateGroup, DuplicateReport, ImageInfo
 from irt_desktop.library.vector_index import VectorIndex
 
@@ -157,9 +157,10 @@ def complete_linkage(
                 if y not in seen:
                     seen.add(y)
                     stack.append(y)
-        remaining = {i: infos[i] for i in component}
+        keys = {i: keep_key(infos[i], keep_folders) for i in component}  # once per photo, not per round
+        remaining = dict.fromkeys(component)
         while len(remaining) > 1:
-            keeper = keep_order(list(remaining.values()), keep_folders)[0].id
+            keeper = min(remaining, key=keys.__getitem__)
             group = [keeper]
             near = neighbours[keeper]
             for cand in sorted((c for c in near if c in remaining), key=lambda c: -near[c]):
