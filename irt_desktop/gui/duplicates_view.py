@@ -83,7 +83,10 @@ class GroupTree(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column in (2, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(0, 260)
+        header.setMinimumSectionSize(60)
+        self.setColumnWidth(0, 210)
+        # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
+        self.setTextElideMode(Qt.TextElideMode.ElideLeft)
 
 
 class DuplicatesView(QWidget):

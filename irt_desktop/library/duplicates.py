@@ -117,6 +117,10 @@ def near_pairs(
             lims, scores, rows = flat.range_search(np.ascontiguousarray(queries, np.float32), t)
             return lims, scores, ids[rows]
 
+    row_of = {int(i): n for n, i in enumerate(ids)}
+    # A turned query counts only where the turn itself closes the gap: a rotated copy scores far higher
+    # once turned back, a look-alike the model scores high anyway gains next to nothing.
+    gain = 1.0 - threshold
     for q_all, v_all, how in [(ids, vectors, ""), *transformed]:
         for start in range(0, len(q_all), QUERY_BATCH):
             q_ids = q_all[start : start + QUERY_BATCH]
@@ -124,7 +128,12 @@ def near_pairs(
             for row, qid in enumerate(q_ids):
                 a = rep(int(qid))
                 for j in range(lims[row], lims[row + 1]):
-                    _add(pairs, a, rep(int(found[j])), scores[j], how)
+                    other = int(found[j])
+                    if how and other in row_of and int(qid) in row_of:
+                        direct = float(vectors[row_of[int(qid)]] @ vectors[row_of[other]])
+                        if scores[j] - direct < gain:
+                            continue
+                    _add(pairs, a, rep(other), scores[j], how)
     return pairs
 
 
