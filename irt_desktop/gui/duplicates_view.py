@@ -80,11 +80,12 @@ class GroupTree(QTreeWidget):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         for column in (2, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(60)
-        self.setColumnWidth(0, 210)
+        self.setColumnWidth(0, 200)
+        self.setColumnWidth(1, 150)
         # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
         self.setTextElideMode(Qt.TextElideMode.ElideLeft)
 
