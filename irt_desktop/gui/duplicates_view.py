@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -67,6 +68,12 @@ def groups_of(report: DuplicateReport) -> list[DuplicateGroup]:
     return out
 
 
+class _ElideLeft(QStyledItemDelegate):
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideLeft
+
+
 class GroupTree(QTreeWidget):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,7 +94,8 @@ class GroupTree(QTreeWidget):
         self.setColumnWidth(0, 200)
         self.setColumnWidth(1, 150)
         # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
-        self.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self._folder_delegate = _ElideLeft(self)
+        self.setItemDelegateForColumn(1, self._folder_delegate)
 
 
 class DuplicatesView(QWidget):
