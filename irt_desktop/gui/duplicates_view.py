@@ -91,8 +91,8 @@ class GroupTree(QTreeWidget):
         for column in (2, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(60)
-        self.setColumnWidth(0, 200)
-        self.setColumnWidth(1, 150)
+        self.setColumnWidth(0, 270)
+        self.setColumnWidth(1, 140)
         # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
         self._folder_delegate = _ElideLeft(self)
         self.setItemDelegateForColumn(1, self._folder_delegate)
