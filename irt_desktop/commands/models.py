@@ -7,7 +7,9 @@ Installing or importing never switches the library to the new model: that is `mo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +66,51 @@ def _card(name: str):
 
 
 def _active_ids(library: Path) -> tuple[str | None, str | None]:
-    """(serving, target) model ids of the library, without creating a library that is not there."""
+    """(serving, target) model ids of the library, read-only: nothing created, no lock, no waiting."""
     from irt_desktop.paths import LibraryLayout
 
     if not LibraryLayout(library).catalog.is_file():
         return None, None
+    from irt_desktop.commands.library import library_errors
     from irt_desktop.library import Library
 
-    with Library.open(library) as lib:
+    with library_errors(), Library.open(library, read_only=True) as lib:
         return lib.model_id, lib.target_model_id
+
+
+def _check_library(library: Path) -> bool:
+    """Whether `library` holds a library; a mistyped --library is refused rather than shown as empty
+    (the default folder may simply not exist yet: False, and the starting points are still listed)."""
+    from irt_desktop.paths import LibraryLayout, default_library_dir
+
+    layout = LibraryLayout(library)
+    if layout.root.exists() and not layout.root.is_dir():
+        raise CommandError(f"{layout.root} is a file, not a library folder")
+    if layout.catalog.is_file() or layout.models.is_dir():
+        return True
+    if layout.root == default_library_dir():
+        return False
+    raise CommandError(
+        f"no library at {layout.root}; `irt-desktop index FOLDER` or `irt-desktop models install` makes one"
+    )
+
+
+@contextlib.contextmanager
+def _writing(args: argparse.Namespace):
+    """Hold the library's writer lock while a bundle is written into it (see library/lock.py)."""
+    from irt_desktop.commands.library import library_errors
+    from irt_desktop.library.health import refuse_non_folder
+    from irt_desktop.library.lock import WriterLock
+
+    with library_errors():
+        refuse_non_folder(args.library)
+        args.library.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(args.library, role="models")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def bundle_row(bundle: Any, serving: str | None = None, target: str | None = None) -> dict[str, Any]:
@@ -99,15 +137,25 @@ def bundle_row(bundle: Any, serving: str | None = None, target: str | None = Non
 
 def run_list(args: argparse.Namespace) -> int:
     from irt_desktop.paths import models_dir
-    from irt_desktop.retrieval.bundle import list_bundles
+    from irt_desktop.retrieval.bundle import scan_bundles
     from irt_desktop.retrieval.card import shipped_cards
 
-    serving, target = _active_ids(args.library)
-    rows = [bundle_row(b, serving, target) for b in list_bundles(models_dir(args.library))]
+    exists = _check_library(args.library)
+    serving, target = _active_ids(args.library) if exists else (None, None)
+    bundles, broken = scan_bundles(models_dir(args.library))
+    rows = []
+    for b in bundles:
+        try:
+            rows.append(bundle_row(b, serving, target))
+        except Exception as exc:  # a card that loads but whose provenance cannot be shown
+            broken.append((b.path, f"{b.path / 'card.toml'}: {type(exc).__name__}: {exc}"[:300]))
     if args.json:
+        for path, why in broken:
+            print(f"irt-desktop: not usable: {path}: {why}", file=sys.stderr)
         print(json.dumps(rows, indent=2))
         return 0
-    print("Installed models:" if rows else "Installed models: none")
+    empty = "Installed models: none usable" if broken else "Installed models: none"
+    print("Installed models:" if rows else empty)
     for r in rows:
         mark = "*" if r["active"] else (">" if r["switching_to"] else " ")
         dims = r["dims"] or "full"
@@ -116,6 +164,8 @@ def run_list(args: argparse.Namespace) -> int:
         )
     if any(r["active"] or r["switching_to"] for r in rows):
         print("   (* in use, > being switched to)")
+    for path, why in broken:
+        print(f" ! {path.name}: not usable: {why}")
     print("Starting points (install with `irt-desktop models install NAME`):")
     for name, card in shipped_cards().items():
         print(f"   {name:<32} {card.title}")
@@ -159,7 +209,8 @@ def run_install(args: argparse.Namespace) -> int:
 
     card = _card(args.card)
     try:
-        bundle = install_pretrained(card, models_dir(args.library))
+        with _writing(args):
+            bundle = install_pretrained(card, models_dir(args.library))
     except WeightsUnavailable as exc:
         raise CommandError(str(exc)) from exc
     return _report(args, bundle, "installed")
@@ -174,9 +225,10 @@ def run_import(args: argparse.Namespace) -> int:
         raise CommandError("give --card or --backbone, not both")
     card = _card(args.card) if args.card else None
     try:
-        bundle = import_weights(
-            args.path, card, models_dir(args.library), backbone=args.backbone, input_size=args.input_size
-        )
+        with _writing(args):
+            bundle = import_weights(
+                args.path, card, models_dir(args.library), backbone=args.backbone, input_size=args.input_size
+            )
     except WeightsMismatch as exc:
         raise CommandError(f"{args.path.name}: {exc}") from exc
     except (OSError, ValueError) as exc:

@@ -21,6 +21,7 @@ import faiss
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.errors import LibraryUnavailable
 from irt_desktop.library.hashing import full_hash_file
 from irt_desktop.library.keeper import RAW_SUFFIXES, is_raw, keep_key, keep_order, keep_reason
 from irt_desktop.library.records import Calibration, DuplicateGroup, DuplicateReport, ImageInfo
@@ -50,7 +51,9 @@ def exact_groups(catalog: Catalog) -> list[list[int]]:
         if full is not None:
             by_full[(full, size)].append(image_id)
     if computed:
-        catalog.set_full_hashes(computed)
+        # A cache: a reader beside a running indexer (or in a read-only folder) computes them again.
+        with contextlib.suppress(LibraryUnavailable):
+            catalog.set_full_hashes(computed)
     return [ids for ids in by_full.values() if len(ids) > 1]
 
 
