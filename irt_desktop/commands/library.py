@@ -524,7 +524,16 @@ def run_status(args: argparse.Namespace) -> int:
             "roots": roots,
         }
         if args.failures:
-            out["failures"] = [{"path": str(f.path), "reason": f.reason} for f in failures]
+            out["failures"] = [
+                {
+                    "path": str(f.path),
+                    "reason": f.reason,
+                    "kind": str(f.kind),
+                    "attempts": f.attempts,
+                    "retry_at": f.retry_at.isoformat(timespec="seconds") if f.retry_at else None,
+                }
+                for f in failures
+            ]
             out["skipped"] = _skipped_json(skipped)
         print(json.dumps(out, indent=2))
         return 0
@@ -541,9 +550,22 @@ def run_status(args: argparse.Namespace) -> int:
     for r in roots:
         print(f"  [{r['id']}] {r['path']}  {r['status']}  ({r['n_images']} images, {r['n_failed']} failed)")
     for f in failures:
-        print(f"  failed: {f.path}: {f.reason}")
+        print(f"  failed ({_failure_kind(f)}): {f.path}: {f.reason}")
     _print_skipped(skipped)
     return 0
+
+
+def _failure_kind(f) -> str:
+    """'permanent', or for a transient failure when the next scan tries it again."""
+    from datetime import datetime
+
+    if f.kind != "transient":
+        return "permanent, tried again when the file changes"
+    tries = f"{f.attempts} failed attempt{'s' if f.attempts != 1 else ''}"
+    if f.retry_at is None or f.retry_at <= datetime.now():
+        return f"transient, {tries}, tried again at the next scan"
+    when = f.retry_at.strftime("%H:%M" if f.retry_at.date() == datetime.now().date() else "%Y-%m-%d %H:%M")
+    return f"transient, {tries}, tried again by a scan after {when}"
 
 
 def _skipped_json(skipped) -> list[dict[str, Any]]:

@@ -16,8 +16,19 @@ class ImageStatus(StrEnum):
 
     PENDING = "pending"  # scanned, not embedded yet (or its content changed)
     OK = "ok"  # decoded and embedded (by some model)
-    FAILED = "failed"  # could not be decoded; retried once the file changes
+    FAILED = "failed"  # could not be decoded; see FailureKind for when it is tried again
     DELETED = "deleted"  # gone from disk (or excluded); kept a while so a move back keeps its vectors
+
+
+class FailureKind(StrEnum):
+    """Why a failed file is or is not tried again; the values are what the catalog stores."""
+
+    # The file itself is the problem (not an image, too large, truncated, crashed the decoder): tried
+    # again only once its size or modification time changes.
+    PERMANENT = "permanent"
+    # The problem may pass (permission denied, an I/O error, the file vanished mid-read): tried again
+    # on a later scan, with a growing wait between attempts.
+    TRANSIENT = "transient"
 
 
 class RootStatus(StrEnum):
@@ -74,6 +85,11 @@ class Failure:
     image_id: int
     path: Path
     reason: str
+    kind: FailureKind = FailureKind.PERMANENT
+    # Transient failures: when the next scan may try again (None: at the next scan); and how many
+    # attempts have failed since the file last changed.
+    retry_at: datetime | None = None
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,7 @@ class ScanReport:
     offline_roots: list[int] = field(default_factory=list)
     skipped_names: int = 0  # names left out (Library.skipped() lists them)
     excluded: int = 0  # files and folders left out by exclude patterns (a folder counts once)
+    retried: int = 0  # transient failures whose wait was over: pending again
     # Folders under which nothing was taken for deleted: a mount point (or the root) that is unmounted,
     # offline or another file system than before, or holds far fewer photos than catalogued.
     held: list[str] = field(default_factory=list)
