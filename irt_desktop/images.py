@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 
 from PIL import Image, ImageFile, ImageOps
 
+from irt_desktop import raw  # RAW files decode through their embedded preview (irt_desktop.raw)
 from irt_desktop.image_limits import MIN_PRESENT, EoiPadded, decode_cost, ends_with_eoi, flat_tail_rows
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def _avif_supported() -> bool:
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+    | raw.RAW_EXTENSIONS
     | ({".avif"} if _avif_supported() else set())
 )
 
@@ -437,6 +439,7 @@ def open_image(
     if not isinstance(max_pixels, int) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
 
+    source = raw.preview_source(source)
     opened = _Opened(source)
     with opened as fp:
         path = opened.path

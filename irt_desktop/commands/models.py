@@ -28,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=run_show)
     install = msub.add_parser("install", help="download a starting point's pretrained weights into a bundle")
-    install.add_argument(
-        "card", nargs="?", default=DEFAULT_CARD, help=f"card name (default {DEFAULT_CARD})"
-    )
+    install.add_argument("card", nargs="?", default=DEFAULT_CARD, help=f"card name (default {DEFAULT_CARD})")
     install.add_argument("--json", action="store_true")
     install.set_defaults(handler=run_install)
     imp = msub.add_parser(
@@ -159,9 +157,7 @@ def run_list(args: argparse.Namespace) -> int:
     for r in rows:
         mark = "*" if r["active"] else (">" if r["switching_to"] else " ")
         dims = r["dims"] or "full"
-        print(
-            f" {mark} {r['id']:<32} {r['backbone']} {r['input_size']}px {dims}-d  ({r['provenance']})"
-        )
+        print(f" {mark} {r['id']:<32} {r['backbone']} {r['input_size']}px {dims}-d  ({r['provenance']})")
     if any(r["active"] or r["switching_to"] for r in rows):
         print("   (* in use, > being switched to)")
     for path, why in broken:

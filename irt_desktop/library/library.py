@@ -42,6 +42,7 @@ from irt_desktop.library.records import (
 from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
 from irt_desktop.library.search import Box, Query, Searcher
+from irt_desktop.library.trash import TrashedFile, TrashResult, restore_images, trash_images
 from irt_desktop.library.vector_cache import VectorCache
 from irt_desktop.library.vector_index import EXACT_MAX
 from irt_desktop.library.watcher import PathsCallback, Watcher
@@ -283,8 +284,30 @@ class Library:
     def image(self, image_id: int) -> ImageInfo:
         return self.reports.image(image_id)
 
-    def duplicates(self, threshold: float = 0.95) -> DuplicateReport:
-        return self.reports.duplicates(threshold)
+    def duplicates(
+        self,
+        threshold: float | None = None,
+        *,
+        keep_folders: Sequence[str] | None = None,
+        rotations: bool | None = None,
+        recalibrate: bool = False,
+    ) -> DuplicateReport:
+        """Exact and near copies with suggested keepers; `threshold` None: calibrated for the serving
+        model on this library (see Reports.duplicates)."""
+        embed = self.embed_images if self.models.serving else None
+        return self.reports.duplicates(
+            threshold, embed=embed, keep_folders=keep_folders, rotations=rotations, recalibrate=recalibrate
+        )
+
+    def trash(self, image_ids: Sequence[int]) -> TrashResult:
+        """Move these photos to the system trash (never unlinked); the catalog drops them from search at
+        once. Keep the result: restore() undoes it."""
+        return trash_images(self.catalog, self.vector_cache, list(image_ids))
+
+    def restore(self, trashed: TrashResult | Sequence[TrashedFile]) -> TrashResult:
+        """Undo trash(): the files back in place, their rows and vectors live again (not re-embedded)."""
+        items = trashed.moved if isinstance(trashed, TrashResult) else list(trashed)
+        return restore_images(self.catalog, self.vector_cache, items)
 
     # -- watching (library.watcher) --------------------------------------------------------------------
 

@@ -164,10 +164,50 @@ class LibraryStatus:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """How a near-copy threshold was derived for one model on one library."""
+
+    model_id: str
+    threshold: float
+    # Scores of a sample of the library's photos against their own re-encodings, resizes and crops.
+    copy_scores: list[float]
+    # Scores of the same photos against their nearest other photo (what a true non-copy reaches).
+    other_scores: list[float]
+    sample: int
+    how: str
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """One group of one kind, the suggested keeper first."""
+
+    kind: str  # 'exact' (same bytes) | 'near' (the same photo re-encoded, resized, cropped, rotated)
+    members: list[ImageInfo]
+    # Why members[0] is kept (the keep rule, in order, for a tooltip).
+    keep_reason: str = ""
+    # Per member: its score against the keeper (1.0 for the keeper and for exact copies).
+    scores: list[float] = field(default_factory=list)
+    # Per member: how it matched the keeper ('', 'rotated', 'mirrored').
+    how: list[str] = field(default_factory=list)
+    # Per member: the paired camera JPEG of a RAW (one photo: never a trash candidate on its own).
+    paired: list[Path | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class DuplicateReport:
-    # Byte-identical files (same quick hash and size, confirmed by a full-content hash).
+    # Byte-identical files (same quick hash and size, confirmed by a full-content hash), keeper first.
     exact: list[list[ImageInfo]]
-    # Visually near-identical images: connected groups of pairs scoring >= threshold, exact copies
-    # collapsed to one member so the two lists do not repeat each other.
+    # Near copies: every member within the threshold of every other (complete linkage, never a chain),
+    # exact copies collapsed to one member so the two lists do not repeat each other; keeper first.
     near: list[list[ImageInfo]]
     threshold: float = 0.95
+    groups: list[DuplicateGroup] = field(default_factory=list)
+    calibration: Calibration | None = None
+    # RAW + camera JPEG pairs (same folder and name): one photo, shown together, never trashed as copies.
+    pairs: list[list[ImageInfo]] = field(default_factory=list)
+    # Whether rotated and mirrored copies were looked for (the library's photos decoded and embedded).
+    rotations_checked: bool = False
+    keep_folders: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[DuplicateGroup]:
+        return [g for g in self.groups if g.kind == kind]

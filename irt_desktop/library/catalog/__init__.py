@@ -10,6 +10,7 @@ methods named for what they do. One `Catalog` object, its methods grouped by con
 - vectors.py   descriptor vectors and the state a saved FAISS file must match
 - attempts.py  decode markers (a file that killed the process), unfinished attempts, due retries
 - mounts.py    the file systems each root was on, skipped names, the purge that spares away mounts
+- trash.py     what the duplicates review trashes and restores
 
 Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
 called inside the caller's `transaction()` on the same thread.
@@ -21,9 +22,10 @@ from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage
 from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
 from irt_desktop.library.catalog.settings import SettingsMixin
+from irt_desktop.library.catalog.trash import TrashMixin
 
 
-class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin):
+class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin, TrashMixin):
     """The library's SQLite catalog (see the package docstring)."""
 
 
