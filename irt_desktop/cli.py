@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
         type=library_path,
         default=None,
         help=f"library folder (default: $IRT_LIBRARY or {default_library_dir()})",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "torch", "openvino"),
+        default=None,
+        help="inference backend (default: $IRT_BACKEND or auto: OpenVINO on x86 CPUs, torch on GPUs)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in pkgutil.iter_modules(commands.__path__):
@@ -58,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_gui(parser, args_in)
     args = parser.parse_args(args_in)
     args.library = (args.library or default_library_dir()).expanduser()
+    if args.backend:
+        # Every Library the command opens reads it (retrieval.serving.checked_backend).
+        os.environ["IRT_BACKEND"] = args.backend
     with _sigterm_as_interrupt():
         return _run_command(args)
 
@@ -172,17 +182,18 @@ def _first_positional_slot(args: list[str]) -> int:
     sub-command's, so `benchmark` must go before it.
     """
     i = 0
-    while i < len(args) and (args[i] in _GLOBAL_FLAGS or args[i].startswith("--library=")):
-        i += 2 if args[i] == "--library" else 1
+    while i < len(args) and (args[i] in _GLOBAL_FLAGS or args[i].startswith(("--library=", "--backend="))):
+        i += 2 if args[i] in ("--library", "--backend") else 1
     return i
 
 
-_GLOBAL_FLAGS = ("--library", "--version", "-h", "--help")
+_GLOBAL_FLAGS = ("--library", "--backend", "--version", "-h", "--help")
 
 
 def _run_gui(parser: argparse.ArgumentParser, args_in: list[str]) -> int:
     gui_parser = argparse.ArgumentParser(prog="irt-desktop", parents=[], add_help=False)
     gui_parser.add_argument("--library", type=library_path, default=None)
+    gui_parser.add_argument("--backend", choices=("auto", "torch", "openvino"), default=None)
     gui_parser.add_argument("--version", action="store_true")
     gui_parser.add_argument("-h", "--help", action="store_true")
     gui_parser.add_argument("photos", nargs="*", type=Path)
@@ -194,6 +205,8 @@ def _run_gui(parser: argparse.ArgumentParser, args_in: list[str]) -> int:
         print(f"irt-desktop {__version__}")
         return 0
     library = (args.library or default_library_dir()).expanduser()
+    if args.backend:
+        os.environ["IRT_BACKEND"] = args.backend
     try:
         from irt_desktop.gui.app import run_app
     except ImportError as exc:

@@ -184,7 +184,7 @@ def test_tasks_dropped_at_shutdown_count_as_finished(qtbot):
 
 def test_the_gui_has_one_way_to_run_work(qtbot):
     """Outside the task runner, the indexing worker and the thumbnail pool, no gui module starts threads
-    of its own (the fine-tune wizard and benchmark pane still use workers.TaskThread until they move)."""
+    of its own."""
     import ast
     from pathlib import Path
 
@@ -196,13 +196,10 @@ def test_the_gui_has_one_way_to_run_work(qtbot):
         "workers.py": {"QThread"},
         "thumbnails.py": {"QThreadPool", "QRunnable"},
     }
-    not_yet = {"finetune_wizard.py", "benchmark_pane.py"}
     idioms = {"QThread", "QThreadPool", "QRunnable", "Thread", "TaskThread", "run_task", "SerialWorker"}
     found = {}
     for path in sorted(gui.rglob("*.py")):
         rel = path.relative_to(gui)
-        if rel.name in not_yet or rel.parts[0] == "finetune":
-            continue
         names = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):

@@ -41,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
         ("inference precision", f"{str(low).removeprefix('torch.')} autocast" if low else "fp32"),
         ("library", str(args.library)),
     ]
+    rows += _backend_rows(args.device)
     bundles = list_bundles(models_dir(args.library))
     rows.append(("installed models", ", ".join(b.id for b in bundles) or "none"))
+    rows += _compiled_rows(bundles)
     for name, card in shipped_cards().items():
         try:
             where = cached_weights(card)
@@ -56,3 +58,38 @@ def run(args: argparse.Namespace) -> int:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _backend_rows(device: str | None) -> list[tuple[str, str]]:
+    """Which inference backend serves and why (retrieval.serving), without running either runtime."""
+    from irt_desktop.retrieval.openvino_runtime import openvino_version
+    from irt_desktop.retrieval.serving import choose_backend, cpu_bf16_native
+
+    version = openvino_version()
+    choice = choose_backend(None, device)
+    precision = "bf16" if cpu_bf16_native() else "f32"
+    rows = [("openvino", version or "not installed")]
+    serving = choice.backend if choice.backend == "torch" else f"openvino ({precision})"
+    rows.append(("backend", f"{serving}: {choice.reason}"))
+    return rows
+
+
+def _compiled_rows(bundles: list) -> list[tuple[str, str]]:
+    """For each installed model, whether OpenVINO has it compiled (or why it would not serve)."""
+    from irt_desktop.retrieval.openvino_cache import find_compiled
+    from irt_desktop.retrieval.openvino_runtime import openvino_version
+    from irt_desktop.retrieval.serving import cpu_bf16_native
+
+    if openvino_version() is None:
+        return []
+    precision = "bf16" if cpu_bf16_native() else "f32"
+    rows = []
+    for b in bundles:
+        found = find_compiled(b.id, precision)
+        state = (
+            f"compiled ({precision}, agrees with torch fp32 to cosine {found.agreement:.6f})"
+            if found
+            else "not compiled yet (done on first use, in a child process; torch serves if it fails)"
+        )
+        rows.append((f"openvino {b.id}", state))
+    return rows

@@ -5,8 +5,6 @@
   requests and progress throttled to a rate the event loop can absorb. It stays a thread of its own
   (ARCHITECTURE.md, Threads): a pass lasts minutes to hours and must never hold a pool thread that the
   library's short calls need, nor run beside a second copy of itself.
-- `TaskThread` / `run_task`: the older one-thread-per-job idiom, kept only until the fine-tune wizard and
-  the benchmark pane move to the TaskRunner; nothing else uses them.
 """
 
 from __future__ import annotations
@@ -15,8 +13,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
 
@@ -28,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Cancelled", "IndexingWorker", "TaskThread", "lower_current_thread_priority", "run_task"]
+__all__ = ["Cancelled", "IndexingWorker", "lower_current_thread_priority"]
 
 
 class IndexingWorker(QThread):
@@ -160,89 +157,3 @@ class IndexingWorker(QThread):
         if now - self._last_emit >= PROGRESS_INTERVAL_S or p.done >= p.total:
             self._last_emit = now
             self.progress.emit(p)
-
-
-class TaskThread(QThread):
-    """A single long job (training, benchmark, download) reporting progress; cancel via `cancel_event`.
-
-    `fn(progress, cancel_event)` runs on the thread and may call `progress(obj)` as often as it likes.
-    The GUI receives `progressed(list)` at most every `interval_s` with every object reported since the
-    previous delivery, so nothing is lost (a chart keeps every point) and the event queue stays short.
-    """
-
-    progressed = Signal(list)
-    succeeded = Signal(object)
-    failed = Signal(object)
-    cancelled = Signal()
-
-    def __init__(
-        self,
-        fn: Callable[[Callable[[Any], None], threading.Event], Any],
-        interval_s: float = PROGRESS_INTERVAL_S,
-        parent: QObject | None = None,
-        name: str = "task",
-        raise_on_cancel: bool = True,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self._fn = fn
-        self._interval = interval_s
-        # False for jobs that watch `cancel_event` themselves and wind down cleanly (the trainer saves
-        # its checkpoint); True stops jobs that only report progress at their next report.
-        self._raise_on_cancel = raise_on_cancel
-        self.cancel_event = threading.Event()
-        self._last = 0.0
-        self._buffer: list[Any] = []
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    def _progress(self, value: Any) -> None:
-        if self._raise_on_cancel and self.cancel_event.is_set():
-            raise Cancelled()
-        self._buffer.append(value)
-        now = time.monotonic()
-        if now - self._last >= self._interval:
-            self._flush()
-            self._last = now
-
-    def _flush(self) -> None:
-        if self._buffer:
-            batch, self._buffer = self._buffer, []
-            self.progressed.emit(batch)
-
-    def run(self) -> None:
-        lower_current_thread_priority()
-        try:
-            result = self._fn(self._progress, self.cancel_event)
-        except Cancelled:
-            self._flush()
-            self.cancelled.emit()
-            return
-        except BaseException as exc:
-            log.warning("%s failed: %s\n%s", self.objectName(), exc, traceback.format_exc())
-            self._flush()
-            if self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.failed.emit(exc)
-            return
-        self._flush()
-        self.succeeded.emit(result)
-
-
-def run_task(
-    parent: QObject,
-    fn: Callable[[], Any],
-    on_done: Callable[[Any], None],
-    on_error: Callable[[BaseException], None] | None = None,
-    name: str = "task",
-) -> TaskThread:
-    """A one-off call on its own thread (a folder scan, a speed probe) that must not wait behind the
-    library's queue; the thread object cleans itself up when done."""
-    task = TaskThread(lambda progress, cancel: fn(), parent=parent, name=name)
-    task.succeeded.connect(on_done)
-    task.failed.connect(on_error or (lambda exc: log.warning("%s failed: %s", name, exc)))
-    task.finished.connect(task.deleteLater)
-    task.start()
-    return task
