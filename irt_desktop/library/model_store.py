@@ -265,8 +265,9 @@ def _compute(header: Mapping[str, Any], input_size: int) -> float | None:
         return None
     params = 0
     for key, entry in header.items():
-        if key.startswith("backbone.") and isinstance(entry, Mapping) and isinstance(entry.get("shape"), list):
-            params += math.prod(int(s) for s in entry["shape"])
+        shape = entry.get("shape") if isinstance(entry, Mapping) else None
+        if key.startswith("backbone.") and isinstance(shape, list):
+            params += math.prod(int(s) for s in shape)
     tokens = (input_size // patch[-1]) ** 2 + 1
     return float(params * tokens) if params else None
 

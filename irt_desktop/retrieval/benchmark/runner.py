@@ -106,13 +106,20 @@ def is_off_the_shelf(bundle: ModelBundle) -> bool:
     return Provenance.from_dict(prov).is_paper_off_the_shelf
 
 
+def _fine_tuned(prov: dict[str, Any]) -> bool:
+    """Trained by this project ("fine-tuned"; cards before the provenance type said "trained")."""
+    from irt_desktop.retrieval.provenance import Provenance
+
+    return Provenance.from_dict(prov).trained
+
+
 def model_variant(bundle: ModelBundle) -> str:
     """The paper's name for what a bundle is: IRT_O for off-the-shelf weights, the trainer's record
     (IRT_L / IRT_R) for a model it trained, "" when the provenance does not say (no paper figure)."""
     if is_off_the_shelf(bundle):
         return "IRT_O"
     prov = bundle.card.provenance
-    if prov.get("kind") == "trained":
+    if _fine_tuned(prov):
         return str(prov.get("variant", ""))
     return ""
 
@@ -121,7 +128,7 @@ def training_data(bundle: ModelBundle) -> str | None:
     """What a bundle was fine-tuned on, as a paper_results dataset key ("sop", "sfm120k", or the
     recorded name of other data); None when it was not fine-tuned."""
     prov = bundle.card.provenance
-    if prov.get("kind") != "trained" or prov.get("variant") == "IRT_O":
+    if not _fine_tuned(prov) or prov.get("variant") == "IRT_O":
         return None
     data = prov.get("data") if isinstance(prov.get("data"), dict) else {}
     name = str(data.get("name", "")).strip().lower()
@@ -392,7 +399,7 @@ class _Job:
         """Why a trained model's run is not the paper's (its recorded iterations against the dataset's
         recipe, which has the paper's), or ""."""
         prov = bundle.card.provenance
-        if prov.get("kind") != "trained" or ds.recipe is None or training_data(bundle) != ds.paper_key:
+        if not _fine_tuned(prov) or ds.recipe is None or training_data(bundle) != ds.paper_key:
             return ""
         done = (prov.get("training") or {}).get("iterations")
         paper = load_recipe(ds.recipe).train.get("iterations")
