@@ -25,10 +25,7 @@ def move_to_trash(path: Path) -> None:
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise TrashError(f"{path} does not exist")
-    try:
-        from send2trash import send2trash
-    except ImportError:
-        send2trash = None
+    send2trash = _native()
     if send2trash is not None:
         try:
             send2trash(os.fspath(path))
@@ -39,6 +36,15 @@ def move_to_trash(path: Path) -> None:
         _freedesktop_trash(path)
         return
     raise TrashError(f"{path} was not moved: moving to the trash here needs the send2trash package")
+
+
+def _native():
+    """send2trash's function when the package is installed, else None."""
+    try:
+        from send2trash import send2trash
+    except ImportError:
+        return None
+    return send2trash
 
 
 # -- freedesktop.org Trash specification, 1.0 ------------------------------------------------------------
