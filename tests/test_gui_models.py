@@ -66,9 +66,9 @@ def test_manager_lists_activates_after_asking_and_switches_back(
     rows = {tree.topLevelItem(i).data(0, ID_ROLE): i for i in range(tree.topLevelItemCount())}
     assert set(rows) == {tiny_bundle.id, other_bundle.id}
     active = dialog.tree.topLevelItem(rows[tiny_bundle.id])
-    assert "In use" in active.text(0) and active.font(0).bold()
-    assert active.text(5) == "24" and active.text(4) == "random init (untrained)"
-    assert dialog.tree.topLevelItem(rows[other_bundle.id]).text(5) == "0"
+    assert active.text(1) == "In use" and active.font(0).bold()
+    assert active.text(6) == "24" and active.text(5) == "random init (untrained)"
+    assert dialog.tree.topLevelItem(rows[other_bundle.id]).text(6) == "0"
     assert w.model_button.text() == f"Model: {tiny_bundle.card.title}"
     _select(qtbot, dialog, tiny_bundle.id)
     assert not dialog.activate_button.isEnabled() and not dialog.remove_button.isEnabled()

@@ -40,6 +40,7 @@ from irt_desktop.gui.models_view_model import (
     removal_question,
     removal_refusal,
 )
+from irt_desktop.retrieval.zoo import DEFAULT_CARD
 
 if TYPE_CHECKING:
     from irt_desktop.gui.model_setup import ModelSetup
@@ -51,14 +52,24 @@ Confirm = Callable[[QWidget, str, str, str], bool]
 # (parent, current title) -> the new title, or None when cancelled.
 AskTitle = Callable[[QWidget, str], "str | None"]
 
-COLUMNS = ("Model", "Backbone", "Input", "Dims", "Origin", "Photos indexed", "On disk")
+COLUMNS = ("Model", "Status", "Backbone", "Input", "Dims", "Origin", "Indexed", "On disk")
+ORIGIN = COLUMNS.index("Origin")
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def confirm_box(parent: QWidget, title: str, text: str, yes: str) -> bool:
+def question_box(parent: QWidget | None, title: str, text: str, yes: str) -> tuple[QMessageBox, QPushButton]:
+    """The confirmation box (not shown yet) and its yes button; Cancel is the default."""
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
+    box.setWindowTitle("Models")
+    box.setText(title)
+    box.setInformativeText(text)
     ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box, ok
+
+
+def confirm_box(parent: QWidget, title: str, text: str, yes: str) -> bool:
+    box, ok = question_box(parent, title, text, yes)
     box.exec()
     return box.clickedButton() is ok
 
@@ -134,6 +145,7 @@ class ModelsDialog(QDialog):
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.headerItem().setToolTip(COLUMNS.index("Indexed"), "Photos indexed with this model")
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -190,7 +202,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.details)
         layout.addSpacing(4)
         layout.addLayout(add)
-        self.resize(900, 520)
+        self.resize(980, 540)
 
         vm.models_changed.connect(self._fill)
         vm.message.connect(self._on_message)
@@ -216,30 +228,28 @@ class ModelsDialog(QDialog):
             item = QTreeWidgetItem(
                 [
                     e.title,
+                    status_text(e),
                     e.backbone,
                     f"{e.input_size} px",
                     dims,
-                    e.provenance,
+                    e.origin,
                     formatting.count(e.vectors),
                     formatting.size(e.disk_bytes),
                 ]
             )
             item.setData(0, ID_ROLE, e.id)
             item.setToolTip(0, f"{e.title}\n{e.id}")
-            item.setToolTip(4, e.provenance_text)
-            for col in (2, 3, 5, 6):
+            item.setToolTip(ORIGIN, f"{e.provenance}\n{e.provenance_text}")
+            for col in (3, 4, 6, 7):
                 item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            mark = status_text(e)
-            if mark:
-                item.setText(0, f"{e.title}  —  {mark}")
             if e.serving:
                 item.setIcon(0, icons.icon("status-indexed"))
                 for col in range(len(COLUMNS)):
                     item.setFont(col, bold)
             elif e.target:
                 item.setIcon(0, icons.icon("status-pending"))
-            if not e.verified and e.kind != "fine-tuned":
-                item.setIcon(4, icons.icon("warning"))
+            if not e.verified and not e.origin.endswith("from verified weights"):
+                item.setIcon(ORIGIN, icons.icon("warning"))
             self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         wanted = selected or (self.vm.serving.id if self.vm.serving else None)
@@ -260,7 +270,7 @@ class ModelsDialog(QDialog):
         for name, title in self.vm.starting_points:
             label = title + ("  (installed)" if name in installed else "")
             self.download_combo.addItem(label, name)
-        index = self.download_combo.findData(current)
+        index = self.download_combo.findData(current or DEFAULT_CARD)
         if index >= 0:
             self.download_combo.setCurrentIndex(index)
 

@@ -122,6 +122,7 @@ class InstalledModel:
     width: int | None  # the descriptor width it produces, when the header says
     provenance: str  # a few words: "pretrained, verified", "imported, unverified"
     provenance_text: str  # a sentence a person can read
+    origin: str  # fewer words, for a table column: "fine-tuned from verified weights"
     kind: str
     verified: bool
     metrics: Mapping[str, float]
@@ -173,6 +174,7 @@ def describe(bundle: ModelBundle) -> InstalledModel:
         width=spec.dims or _width(header),
         provenance=prov.label(),
         provenance_text=provenance_text(prov),
+        origin=origin_words(prov),
         kind=prov.kind.value,
         verified=prov.verified,
         metrics={str(k): float(v) for k, v in metrics.items() if _is_number(v)}
@@ -213,6 +215,20 @@ def provenance_text(prov: Provenance) -> str:
     if prov.kind is Kind.RANDOM:
         return "Random weights, never trained: for tests only, its search results mean nothing."
     return "Where these weights come from was not recorded: not verified."
+
+
+def origin_words(prov: Provenance) -> str:
+    """The provenance label, shorter for fine-tunes: what their first base was, not the whole chain."""
+    if prov.kind is not Kind.FINETUNED:
+        return prov.label()
+    base = prov.base
+    while base is not None and base.kind is Kind.FINETUNED:
+        base = base.base
+    if base is None:
+        return "fine-tuned, base not recorded"
+    if base.kind is Kind.RANDOM:
+        return "fine-tuned from random init"
+    return "fine-tuned from " + ("verified weights" if base.verified else "unverified weights")
 
 
 def _is_number(value: Any) -> bool:
