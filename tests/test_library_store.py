@@ -134,7 +134,7 @@ def test_migration_from_schema_version_1(open_library, photos, tmp_path):
     )
     conn.close()
     lib = open_library(libdir)
-    assert lib.catalog.scalar("PRAGMA user_version") == SCHEMA_VERSION == 2
+    assert lib.catalog.scalar("PRAGMA user_version") == SCHEMA_VERSION == 3
     assert "full_hash" in {r[1] for r in lib.catalog.conn.execute("PRAGMA table_info(images)")}
     assert [r.path for r in lib.roots()] == [photos]
     report = lib.index()

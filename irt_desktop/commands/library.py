@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="BUNDLE_OR_ID", help="model bundle folder or installed id to use")
     p.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
     p.add_argument("--network", action="store_true", help="the folders are network mounts (polled)")
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links inside the folders given (loops are detected); by default they are "
+        "skipped and listed by `status --failures`",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="images per model batch")
     p.add_argument(
         "--exclude",
@@ -106,7 +112,12 @@ def run_index(args: argparse.Namespace) -> int:
             if args.model:
                 lib.activate_model(find_bundle(models_dir(args.library), args.model))
             for path in args.paths:
-                root = lib.add_root(path, recursive=not args.no_recursive, network=args.network)
+                root = lib.add_root(
+                    path,
+                    recursive=not args.no_recursive,
+                    network=args.network,
+                    follow_symlinks=args.follow_symlinks,
+                )
                 if not args.json:
                     print(f"folder {root.id}: {root.path}", file=sys.stderr)
             if not lib.roots():
@@ -136,15 +147,33 @@ def _watch(lib) -> None:
         print(f"irt-desktop: update failed: {exc}", file=sys.stderr, flush=True)
 
     loop = WatchLoop(lib, on_report=changed, on_error=failed, reconcile=False)
+    loop.start()  # watches are in place before the line says so (a change from then on is seen)
     print("watching for changes; Ctrl-C stops", file=sys.stderr, flush=True)
-    loop.start()
     try:
         while True:
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
     finally:
-        loop.stop()
+        # Ctrl-C or SIGTERM (cli.py makes both a KeyboardInterrupt, which goes on to exit 130): stop the
+        # loop and save the FAISS index; a second signal meanwhile must not cut that short.
+        with _signals_deferred():
+            loop.stop()
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere a no-op)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {sig: signal.signal(sig, lambda n, _f: caught.append(n)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class WatchLoop:
@@ -189,12 +218,21 @@ class WatchLoop:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop watching, let a running update end at its next batch, and save the FAISS index."""
         self._stop.set()  # also cancels a running update at its next batch
         self.watcher.stop(timeout)
         if self._thread is not None:
             self._queue.put([])  # wakes the loop
             self._thread.join(timeout)
             self._thread = None
+            cache = getattr(self.library, "vector_cache", None)
+            try:
+                if cache is not None:
+                    cache.save(force=True)
+            except Exception as exc:  # reported, not raised: the caller is on its way out
+                log.warning("could not save the vector index: %s", exc)
+                if self.on_error is not None:
+                    self.on_error(exc)
 
     def __enter__(self) -> WatchLoop:
         return self.start()
@@ -261,6 +299,10 @@ def _print_report(report, lib) -> None:
     print(f"embedded {report.embedded}{rate}, failed {report.failed}, pending {report.pending}")
     if s.offline_roots:
         print(f"offline folders (nothing removed): {', '.join(map(str, s.offline_roots))}")
+    if s.held:
+        print(f"unmounted or replaced drives (nothing removed under them): {', '.join(s.held)}")
+    if s.skipped_names:
+        print(f"names skipped: {s.skipped_names} (see `irt-desktop status --failures`)")
     if report.failed:
         print("files that could not be read: `irt-desktop status --failures`")
     if report.cancelled:
@@ -279,6 +321,8 @@ def _report_json(report, lib) -> dict[str, Any]:
         "unchanged": s.unchanged,
         "excluded": s.excluded,
         "offline_roots": s.offline_roots,
+        "held": s.held,
+        "skipped_names": s.skipped_names,
         "embedded": report.embedded,
         "failed": report.failed,
         "pending": report.pending,
@@ -326,6 +370,7 @@ def run_status(args: argparse.Namespace) -> int:
     with _open(args) as lib:
         status = lib.status()
         failures = lib.failures() if args.failures else []
+        skipped = lib.skipped() if args.failures else []
         excludes = lib.exclude_patterns
     roots = [
         {
@@ -354,6 +399,7 @@ def run_status(args: argparse.Namespace) -> int:
         }
         if args.failures:
             out["failures"] = [{"path": str(f.path), "reason": f.reason} for f in failures]
+            out["skipped"] = _skipped_json(skipped)
         print(json.dumps(out, indent=2))
         return 0
     print(f"library: {args.library}")
@@ -370,7 +416,21 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"  [{r['id']}] {r['path']}  {r['status']}  ({r['n_images']} images, {r['n_failed']} failed)")
     for f in failures:
         print(f"  failed: {f.path}: {f.reason}")
+    _print_skipped(skipped)
     return 0
+
+
+def _skipped_json(skipped) -> list[dict[str, Any]]:
+    return [{"path": s.path, "reason": s.reason, "root_id": s.root_id} for s in skipped]
+
+
+def _print_skipped(skipped) -> None:
+    """The names scans left out (`status --failures`), after the files that could not be read."""
+    if not skipped:
+        return
+    print(f"skipped: {len(skipped)} names the scans left out")
+    for s in skipped:
+        print(f"  skipped: {s.path}: {s.reason}")
 
 
 def run_duplicates(args: argparse.Namespace) -> int:

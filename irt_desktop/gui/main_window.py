@@ -48,7 +48,7 @@ from irt_desktop.gui.window_menus import build_actions
 
 if TYPE_CHECKING:
     from irt_desktop.library.model_store import InstalledModel
-    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root
+    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root, Skipped
     from irt_desktop.retrieval.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -404,11 +404,11 @@ class MainWindow(QMainWindow):
         self.search_view.filter_to_root(root)
 
     def show_failures(self) -> None:
-        def show(failures: list[Failure]) -> None:
-            self._failures_box = failures_box(failures, self)
+        def show(found: tuple[list[Failure], list[Skipped]]) -> None:
+            self._failures_box = failures_box(found[0], self, found[1])
             self._failures_box.open()
 
-        self.client.failures(show)
+        self.client.submit(lambda lib: (lib.failures(), lib.skipped()), show, name="list unreadable files")
 
     # --- drops and paste ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

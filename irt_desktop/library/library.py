@@ -32,6 +32,7 @@ from irt_desktop.library.records import (
     LibraryStatus,
     Root,
     SearchHit,
+    Skipped,
 )
 from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
@@ -236,6 +237,10 @@ class Library:
 
     def failures(self) -> list[Failure]:
         return self.reports.failures()
+
+    def skipped(self) -> list[Skipped]:
+        """Names the last scans left out, with why (not UTF-8, too long, unreadable, symlink, FIFO...)."""
+        return self.catalog.skipped_files()
 
     def image(self, image_id: int) -> ImageInfo:
         return self.reports.image(image_id)

@@ -40,6 +40,7 @@ class Root:
     n_images: int
     n_failed: int
     n_pending: int = 0
+    n_skipped: int = 0  # names the scans left out (Library.skipped())
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A name a scan left out and why (not UTF-8, too long, an unreadable folder, a symlink not followed,
+    not a regular file). `path` is for showing: bytes that are not UTF-8 appear as \\xNN escapes."""
+
+    path: str
+    reason: str
+    root_id: int
+
+
+@dataclass(frozen=True)
 class IndexProgress:
     done: int
     total: int
@@ -98,8 +109,11 @@ class ScanReport:
     copied: int = 0
     deleted: int = 0
     offline_roots: list[int] = field(default_factory=list)
-    skipped_names: int = 0
+    skipped_names: int = 0  # names left out (Library.skipped() lists them)
     excluded: int = 0  # files and folders left out by exclude patterns (a folder counts once)
+    # Folders under which nothing was taken for deleted: a mount point (or the root) that is unmounted,
+    # offline or another file system than before, or holds far fewer photos than catalogued.
+    held: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -69,6 +69,29 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE images ADD COLUMN full_hash TEXT",
         "CREATE INDEX images_quick_hash ON images(quick_hash, size)",
     ],
+    # 4 (3 until content identity's migration lands before it): the file systems each root was on when
+    # last seen (the root itself and the mount points under it), so a scan tells an unmounted or replaced
+    # one from deleted photos; and the names scans had to skip (not UTF-8, too long, unreadable folders,
+    # symlinks not followed, files that are not regular files).
+    [
+        """CREATE TABLE root_mounts (
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            device INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            mount INTEGER NOT NULL,
+            seen_at REAL NOT NULL,
+            away_since REAL,
+            PRIMARY KEY (root_id, path)
+        )""",
+        """CREATE TABLE skipped_files (
+            path TEXT PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        )""",
+        "CREATE INDEX skipped_files_root ON skipped_files(root_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

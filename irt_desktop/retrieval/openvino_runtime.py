@@ -1,7 +1,8 @@
 """Serving descriptors with OpenVINO on the CPU: a compiled model read from the cache, no torch.
 
-The compiled model holds the whole descriptor (backbone, pooling, PCA, L2), so its output is what the
-torch model gives, and the indexing and search path never imports torch, timm or torchvision.
+The compiled model holds the backbone and the token pooling; the PCA (when the bundle has one) and the L2
+normalisation follow in numpy float32, as in the torch path, so the output is the descriptor and the
+indexing and search path never imports torch, timm or torchvision.
 Conversion (which needs torch) is `openvino_convert`, run in a child process (`openvino_cache`).
 
 Two compiled models serve two kinds of request: a throughput one for indexing batches (one stream per
@@ -62,7 +63,9 @@ class OpenVINOEmbedder:
         precision: str = "f32",
         batch_size: int = 32,
         threads: int | None = None,
+        pca: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
+        """`pca`: (weight out x in, bias out) applied to the pooled features in float32."""
         import openvino as ov
 
         self.spec = spec
@@ -78,8 +81,10 @@ class OpenVINOEmbedder:
         self._config = config
         self._throughput = self._compile("THROUGHPUT")
         self._latency: Any = None
+        self._requests: list[Any] | None = None
         self._lock = threading.Lock()
         self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
+        self._pca = None if pca is None else (np.asarray(pca[0], np.float32), np.asarray(pca[1], np.float32))
 
     def _compile(self, hint: str) -> Any:
         return self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": hint})
@@ -92,8 +97,19 @@ class OpenVINOEmbedder:
             return np.zeros((0, self.dim), np.float32)
         with self._lock:
             if n == 1 or self._streams == 1:
-                return self._run_latency(x) if n == 1 else self._run_one(self._throughput, x)
-            return self._run_streams(x)
+                features = self._run_latency(x) if n == 1 else self._run_one(self._throughput, x)
+            else:
+                features = self._run_streams(x)
+        return self._tail(features)
+
+    def _tail(self, features: np.ndarray) -> np.ndarray:
+        """PCA and L2 in float32 (PCAProjection and F.normalize in the torch path)."""
+        z = features.astype(np.float32, copy=False)
+        if self._pca is not None:
+            weight, bias = self._pca
+            z = z @ weight.T + bias
+        norms = np.linalg.norm(z, axis=1, keepdims=True)
+        return (z / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
     def _run_latency(self, x: np.ndarray) -> np.ndarray:
         if self._latency is None:
@@ -107,18 +123,19 @@ class OpenVINOEmbedder:
         return np.asarray(next(iter(out.values())), dtype=np.float32).copy()
 
     def _run_streams(self, x: np.ndarray) -> np.ndarray:
-        """Split the batch across the streams so every core works; results keep the input order."""
-        import openvino as ov
+        """Split the batch across the streams so every core works; results keep the input order.
 
+        Plain infer requests waited on in turn, no Python completion callbacks: a callback runs on an
+        OpenVINO thread that must take the GIL, and destroying the compiled model (which joins those
+        threads while holding the GIL) then deadlocks."""
         chunks = np.array_split(x, min(self._streams, len(x)))
-        results: list[np.ndarray | None] = [None] * len(chunks)
-        queue = ov.AsyncInferQueue(self._throughput, len(chunks))
-
-        def done(request: Any, index: int) -> None:
-            results[index] = np.asarray(request.get_output_tensor(0).data, dtype=np.float32).copy()
-
-        queue.set_callback(done)
-        for i, chunk in enumerate(chunks):
-            queue.start_async({0: np.ascontiguousarray(chunk)}, userdata=i)
-        queue.wait_all()
-        return np.concatenate([r for r in results if r is not None])
+        if self._requests is None:
+            self._requests = [self._throughput.create_infer_request() for _ in range(self._streams)]
+        used = self._requests[: len(chunks)]
+        for request, chunk in zip(used, chunks, strict=True):
+            request.start_async({0: np.ascontiguousarray(chunk)})
+        out = []
+        for request in used:
+            request.wait()
+            out.append(np.asarray(request.get_output_tensor(0).data, dtype=np.float32).copy())
+        return np.concatenate(out)
