@@ -292,3 +292,44 @@ def test_the_questions_in_plain_words():
     title, text = removal_question(Entry())
     assert title == "Move “A model” to the trash?"
     assert "90.0 MB" in text and "1,032 vectors are dropped" in text
+
+
+def test_download_from_the_manager_shows_progress_installs_without_switching_and_offline_says_so(
+    qtbot, main_window, photo_files, tiny_bundle, other_bundle, monkeypatch
+):
+    import threading
+
+    from irt_desktop.retrieval.weights import WeightsUnavailable
+
+    w = main_window
+    _ready_with_photos(qtbot, w, photo_files)
+    dialog = _open_manager(qtbot, w, 1)
+    assert dialog.download_combo.currentData() == "deit-s"
+    go = threading.Event()
+    asked = []
+
+    def installer(card, models_dir, progress):
+        asked.append(card)
+        progress(40_000, 100_000)
+        go.wait(5)
+        install_model(models_dir.parent, other_bundle)
+        return other_bundle
+
+    monkeypatch.setattr(w.model_setup, "_installer", installer)
+    dialog.download()
+    qtbot.waitUntil(lambda: w.model_setup.dialog is not None and "of" in w.model_setup.dialog.labelText(),
+                    timeout=WAIT_MS)
+    go.set()
+    qtbot.waitUntil(lambda: dialog.selected_id() == other_bundle.id, timeout=WAIT_MS)
+    assert asked == ["deit-s"] and dialog.banner.title.text().startswith("Installed")
+    assert w.client.library.model_id == tiny_bundle.id and w.client.library.target_model_id is None
+
+    def offline(card, models_dir, progress):
+        raise WeightsUnavailable("The model hub cannot be reached, so the weights cannot be downloaded now.")
+
+    monkeypatch.setattr(w.model_setup, "_installer", offline)
+    dialog.download()
+    qtbot.waitUntil(lambda: "cannot be reached" in dialog.banner.title.text(), timeout=WAIT_MS)
+    assert [b.text() for b in dialog.banner.buttons()] == ["Import weights file…", "Dismiss"]
+    assert not w.banner.isVisible()  # the dialog says it; the window's banner is left alone
+    dialog.close()

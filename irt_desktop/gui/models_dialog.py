@@ -128,6 +128,7 @@ class ModelsDialog(QDialog):
         self.model_setup = model_setup
         self.confirm = confirm
         self.ask_title = ask_title
+        self._installed_id: str | None = None
 
         self.banner = Banner()
         intro = QLabel(
@@ -253,6 +254,8 @@ class ModelsDialog(QDialog):
             self.tree.addTopLevelItem(item)
         self.tree.blockSignals(False)
         wanted = selected or (self.vm.serving.id if self.vm.serving else None)
+        if self._installed_id and any(e.id == self._installed_id for e in entries):
+            wanted, self._installed_id = self._installed_id, None
         for i in range(self.tree.topLevelItemCount()):
             if self.tree.topLevelItem(i).data(0, ID_ROLE) == wanted:
                 self.tree.setCurrentItem(self.tree.topLevelItem(i))
@@ -382,15 +385,8 @@ class ModelsDialog(QDialog):
             "It is not in use yet: select it and choose Use this model… to switch to it.",
             "info",
         )
+        self._installed_id = model_id  # selected once the list has it
         self.vm.refresh()
-        if model_id:
-            # Selected once the list has it.
-            self.vm.models_changed.connect(self._select_installed)
-            self._installed_id = model_id
-
-    def _select_installed(self, _entries: list) -> None:
-        self.vm.models_changed.disconnect(self._select_installed)
-        self.select(getattr(self, "_installed_id", ""))
 
     def _on_setup_failed(self, text: str) -> None:
         what = self.model_setup.last_action if self.model_setup is not None else "import"
