@@ -10,7 +10,6 @@ library to the new model: that is the model manager's, and it asks first.
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -81,41 +80,15 @@ def offline_text(title: str, timm_tag: str) -> str:
 
 
 def _in_hub_cache(timm_tag: str) -> bool:
-    """Whether timm's published weights for `timm_tag` are in the local Hugging Face cache (timm keeps
-    its weights at timm/<tag> on the hub). Torch-free."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
+    from irt_desktop.library.model_store import weights_in_hub_cache
 
-        found = try_to_load_from_cache(f"timm/{timm_tag}", "model.safetensors")
-    except Exception:
-        return False
-    return isinstance(found, str)
+    return weights_in_hub_cache(timm_tag)
 
 
 def hub_reachable_soon(timeout: float = OFFLINE_PROBE_S) -> bool:
-    """Whether the hub answers a TCP connection within `timeout` seconds, name lookup included (a
-    resolver that hangs counts as unreachable: socket timeouts do not cover getaddrinfo)."""
-    from urllib.parse import urlparse
+    from irt_desktop.library.model_store import hub_reachable_soon as reachable
 
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    answer: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((url.hostname or "", port), timeout=timeout):
-                answer.append(True)
-        except OSError:
-            answer.append(False)
-
-    thread = threading.Thread(target=probe, name="hub probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answer and answer[0])
+    return reachable(timeout)
 
 
 def _default_import(path: Path, card_name: str | None, models_dir: Path) -> ModelBundle:

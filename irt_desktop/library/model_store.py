@@ -9,7 +9,9 @@ import json
 import math
 import os
 import shutil
+import socket
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,48 @@ def default_bundle(models_dir: Path) -> ModelBundle:
         f"Several models are installed in {models_dir} ({names}) and none is active; choose one "
         f"(`irt-desktop index --model ID`, or Library.activate_model)."
     )
+
+
+# -- can a starting point be downloaded now ----------------------------------------------------------------
+
+
+def weights_in_hub_cache(timm_tag: str) -> bool:
+    """Whether timm's published weights for `timm_tag` are in the local Hugging Face cache (timm keeps
+    its weights at timm/<tag> on the hub). Torch-free, unlike retrieval.weights.cached_weights."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(f"timm/{timm_tag}", "model.safetensors")
+    except Exception:
+        return False
+    return isinstance(found, str)
+
+
+def hub_reachable_soon(timeout: float = 1.5) -> bool:
+    """Whether the model hub answers a TCP connection within `timeout` seconds, name lookup included:
+    socket timeouts do not cover getaddrinfo, so a resolver that hangs would otherwise make an offline
+    attempt wait far longer. Torch-free, so a GUI can answer "offline" before loading torch."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((url.hostname or "", port), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, name="hub probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
 
 
 # -- what an installed model is ----------------------------------------------------------------------------
