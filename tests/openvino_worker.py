@@ -90,13 +90,17 @@ def agree(out: Path, name: str) -> None:
     got = served.embedder.embed_array(x)
     sims = reference @ reference.T
     off = sims[~np.eye(len(sims), dtype=bool)]
-    print(json.dumps({
-        "backend": served.backend,
-        "precision": served.embedder.precision,
-        "min_cosine": float((reference * got).sum(1).min()),
-        "max_offdiag": float(off.max()),
-        "fallback": served.fallback,
-    }))
+    print(
+        json.dumps(
+            {
+                "backend": served.backend,
+                "precision": served.embedder.precision,
+                "min_cosine": float((reference * got).sum(1).min()),
+                "max_offdiag": float(off.max()),
+                "fallback": served.fallback,
+            }
+        )
+    )
 
 
 def _refuse_network() -> list[str]:
@@ -125,18 +129,25 @@ def serve(out: Path, name: str) -> None:
         report = lib.index()
         hits = lib.search(out / "images" / "q03.jpg", k=3)
         served = lib.models.served(lib.model_id)
-        print(json.dumps({
-            "embedded": report.embedded,
-            "top": hits[0].path.name if hits else None,
-            "backend": served.backend if served else None,
-            "heavy": [m for m in ("torch", "timm", "torchvision") if m in sys.modules],
-            "telemetry_blocked": sys.modules.get("openvino_telemetry", "missing") is None,
-            "network_attempts": attempts,
-        }))
+        print(
+            json.dumps(
+                {
+                    "embedded": report.embedded,
+                    "top": hits[0].path.name if hits else None,
+                    "backend": served.backend if served else None,
+                    "heavy": [m for m in ("torch", "timm", "torchvision") if m in sys.modules],
+                    "telemetry_blocked": sys.modules.get("openvino_telemetry", "missing") is None,
+                    "network_attempts": attempts,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
     command, out = sys.argv[1], Path(sys.argv[2])
     os.environ.setdefault("IRT_CACHE_DIR", str(out / "cache"))
-    {"prepare": lambda: prepare(out), "agree": lambda: agree(out, sys.argv[3]),
-     "serve": lambda: serve(out, sys.argv[3])}[command]()
+    {
+        "prepare": lambda: prepare(out),
+        "agree": lambda: agree(out, sys.argv[3]),
+        "serve": lambda: serve(out, sys.argv[3]),
+    }[command]()

@@ -106,10 +106,7 @@ def test_manager_lists_activates_after_asking_and_switches_back(
 def test_rename_and_remove_and_the_model_in_use_is_refused(
     qtbot, main_window, photo_files, tiny_bundle, other_bundle, tmp_path, monkeypatch
 ):
-    from irt_desktop.library import trash
-
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(trash, "_native", lambda: None)
     w = main_window
     _ready_with_photos(qtbot, w, photo_files)
     install_model(w.client.library_dir, other_bundle)

@@ -14,7 +14,7 @@ from test_library_support import copy_query, make_tree
 
 from irt_desktop.cli import main
 from irt_desktop.library import Library, PipelineConfig
-from irt_desktop.library import trash as trash_mod
+from irt_desktop.library import model_trash as trash_mod
 from irt_desktop.library.models import ModelInUse, ModelManager
 from irt_desktop.retrieval.bundle import list_bundles
 
@@ -30,11 +30,10 @@ def bundles(tmp_path_factory):
 
 @pytest.fixture
 def fallback_trash(tmp_path, monkeypatch):
-    """The freedesktop.org trash in the test's own $XDG_DATA_HOME (send2trash reads it only once)."""
+    """The freedesktop.org trash in the test's own $XDG_DATA_HOME."""
     xdg = tmp_path / "xdg"
     xdg.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(xdg))
-    monkeypatch.setattr(trash_mod, "_native", lambda: None)
     return xdg / "Trash"
 
 
@@ -186,19 +185,19 @@ def test_freedesktop_trash_fallback(tmp_path, fallback_trash):
     again.mkdir()
     trash_mod.move_to_trash(again)
     assert not folder.exists()
-    assert sorted(p.name for p in (fallback_trash / "files").iterdir()) == ["bundle", "bundle.1"]
+    assert sorted(p.name for p in (fallback_trash / "files").iterdir()) == ["bundle", "bundle.2"]
     info = (fallback_trash / "info" / "bundle.trashinfo").read_text()
     assert info.startswith("[Trash Info]\nPath=") and str(folder) in info and "DeletionDate=" in info
     with pytest.raises(trash_mod.TrashError, match="does not exist"):
         trash_mod.move_to_trash(tmp_path / "nothing")
 
 
-def test_send2trash_when_installed(tmp_path, monkeypatch):
+def test_send2trash_where_there_is_no_freedesktop_trash(tmp_path, monkeypatch):
     pytest.importorskip("send2trash")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     victim = tmp_path / "old.faiss"
     victim.write_bytes(b"x")
-    trash_mod.move_to_trash(victim)
+    trash_mod._native(victim)  # what Windows and macOS use
     assert not victim.exists()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,62 +95,117 @@ def _has_library(library: Path) -> bool:
 
 @contextlib.contextmanager
 def _manager(args: argparse.Namespace, create: bool = False) -> Iterator[Any]:
-    """The library's ModelManager; None when there is no library yet and `create` is False (a command
-    that only reads or changes bundles must not create a library that is not there)."""
+    """The library's ModelManager, the library open as its writer (its lock held); None when there is no
+    library yet and `create` is False (a command that only changes bundles must not create a library)."""
     if not create and not _has_library(args.library):
         yield None
         return
-    from irt_desktop.library import Library, LibraryError
+    from irt_desktop.commands.library import library_errors
+    from irt_desktop.library import Library
     from irt_desktop.library.models import ModelManager
 
-    try:
-        lib = Library.open(args.library)
-    except LibraryError as exc:
-        raise OperationFailed(str(exc)) from exc
-    with lib:
+    with library_errors():
+        lib = Library.open(args.library, role="models")
+    with lib, library_errors():
         yield ModelManager.of(lib)
 
 
 def _active_ids(library: Path) -> tuple[str | None, str | None]:
-    """(serving, target) model ids of the library, without creating a library that is not there."""
+    """(serving, target) model ids of the library, read-only: nothing created, no lock, no waiting."""
+    serving, target, _previous, _counts = _standing(library)
+    return serving, target
+
+
+def _standing(library: Path) -> tuple[str | None, str | None, str | None, dict[str, int]]:
+    """(serving, target, previous model, vectors per model) of the library, read-only."""
     if not _has_library(library):
-        return None, None
+        return None, None, None, {}
+    from irt_desktop.commands.library import library_errors
     from irt_desktop.library import Library
 
-    with Library.open(library) as lib:
-        return lib.model_id, lib.target_model_id
+    with library_errors(), Library.open(library, read_only=True) as lib:
+        return lib.model_id, lib.target_model_id, lib.catalog.previous_model(), lib.catalog.vector_counts()
 
 
-def bundle_row(bundle: Any, serving: str | None = None, target: str | None = None) -> dict[str, Any]:
-    """What `models list --json` prints for one bundle (library.model_store.InstalledModel.row)."""
+def _check_library(library: Path) -> bool:
+    """Whether `library` holds a library; a mistyped --library is refused rather than shown as empty
+    (the default folder may simply not exist yet: False, and the starting points are still listed)."""
+    from irt_desktop.paths import LibraryLayout, default_library_dir
+
+    layout = LibraryLayout(library)
+    if layout.root.exists() and not layout.root.is_dir():
+        raise CommandError(f"{layout.root} is a file, not a library folder")
+    if layout.catalog.is_file() or layout.models.is_dir():
+        return True
+    if layout.root == default_library_dir():
+        return False
+    raise CommandError(
+        f"no library at {layout.root}; `irt-desktop index FOLDER` or `irt-desktop models install` makes one"
+    )
+
+
+@contextlib.contextmanager
+def _writing(args: argparse.Namespace):
+    """Hold the library's writer lock while a bundle is written into it (see library/lock.py)."""
+    from irt_desktop.commands.library import library_errors
+    from irt_desktop.library.health import refuse_non_folder
+    from irt_desktop.library.lock import WriterLock
+
+    with library_errors():
+        refuse_non_folder(args.library)
+        args.library.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(args.library, role="models")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def bundle_row(
+    bundle: Any,
+    serving: str | None = None,
+    target: str | None = None,
+    previous: str | None = None,
+    vectors: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """What `models list --json` prints for one bundle (library.model_store.InstalledModel.row, the
+    facts the GUI's model manager shows too)."""
     from dataclasses import replace
 
     from irt_desktop.library.model_store import describe
 
     entry = describe(bundle)
-    return replace(entry, serving=entry.id == serving, target=entry.id == target).row()
-
-
-def _installed(args: argparse.Namespace) -> list[Any]:
-    with _manager(args) as manager:
-        if manager is not None:
-            return manager.installed()
-    from irt_desktop.library.model_store import describe
-    from irt_desktop.paths import models_dir
-    from irt_desktop.retrieval.bundle import list_bundles
-
-    return [describe(b) for b in list_bundles(models_dir(args.library))]
+    return replace(
+        entry,
+        serving=entry.id == serving,
+        target=entry.id == target,
+        previous=entry.id == previous and entry.id != serving,
+        vectors=(vectors or {}).get(entry.id, 0),
+    ).row()
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from irt_desktop.paths import models_dir
+    from irt_desktop.retrieval.bundle import scan_bundles
     from irt_desktop.retrieval.card import shipped_cards
 
-    entries = _installed(args)
-    rows = [e.row() for e in entries]
+    exists = _check_library(args.library)
+    standing = _standing(args.library) if exists else (None, None, None, {})
+    bundles, broken = scan_bundles(models_dir(args.library))
+    rows = []
+    for b in bundles:
+        try:
+            rows.append(bundle_row(b, *standing))
+        except Exception as exc:  # a card that loads but whose provenance cannot be shown
+            broken.append((b.path, f"{b.path / 'card.toml'}: {type(exc).__name__}: {exc}"[:300]))
     if args.json:
+        for path, why in broken:
+            print(f"irt-desktop: not usable: {path}: {why}", file=sys.stderr)
         print(json.dumps(rows, indent=2))
         return 0
-    print("Installed models:" if rows else "Installed models: none")
+    empty = "Installed models: none usable" if broken else "Installed models: none"
+    print("Installed models:" if rows else empty)
     for r in rows:
         mark = "*" if r["active"] else (">" if r["switching_to"] else ("<" if r["previous"] else " "))
         dims = r["dims"] or "full"
@@ -157,6 +213,8 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"   {'':<32} {r['title']}; {r['vectors']:,} photos indexed")
     if any(r["active"] or r["switching_to"] or r["previous"] for r in rows):
         print("   (* in use, > being switched to, < used before: switching back to it is immediate)")
+    for path, why in broken:
+        print(f" ! {path.name}: not usable: {why}")
     print("Starting points (install with `irt-desktop models install NAME`):")
     for name, card in shipped_cards().items():
         print(f"   {name:<32} {card.title}")
@@ -211,7 +269,8 @@ def run_install(args: argparse.Namespace) -> int:
 
     card = _card(args.card)
     try:
-        bundle = install_pretrained(card, models_dir(args.library))
+        with _writing(args):
+            bundle = install_pretrained(card, models_dir(args.library))
     except WeightsUnavailable as exc:  # offline, or the download failed: the input was fine
         raise OperationFailed(str(exc)) from exc
     return _report(args, bundle, "installed")
@@ -226,9 +285,10 @@ def run_import(args: argparse.Namespace) -> int:
         raise CommandError("give --card or --backbone, not both")
     card = _card(args.card) if args.card else None
     try:
-        bundle = import_weights(
-            args.path, card, models_dir(args.library), backbone=args.backbone, input_size=args.input_size
-        )
+        with _writing(args):
+            bundle = import_weights(
+                args.path, card, models_dir(args.library), backbone=args.backbone, input_size=args.input_size
+            )
     except WeightsMismatch as exc:
         raise CommandError(f"{args.path.name}: {exc}") from exc
     except (OSError, ValueError) as exc:
@@ -280,7 +340,11 @@ def run_remove(args: argparse.Namespace) -> int:
     bundle = _find_installed(args, args.id)
     with _manager(args) as manager:
         try:
-            removal = manager.remove(bundle.id) if manager else _remove_without_library(bundle)
+            if manager is not None:
+                removal = manager.remove(bundle.id)
+            else:
+                with _writing(args):
+                    removal = _remove_without_library(bundle)
         except ModelInUse as exc:
             raise CommandError(str(exc)) from exc
         except LibraryError as exc:
@@ -305,8 +369,8 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def _remove_without_library(bundle: Any):
     from irt_desktop.library import LibraryError
+    from irt_desktop.library.model_trash import TrashError, move_to_trash
     from irt_desktop.library.models import Removal
-    from irt_desktop.library.trash import TrashError, move_to_trash
 
     title = bundle.card.title or bundle.card.name
     try:
@@ -323,9 +387,11 @@ def run_rename(args: argparse.Namespace) -> int:
     bundle = _find_installed(args, args.id)
     try:
         with _manager(args) as manager:
-            entry = manager.rename(bundle.id, args.title) if manager is not None else None
-            if entry is None:
-                entry = describe(rename_bundle(bundle, args.title))
+            if manager is not None:
+                entry = manager.rename(bundle.id, args.title)
+            else:
+                with _writing(args):
+                    entry = describe(rename_bundle(bundle, args.title))
     except LibraryError as exc:
         raise CommandError(str(exc)) from exc
     if args.json:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irt_desktop.library.errors import LibraryError, NoModelError
+from irt_desktop.fsutil import make_shareable, temp_prefix
+from irt_desktop.library.errors import BundleUnusable, LibraryError, NoModelError
 from irt_desktop.retrieval.bundle import (
     CARD_FILE,
     WEIGHTS_FILE,
@@ -63,10 +64,11 @@ def install_bundle(models_dir: Path, bundle: ModelBundle) -> ModelBundle:
     except OSError:
         pass
     if not (final / "card.toml").is_file():
-        tmp = Path(tempfile.mkdtemp(prefix=".install-", dir=models_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix("install"), dir=models_dir))
         try:
             for name in ("model.safetensors", "card.toml"):
                 shutil.copy2(Path(bundle.path) / name, tmp / name)
+            make_shareable(tmp)  # mkdtemp's 0700 (and a 0600 source) would lock a shared library's others out
             if final.exists():  # a half-copied leftover of an earlier crash
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -84,9 +86,16 @@ def bundle_for(models_dir: Path, model_id: str) -> ModelBundle:
     try:
         bundle = load_bundle(path)
     except BundleError as exc:
-        raise NoModelError(no_model_message(models_dir, f"Model {model_id} is not usable: {exc}")) from exc
-    if bundle.id != model_id:
-        raise NoModelError(no_model_message(models_dir, f"{path} does not hold model {model_id}"))
+        if not path.is_dir():
+            raise NoModelError(no_model_message(models_dir, f"Model {model_id} is not installed.")) from exc
+        # There but broken: one line that names it (the card's or the weights' problem).
+        raise BundleUnusable(
+            f"model {model_id} is not usable: {exc} (reinstall it, or see `irt-desktop models list`)"
+        ) from exc
+    if bundle.id != model_id:  # its card or weights were changed in place
+        raise BundleUnusable(
+            f"model {model_id} is not usable: {path} now holds a different model ({bundle.id}); reinstall it"
+        )
     return bundle
 
 

@@ -34,7 +34,7 @@ from irt_desktop.library.model_store import (
     no_model_message,
     rename_bundle,
 )
-from irt_desktop.library.trash import TrashError, move_to_trash
+from irt_desktop.library.model_trash import TrashError, move_to_trash
 from irt_desktop.retrieval.bundle import BundleError, ModelBundle, find_bundle, list_bundles
 from irt_desktop.retrieval.serving import Served, checked_backend, open_bundle
 

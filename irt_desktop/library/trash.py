@@ -1,115 +1,201 @@
-"""Moving files and folders to the desktop's trash, so that what the library removes can be restored.
+"""Moving photos to the trash and back: never an unlink.
 
-The send2trash package does it on every platform (the freedesktop.org trash on Linux, the recycle bin,
-the macOS trash). Without it, Linux falls back on a small implementation of the freedesktop.org Trash
-specification (the home trash, or a `.Trash-$UID` folder at the top of another drive). Nothing here
-ever deletes: a path the trash refuses stays where it is and the caller is told why.
+Linux (and other freedesktop systems): the freedesktop.org trash specification, written here so the move
+can be undone exactly: `$XDG_DATA_HOME/Trash` for files on the home volume, `$topdir/.Trash/$uid` (when
+the admin made one, sticky) or `$topdir/.Trash-$uid` on other volumes; each file gets a `.trashinfo`
+record (its original path and the deletion date) that undo, and any file manager, restores it from.
+Where no trash can be had (a read-only or foreign network share, another platform), the file stays where
+it is and the answer says why.
+
+The catalog marks a trashed file at once (soft delete, reason 'trashed', vectors kept), so it leaves
+searches and duplicate lists before any rescan; restore brings the row and its vectors back, nothing
+re-embedded.
+
+Threads: any thread; it moves files, so the GUI calls it from a worker (the library lane).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import stat
 import sys
-from datetime import datetime
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.vector_cache import VectorCache
 
 
 class TrashError(OSError):
-    """The path could not be moved to the trash; it is still where it was."""
+    """This file cannot go to a trash (none on its volume, or no trash on this platform)."""
 
 
-def move_to_trash(path: Path) -> None:
-    """Move one file or folder to the trash, or raise TrashError and leave it in place."""
-    path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        raise TrashError(f"{path} does not exist")
-    send2trash = _native()
-    if send2trash is not None:
-        try:
-            send2trash(os.fspath(path))
-        except Exception as exc:
-            raise TrashError(f"the trash refused {path}: {exc}") from exc
-        return
-    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        _freedesktop_trash(path)
-        return
-    raise TrashError(f"{path} was not moved: moving to the trash here needs the send2trash package")
+@dataclass(frozen=True)
+class TrashedFile:
+    original: str
+    trashed: str  # where the file is now
+    info: str  # its .trashinfo record
+    image_id: int | None = None
+    size: int = 0
 
 
-def _native():
-    """send2trash's function when the package is installed, else None."""
-    try:
-        from send2trash import send2trash
-    except ImportError:
-        return None
-    return send2trash
+@dataclass
+class TrashResult:
+    moved: list[TrashedFile] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why not)
+    freed: int = 0  # bytes freed once the trash is emptied (hard links counted once)
 
-
-# -- freedesktop.org Trash specification, 1.0 ------------------------------------------------------------
+    @property
+    def folders(self) -> list[str]:
+        return sorted({str(Path(f.original).parent) for f in self.moved})
 
 
 def _home_trash() -> Path:
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "Trash"
 
 
-def _device(path: Path) -> int:
-    return os.lstat(path).st_dev
-
-
-def _mount_top(path: Path) -> Path:
-    path = path.resolve()
-    dev = path.stat().st_dev
-    while path.parent != path and path.parent.stat().st_dev == dev:
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
         path = path.parent
     return path
 
 
-def _trash_for(path: Path) -> Path:
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    dev = path.stat().st_dev
+    while path != path.parent and path.parent.stat().st_dev == dev:
+        path = path.parent
+    return path
+
+
+def trash_dir_for(path: Path) -> tuple[Path, Path | None]:
+    """(trash directory, topdir for relative paths or None for the home trash) for `path`."""
+    if sys.platform == "win32" or sys.platform == "darwin":
+        raise TrashError("moving to the trash with undo is only supported on Linux/freedesktop systems here")
     home = _home_trash()
-    home_root = home
-    while not home_root.exists() and home_root.parent != home_root:
-        home_root = home_root.parent
-    if _device(path) == home_root.stat().st_dev:
-        return home
-    top = _mount_top(path.parent)
-    shared = top / ".Trash"
+    if _existing_parent(home).stat().st_dev == path.stat().st_dev:
+        return home, None
+    top = _mount_point(path)
     uid = os.getuid()
-    # $topdir/.Trash/$uid only when .Trash is a real folder with the sticky bit (the spec's check).
-    if shared.is_dir() and not shared.is_symlink() and shared.stat().st_mode & 0o1000:
-        return shared / str(uid)
-    return top / f".Trash-{uid}"
-
-
-def _freedesktop_trash(path: Path) -> None:
+    admin = top / ".Trash"
     try:
-        trash = _trash_for(path)
-        files, info = trash / "files", trash / "info"
-        files.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(admin)
+        if stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode) and st.st_mode & stat.S_ISVTX:
+            mine = admin / str(uid)
+            mine.mkdir(mode=0o700, exist_ok=True)
+            return mine, top
+    except OSError:
+        pass
+    mine = top / f".Trash-{uid}"
+    try:
+        mine.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise TrashError(f"no trash folder can be used for {path}: {exc}") from exc
-    original = path.absolute()
-    stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
-    stem = path.name
-    for n in range(1000):
-        name = stem if n == 0 else f"{stem}.{n}"
-        info_file = info / f"{name}.trashinfo"
+        raise TrashError(
+            f"there is no trash on the drive at {top} ({exc.strerror}); nothing was moved"
+        ) from exc
+    return mine, top
+
+
+def move_to_trash(path: Path, image_id: int | None = None) -> TrashedFile:
+    path = Path(os.path.abspath(path))
+    if not path.is_file():
+        raise TrashError("it no longer exists")
+    size = path.stat().st_size
+    trash, top = trash_dir_for(path)
+    files, info = trash / "files", trash / "info"
+    for d in (files, info):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shown = str(path.relative_to(top)) if top is not None else str(path)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    stem, suffix = path.stem, path.suffix
+    for n in range(1, 10_000):
+        name = path.name if n == 1 else f"{stem}.{n}{suffix}"
+        record = info / f"{name}.trashinfo"
         try:
-            fd = os.open(info_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise TrashError(f"the trash refused {path}: {exc}") from exc
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f"[Trash Info]\nPath={quote(os.fspath(original))}\nDeletionDate={stamp}\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"[Trash Info]\nPath={quote(shown)}\nDeletionDate={stamp}\n")
+        target = files / name
+        if target.exists():
+            record.unlink()
+            continue
         try:
-            os.rename(path, files / name)
+            os.rename(path, target)  # same volume by construction: never a copy and delete
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                info_file.unlink()
-            raise TrashError(f"the trash refused {path}: {exc}") from exc
-        return
-    raise TrashError(f"the trash refused {path}: too many items of that name in {trash}")
+            record.unlink(missing_ok=True)
+            raise TrashError(f"the trash refused it ({exc.strerror})") from exc
+        return TrashedFile(str(path), str(target), str(record), image_id, size)
+    raise TrashError("the trash has too many files of this name")
+
+
+def restore_file(item: TrashedFile) -> None:
+    original = Path(item.original)
+    if original.exists():
+        raise TrashError(f"{original} exists again; the trashed copy stays in {Path(item.trashed).parent}")
+    original.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(item.trashed, original)
+    Path(item.info).unlink(missing_ok=True)
+
+
+def read_trashinfo(record: Path) -> str | None:
+    """The original path a .trashinfo record names (relative ones as written)."""
+    for line in record.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Path="):
+            return unquote(line[5:])
+    return None
+
+
+def freed_bytes(paths: Sequence[str | Path]) -> int:
+    """Bytes that trashing `paths` frees once the trash is emptied: a file with other hard links left
+    frees nothing, and links to one inode count once."""
+    by_inode: dict[tuple[int, int], list[os.stat_result]] = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        by_inode.setdefault((st.st_dev, st.st_ino), []).append(st)
+    return sum(sts[0].st_size for sts in by_inode.values() if sts[0].st_nlink <= len(sts))
+
+
+def trash_images(catalog: Catalog, vectors: VectorCache, image_ids: Sequence[int]) -> TrashResult:
+    """Move these images' files to the trash, and take them out of the catalog's live rows at once."""
+    infos = catalog.image_infos(list(image_ids))
+    result = TrashResult(freed=freed_bytes([str(infos[i].path) for i in image_ids if i in infos]))
+    for image_id in image_ids:
+        info = infos.get(image_id)
+        if info is None:
+            continue
+        try:
+            result.moved.append(move_to_trash(Path(info.path), image_id))
+        except OSError as exc:
+            result.failed.append((str(info.path), str(exc) if isinstance(exc, TrashError) else exc.strerror))
+    ids = [f.image_id for f in result.moved if f.image_id is not None]
+    if ids:
+        with vectors.mutation() as tx:
+            catalog.mark_trashed(tx, ids, time.time())
+            vectors.apply_scan_changes(ids, [])
+    return result
+
+
+def restore_images(catalog: Catalog, vectors: VectorCache, items: Sequence[TrashedFile]) -> TrashResult:
+    """Undo: the files back where they were, their rows and vectors live again (not re-embedded)."""
+    result = TrashResult()
+    for item in items:
+        try:
+            restore_file(item)
+            result.moved.append(item)
+        except OSError as exc:
+            result.failed.append((item.original, str(exc)))
+    ids = [f.image_id for f in result.moved if f.image_id is not None]
+    if ids:
+        with vectors.mutation() as tx:
+            restored = catalog.restore_trashed(tx, ids, time.time())
+            vectors.apply_scan_changes([], restored)
+    return result

@@ -130,9 +130,7 @@ def open_bundle(
             log.warning("%s; torch serves %s", fallback, bundle.id)
     from irt_desktop.retrieval.embedder import Embedder
 
-    embedder = Embedder.from_bundle(
-        bundle, device=device, low_precision=low_precision, batch_size=batch_size
-    )
+    embedder = Embedder.from_bundle(bundle, device=device, low_precision=low_precision, batch_size=batch_size)
     return Served(embedder, "torch", choice.reason if not fallback else "fallback", fallback)
 
 

@@ -293,12 +293,22 @@ def main() -> int:
 
     # --- duplicates ---
     w.duplicates_action.trigger()
-    w.duplicates_view.slider.setValue(990)  # a random-init model finds everything alike at 0.95
-    w.duplicates_view.find()
-    pump(app, lambda: w.duplicates_view.report is not None)
-    w.duplicates_view.check_all_but_best()
+    dv = w.duplicates_view
+    dv.find()  # the threshold calibrated for this random-init model on this library
+    pump(app, lambda: dv.report is not None, timeout=300)
+    dv.check_all_but_best("exact")
     settle(app, 1.0)
     grab(w, out / "duplicates.png")
+    apply_theme(app, "dark")
+    settle(app, 0.5)
+    grab(w, out / "duplicates-dark.png")
+    if dv.near_tree.topLevelItemCount():
+        compare = dv.compare_group(dv.near_tree.topLevelItem(0))
+        pump(app, lambda: all(p.source is not None for p in compare.panes), timeout=30)
+        settle(app, 0.5)
+        grab(compare, out / "duplicates-compare-dark.png")
+        compare.reject()
+    apply_theme(app, "light")
 
     # --- fine-tune wizard ---
     from irt_desktop.gui.finetune import FinetuneWizard

@@ -3,11 +3,13 @@ exclude patterns, measured embedding rates) and the registered models."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
 
 from irt_desktop.library.catalog.base import CatalogBase, Tx
+from irt_desktop.library.errors import LibraryUnavailable
 from irt_desktop.library.excludes import parse_stored
 
 SERVING = "model.serving"  # answers searches; its vector set is complete
@@ -84,12 +86,20 @@ class SettingsMixin(CatalogBase):
     # -- models --------------------------------------------------------------------------------------
 
     def register_model(self, model_id: str, name: str, dim: int, path: Path | None) -> None:
-        """Known from now on (a model registered again only updates where its bundle is)."""
-        with self.transaction() as tx:
+        """Known from now on (a model registered again only updates where its bundle is). Nothing is
+        written when the catalog says so already, so a reader's search does not need to write."""
+        where = None if path is None else str(path)
+        known = self.conn.execute("SELECT path FROM models WHERE id = ?", (model_id,)).fetchone()
+        if known is not None and known[0] == where:
+            return
+        # Only where its bundle is now (the library folder moved, or is seen through another mount):
+        # a reader that cannot write now leaves it for the next writer.
+        skip = (LibraryUnavailable,) if known is not None else ()
+        with contextlib.suppress(*skip), self.transaction() as tx:
             tx.execute(
                 "INSERT INTO models(id, name, dim, path, added_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET path = excluded.path",
-                (model_id, name, dim, None if path is None else str(path), time.time()),
+                (model_id, name, dim, where, time.time()),
             )
 
     def forget_model(self, model_id: str) -> None:
