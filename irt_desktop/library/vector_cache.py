@@ -137,6 +137,19 @@ class VectorCache:
                     vi.add(ids, np.stack([found[int(i)] for i in ids]))
                     self._dirty.add(model_id)
 
+    def evict(self, model_id: str) -> None:
+        """Drop the model's index from memory but keep its file (saved first if it changed): a model
+        that no longer serves, kept so that switching back to it is immediate."""
+        with self._lock:
+            vi = self._indexes.get(model_id)
+            if vi is None:
+                return
+            if model_id in self._dirty:
+                with contextlib.suppress(OSError):
+                    self._save(model_id, vi)
+            self._indexes.pop(model_id, None)
+            self._dirty.discard(model_id)
+
     def discard(self, model_id: str) -> None:
         """Forget the model's index: from memory now, from disk too (its model was replaced)."""
         with self._lock:
