@@ -128,7 +128,7 @@ def test_train_then_evaluate_with_pca(data_root, deit_s_bundle, tmp_path):
     cub = [r for r in results["rows"] if r["dataset"] == "cub"]
     assert {r["variant"] for r in cub} == {"IRT_R"} and {r["dims"] for r in cub} == {8}
     assert all(r["paper"] is None for r in cub)  # the paper has no 8-d figure
-    trained = [b for b in list_bundles(lib / "models") if b.card.provenance.get("kind") == "trained"]
+    trained = [b for b in list_bundles(lib / "models") if b.card.provenance.get("kind") == "fine-tuned"]
     assert len(trained) == 1 and trained[0].card.spec.dims == 8
     assert trained[0].card.provenance["recipe"]["recipe"] == "cub"
     assert results["details"]["cub"]["model"] == trained[0].id

@@ -99,6 +99,7 @@ def test_nonsense_arguments_are_usage_errors(tmp_path, capsys, argv):
 
 
 def test_a_closed_pipe_ends_with_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "lib" / "models").mkdir(parents=True)  # a library (`models list` refuses a mistyped one)
     proc = subprocess.Popen(
         [sys.executable, "-m", "irt_desktop", "--library", str(tmp_path / "lib"), "models", "list"],
         stdout=subprocess.PIPE,

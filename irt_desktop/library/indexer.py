@@ -164,20 +164,27 @@ class Indexer:
             self._finish_switch(report)
 
     def _finish_switch(self, report: IndexReport) -> None:
-        """The target model has a vector for every image: it serves searches from now on, and the old
-        model's vectors and index go (its bundle stays installed, so the switch can be undone)."""
+        """The target model has a vector for every image: it serves searches from now on. The model it
+        replaces keeps its vectors and FAISS file (off memory), so switching back is immediate; any
+        older model's go (their bundles stay installed, so such a switch can still be undone)."""
         target, serving = self._models.target, self._models.serving
         if target is None or target == serving or self._catalog.count_pending(target):
             return
         self._vectors.index_for(target)  # ready before the switch, so the first search does not wait
+        keep = {target, serving}
+        older = [m for m in self._catalog.model_ids_with_vectors() if m not in keep]
         with self._vectors.mutation() as tx:
             self._catalog.set_serving_model(tx, target)
-            if serving:
-                self._vectors.discard(serving)
+            self._catalog.set_previous_model(tx, serving)
+            for model_id in older:
+                self._vectors.discard(model_id)
         report.switched_model = True
         if serving:
             self._models.unload(serving)
-            self._catalog.drop_model_vectors(serving)
+            self._vectors.evict(serving)
+        for model_id in older:
+            self._models.unload(model_id)
+            self._catalog.drop_model_vectors(model_id)
 
 
 def _scan_progress(progress: ProgressCallback | None, started: float) -> SeenCallback | None:

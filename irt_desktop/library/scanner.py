@@ -6,7 +6,8 @@ drive. Nor what is on a drive that is not there: the root and the mount points u
 against the file systems the catalog remembers (library/mounts.py), and nothing under one that is
 unmounted, offline, replaced or far emptier than catalogued is taken for deleted. The walk itself (and
 the names it has to skip, which are recorded for `Library.skipped()`) is library/walk.py. Moves and
-renames are recognised by quick hash + size and keep their row id, so their vectors stay.
+renames keep their row id, so their vectors stay, and copies share vectors, only when the
+full-content hash agrees (library/identity.py: the quick hash + size only proposes candidates).
 
 Threads: the indexing thread (the Indexer runs one scan at a time); files are hashed before the write
 transaction, so other threads' reads and searches are never held up by disk I/O.
@@ -27,7 +28,7 @@ from irt_desktop.library import mounts
 from irt_desktop.library.catalog import Catalog, NewFile, StoredImage, Tx
 from irt_desktop.library.excludes import NONE, ExcludeRules
 from irt_desktop.library.folders import RootRow, is_junk_name, is_under
-from irt_desktop.library.hashing import quick_hash_file
+from irt_desktop.library.identity import gather
 from irt_desktop.library.records import ImageStatus, ScanReport
 from irt_desktop.library.walk import NOT_UTF8, Listing, SeenCallback, not_regular, storable, walk
 from irt_desktop.library.walk import SYMLINK as _SYMLINK
@@ -46,9 +47,11 @@ class ScanOutcome:
 @dataclass
 class _Diff:
     new: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, root id, size, mtime
-    changed: list[tuple[StoredImage, int, int]] = field(default_factory=list)
+    changed: list[tuple[str, StoredImage, int, int]] = field(default_factory=list)  # path, row, size, mtime
     reappeared: list[tuple[StoredImage, int, int]] = field(default_factory=list)
     missing: list[StoredImage] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)  # the paths of `missing`
+    retry: list[int] = field(default_factory=list)  # transient failures whose wait is over
 
 
 @dataclass
@@ -267,6 +270,7 @@ class Scanner:
         report.seen += len(listing.files)
         report.skipped_names += listing.skipped_names
         report.excluded += listing.excluded
+        now = time.time()
         for path, (size, mtime_ns) in listing.files.items():
             row = rows.get(path)
             if row is None:
@@ -274,41 +278,34 @@ class Scanner:
             elif row.status == ImageStatus.DELETED:
                 diff.reappeared.append((row, size, mtime_ns))
             elif (row.size, row.mtime_ns) != (size, mtime_ns):
-                diff.changed.append((row, size, mtime_ns))
+                diff.changed.append((path, row, size, mtime_ns))
+            elif row.status == ImageStatus.FAILED and row.retry_at is not None and row.retry_at <= now:
+                diff.retry.append(row.id)
             else:
                 report.unchanged += 1
         for path, row in rows.items():
             if row.status != ImageStatus.DELETED and path not in listing.files and not listing.hides(path):
                 diff.missing.append(row)
+                diff.gone.add(path)
 
     def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
         report = outcome.report
         catalog = self.catalog
         # Hashing reads files: done before the write transaction so it does not hold the lock during I/O.
-        candidates = catalog.sizes_with_hash(size for _, _, size, _ in diff.new)
-        new_hashes: dict[str, str] = {}
-        for path, _, size, _ in diff.new:
-            if size in candidates:
-                h = _try_hash(path)
-                if h is not None:
-                    new_hashes[path] = h
-        touched: set[int] = set()
-        for row, size, _ in diff.changed:
-            if row.quick_hash is not None and row.size == size:
-                # same size: a touch or an EXIF-only rewrite by a tool keeps content; check
-                stored = catalog.image_path(row.id)
-                if stored is not None and _try_hash(stored) == row.quick_hash:
-                    touched.add(row.id)
-
-        missing_by_key: dict[tuple[str, int], list[StoredImage]] = {}
+        ev = gather(catalog, diff.new, diff.changed, diff.gone)
+        missing_by_key: dict[tuple[str, int, str], list[StoredImage]] = {}
         for row in diff.missing:
-            if row.quick_hash is not None:
-                missing_by_key.setdefault((row.quick_hash, row.size), []).append(row)
+            if row.quick_hash is not None and row.full_hash is not None:
+                missing_by_key.setdefault((row.quick_hash, row.size, row.full_hash), []).append(row)
         now = time.time()
         used: set[int] = set()
         with self._transaction() as tx:
-            for row, size, mtime_ns in diff.changed:
-                if row.id in touched:
+            for image_id, full in ev.filled.items():
+                catalog.set_full_hash(tx, image_id, full)
+            catalog.retry_failed(tx, diff.retry, now)
+            report.retried += len(diff.retry)
+            for _, row, size, mtime_ns in diff.changed:
+                if row.id in ev.touched:
                     catalog.touch_image(tx, row.id, mtime_ns, now)
                     report.unchanged += 1
                     continue
@@ -326,16 +323,16 @@ class Scanner:
                     report.new += 1
             inserts: list[NewFile] = []
             for path, root_id, size, mtime_ns in diff.new:
-                h = new_hashes.get(path)
-                if h is not None:
-                    moved = [r for r in missing_by_key.get((h, size), []) if r.id not in used]
+                h, full = ev.quick.get(path), ev.full.get(path)
+                if h is not None and full is not None:
+                    moved = [r for r in missing_by_key.get((h, size, full), []) if r.id not in used]
                     if moved:
                         row = moved[0]
                         used.add(row.id)
                         catalog.move_image(tx, row.id, path, root_id, mtime_ns, now)
                         report.moved += 1
                         continue
-                    source = _match(catalog.images_by_hash(tx, h, size), used)
+                    source = _match(catalog.images_with_content(tx, h, size, full), used)
                     if source is not None and source[1] == ImageStatus.DELETED:
                         used.add(source[0])
                         catalog.revive_image(tx, source[0], mtime_ns, now, path=path, root_id=root_id)
@@ -347,7 +344,7 @@ class Scanner:
                         outcome.restored_ids.append(new_id)
                         report.copied += 1
                         continue
-                inserts.append((root_id, path, size, mtime_ns, h))
+                inserts.append((root_id, path, size, mtime_ns, h, full))
             catalog.insert_new_images(tx, inserts, now)
             report.new += len(inserts)
             gone = [r.id for r in diff.missing if r.id not in used]
@@ -365,13 +362,6 @@ def _outermost(paths: list[str]) -> list[str]:
         if not out or not is_under(p, out[-1]):
             out.append(p)
     return out
-
-
-def _try_hash(path: str) -> str | None:
-    try:
-        return quick_hash_file(path)
-    except OSError:
-        return None
 
 
 def _match(rows: list[tuple[int, ImageStatus]], used: set[int]) -> tuple[int, ImageStatus] | None:
