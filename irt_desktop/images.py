@@ -26,6 +26,9 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 
 from PIL import Image, ImageFile, ImageOps
 
+from irt_desktop import raw  # RAW files decode through their embedded preview (irt_desktop.raw)
+from irt_desktop.image_limits import MIN_PRESENT, EoiPadded, decode_cost, ends_with_eoi, flat_tail_rows
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -59,7 +62,16 @@ class ImageError(Exception):
 
 
 class UnreadableImage(ImageError):
-    """The bytes could not be read: missing file, permission, I/O error, empty file."""
+    """The bytes could not be read: missing file, permission, I/O error, empty file.
+
+    ``transient``: the cause may pass by itself (permissions fixed, a drive back, an I/O error), so the
+    file is worth trying again later; False for what stays true until the file changes (it is empty).
+    """
+
+    def __init__(self, reason: str, path: str | None = None, transient: bool = True) -> None:
+        super().__init__(reason, path)
+        self.transient = transient
+        self.args = (reason, path, transient)
 
 
 class TruncatedImage(ImageError):
@@ -108,6 +120,7 @@ def _avif_supported() -> bool:
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+    | raw.RAW_EXTENSIONS
     | ({".avif"} if _avif_supported() else set())
 )
 
@@ -181,7 +194,7 @@ class _Opened:
             try:
                 self._owned = open(raw_path, "rb")  # closed in __exit__
             except IsADirectoryError:
-                raise UnreadableImage("is a directory, not a file", self.path) from None
+                raise UnreadableImage("is a directory, not a file", self.path, False) from None
             except FileNotFoundError:
                 raise UnreadableImage("file not found", self.path) from None
             except PermissionError:
@@ -237,7 +250,7 @@ def _read_prefix(fp: IO[bytes], path: str | None) -> bytes:
     except (OSError, ValueError) as exc:
         raise UnreadableImage(f"cannot read file ({_describe(exc)})", path) from None
     if not prefix:
-        raise UnreadableImage("file is empty", path)
+        raise UnreadableImage("file is empty", path, False)
     return prefix
 
 
@@ -313,6 +326,13 @@ def _orientation(im: Image.Image, *, header_only: bool = False) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _ends_with_eoi(fp: IO[bytes], path: str | None) -> bool:
+    try:
+        return ends_with_eoi(fp)
+    except (OSError, ValueError) as exc:
+        raise UnreadableImage(f"cannot read file ({_describe(exc)})", path) from None
+
+
 def _pixels_text(n: int) -> str:
     return f"{n / 1e6:.1f} MP" if n >= 100_000 else f"{n} pixels"
 
@@ -378,6 +398,8 @@ def open_image(
     min_side: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     apply_exif: bool = True,
+    reserve: Callable[[int], None] | None = None,
+    detach: bool = True,
 ) -> Image.Image:
     """Decode ``source`` to an upright, fully loaded RGB image.
 
@@ -401,6 +423,14 @@ def open_image(
     Alpha is composited onto white; CMYK, 16-bit, palette and greyscale become RGB; of an animation, only
     the first frame is decoded.
 
+    ``reserve``: called with the bytes decoding will allocate at its peak (estimated from the header,
+    after draft mode), before any pixel is decoded; it may wait for memory or raise an :class:`ImageError`
+    to refuse the image. ``detach=False`` spares the copy of an image that is RGB as decoded, for a
+    caller that uses the result at once, while ``source`` is still open.
+
+    A JPEG whose data ends early is decoded with the missing part filled in flat (as viewers show it),
+    unless less than half of its rows are there. Pillow's global ``LOAD_TRUNCATED_IMAGES`` is not used.
+
     Raises an :class:`ImageError` subclass for every problem with the data; ``TypeError`` / ``ValueError``
     only for invalid arguments (a programming error, not a bad file).
     """
@@ -409,6 +439,7 @@ def open_image(
     if not isinstance(max_pixels, int) or max_pixels < 1:
         raise ValueError(f"max_pixels must be a positive int, got {max_pixels!r}")
 
+    source = raw.preview_source(source)
     opened = _Opened(source)
     with opened as fp:
         path = opened.path
@@ -425,9 +456,23 @@ def open_image(
                 # A square request keeps both sides >= min_side, so the shorter side stays >= min_side
                 # whichever way the EXIF orientation later turns the image.
                 im.draft("RGB", (min_side, min_side))
+        except Exception as exc:
+            raise _decode_error(exc, path, (width, height)) from None
+        if reserve is not None:
+            oriented = apply_exif and _orientation(im, header_only=True) != 1
+            reserve(decode_cost(im, oriented=oriented, detach=detach))
+        padded = im.format in ("JPEG", "MPO") and not _ends_with_eoi(fp, path)
+        try:
+            if padded:
+                # Tile offsets are positions in the same bytes, so the padded view serves them as is.
+                im.fp = EoiPadded(fp)
             im.load()
         except Exception as exc:
             raise _decode_error(exc, path, (width, height)) from None
+        if padded:
+            present = 1 - flat_tail_rows(im) / max(1, im.size[1])
+            if present < MIN_PRESENT:
+                raise TruncatedImage(f"file is truncated (only {present:.0%} of the image is there)", path)
 
         orientation = _orientation(im) if apply_exif else 1
         try:
@@ -435,7 +480,7 @@ def open_image(
             if orientation != 1:
                 upright = ImageOps.exif_transpose(im)
             rgb = _to_rgb(upright)
-            if rgb is im:
+            if rgb is im and detach:
                 # The file-backed image would keep a reference to a stream closed on return.
                 rgb = im.copy()
         except MemoryError:

@@ -52,6 +52,21 @@ class LibraryLayout:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def backups(self) -> Path:
+        """Automatic copies of the catalog (library/health.py); `irt-desktop repair` restores them."""
+        return self.root / "backups"
+
+    @property
+    def lock(self) -> Path:
+        """The writer lock (library/lock.py): one process writes the library at a time."""
+        return self.root / "library.lock"
+
+    @property
+    def open_marker(self) -> Path:
+        """Present while a writer has the catalog open: found at open, the last one did not close."""
+        return self.root / "catalog.open"
+
     def folders(self) -> tuple[Path, ...]:
         """Every folder a library needs, the root first (created in this order)."""
         return (self.root, self.vectors, self.thumbnails, self.models, self.logs)

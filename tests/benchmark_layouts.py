@@ -1,5 +1,9 @@
-"""Tiny benchmark datasets in the real on-disk layouts (SOP, CUB, In-Shop, ROxford5k/RParis6k), with
-class-structured images (the smoke suite's procedural shapes) so a model can actually retrieve them."""
+"""Tiny benchmark datasets in the real on-disk layouts (SOP, CUB, In-Shop, ROxford5k/RParis6k, SfM-120k),
+with class-structured images (the smoke suite's procedural shapes) so a model can actually retrieve them.
+
+The readers check counts against the protocol; these layouts are small, so a test that runs the
+benchmark on them gives the catalog their counts: `use_layout_counts(monkeypatch)` (the defaults of the
+writers below; pass others to match other sizes)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from irt_desktop.retrieval.benchmark.smoke_data import make_smoke_dataset, render, smoke_classes
+from irt_desktop.retrieval.datasets import ExpectedCounts
 
 SIZE = 40
 
@@ -96,3 +101,58 @@ def write_all(data_root: Path) -> Path:
     write_revisited(data_root, "roxford5k")
     write_revisited(data_root, "rparis6k")
     return data_root
+
+
+def write_sfm120k(root: Path, train_clusters: int = 3, val_clusters: int = 2, per_cluster: int = 4) -> Path:
+    """The cirtorch layout: `root/retrieval-SfM-120k.pkl` ({"train", "val"}: cids, cluster, qidxs, pidxs)
+    and `root/ims/<cid[-2:]>/<cid[-4:-2]>/<cid[-6:-4]>/<cid>` (JPEG data, no extension)."""
+    db = {}
+    for split, first, n in (("train", 0, train_clusters), ("val", train_clusters, val_clusters)):
+        cids, cluster, qidxs, pidxs = [], [], [], []
+        for c in range(first, first + n):
+            for i in range(per_cluster):
+                cid = f"{split}{c:03d}{i:02d}" + "a1b2c3d4e5f6"[: 6 + (c + i) % 5]
+                path = root / "ims" / cid[-2:] / cid[-4:-2] / cid[-6:-4] / cid
+                path.parent.mkdir(parents=True, exist_ok=True)
+                cls = smoke_classes(64, seed=7)[30 + c]
+                render(cls, np.random.default_rng([c, i]), SIZE).save(path, "JPEG", quality=90)
+                if i:
+                    qidxs.append(len(cids) - i)
+                    pidxs.append(len(cids))
+                cids.append(cid)
+                cluster.append(c)
+        db[split] = {"cids": cids, "cluster": cluster, "qidxs": qidxs, "pidxs": pidxs}
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "retrieval-SfM-120k.pkl", "wb") as f:
+        pickle.dump(db, f, protocol=2)
+    return root
+
+
+def layout_counts(
+    sop: tuple[int, int, int] = (4, 4, 3),
+    cub: tuple[int, int, int] = (4, 4, 3),
+    inshop: tuple[int, int, int] = (4, 4, 4),
+    revisited: tuple[int, int] = (3, 4),
+) -> dict[str, ExpectedCounts]:
+    """The counts the writers above produce (their defaults unless told), by catalog dataset name."""
+    (str_, ste, sp), (ctr, cte, cp), (itr, ite, ip), (rc, rp) = sop, cub, inshop, revisited
+    query = ite * ((ip + 1) // 2)
+    return {
+        "sop": ExpectedCounts({"train": str_ * sp, "test": ste * sp}, {"train": str_, "test": ste}),
+        "cub": ExpectedCounts({"train": ctr * cp, "test": cte * cp}, {"train": ctr, "test": cte}),
+        "inshop": ExpectedCounts({"train": itr * ip, "query": query, "gallery": ite * ip - query}),
+        "roxford": ExpectedCounts({"database": rc * rp, "query": rc}),
+        "rparis": ExpectedCounts({"database": rc * rp, "query": rc}),
+    }
+
+
+def use_layout_counts(monkeypatch, **sizes) -> dict[str, ExpectedCounts]:
+    """Make the benchmark catalog expect the counts of these layouts instead of the paper's."""
+    import dataclasses
+
+    from irt_desktop.retrieval.benchmark.catalog import DATASETS
+
+    counts = layout_counts(**sizes)
+    for name, expected in counts.items():
+        monkeypatch.setitem(DATASETS, name, dataclasses.replace(DATASETS[name], counts=expected))
+    return counts

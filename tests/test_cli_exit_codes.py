@@ -34,10 +34,16 @@ def _fail_with(exc):
     [
         (commands.CommandError("bad -k"), 2, "irt-desktop: bad -k"),
         (commands.OperationFailed("library in use by pid 7"), 1, "irt-desktop: library in use by pid 7"),
-        (OSError(errno.ENOSPC, "No space left on device", "/lib/catalog.sqlite"), 1,
-         "irt-desktop: the disk is full: /lib/catalog.sqlite"),
-        (OSError(errno.EROFS, "Read-only file system", "/lib"), 1,
-         "irt-desktop: the folder is read-only: /lib"),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "/lib/catalog.sqlite"),
+            1,
+            "irt-desktop: the disk is full: /lib/catalog.sqlite",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/lib"),
+            1,
+            "irt-desktop: the folder is read-only: /lib",
+        ),
         (KeyboardInterrupt(), 130, "irt-desktop: interrupted"),
         (RuntimeError("boom\nwith a second line"), 1, "irt-desktop: unexpected error: RuntimeError: boom"),
     ],
@@ -93,6 +99,7 @@ def test_nonsense_arguments_are_usage_errors(tmp_path, capsys, argv):
 
 
 def test_a_closed_pipe_ends_with_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "lib" / "models").mkdir(parents=True)  # a library (`models list` refuses a mistyped one)
     proc = subprocess.Popen(
         [sys.executable, "-m", "irt_desktop", "--library", str(tmp_path / "lib"), "models", "list"],
         stdout=subprocess.PIPE,

@@ -75,8 +75,10 @@ def test_sop_missing_and_malformed_files(tmp_path):
         load_sop(root)
     assert "Stanford Online Products" in str(err.value) and isinstance(err.value, FileNotFoundError)
     _write(root / "Ebay_test.txt", ["image_id class_id super_class_id path", "1 5 1 a.JPG", "2 x 1 b.JPG"])
-    with pytest.raises(MalformedDatasetFile, match=r"Ebay_test.txt, line 3"):
+    with pytest.raises(MalformedDatasetFile, match=r"Ebay_test.txt, line 2: the image .*a\.JPG is not there"):
         load_sop(root)
+    with pytest.raises(MalformedDatasetFile, match=r"Ebay_test.txt, line 3"):
+        load_sop(root, check_images=False)
     _write(root / "Ebay_test.txt", ["image_id class_id super_class_id path", "1 5 a.JPG"])
     with pytest.raises(MalformedDatasetFile, match=r"Ebay_test.txt, line 2: expected 4 fields"):
         load_sop(root)
@@ -160,8 +162,10 @@ def test_inshop_errors(tmp_path):
         tmp_path / "list_eval_partition.txt",
         ["2", "image_name item_id evaluation_status", "a.jpg id_1 train"],
     )
-    with pytest.raises(MalformedDatasetFile, match="announces 2"):
+    with pytest.raises(MalformedDatasetFile, match=r"line 3: the image .*a\.jpg is not there"):
         load_inshop(tmp_path)
+    with pytest.raises(MalformedDatasetFile, match="announces 2"):
+        load_inshop(tmp_path, check_images=False)
     path.write_text("1\nimage_name item_id evaluation_status\na.jpg id_1 validation\n")
     with pytest.raises(MalformedDatasetFile, match=r"list_eval_partition.txt, line 3"):
         load_inshop(tmp_path)

@@ -48,7 +48,10 @@ def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_wind
     assert {"photo_003.jpg", "photo_003_again.jpg"} <= near_names
     assert not dv.trash_button.isEnabled()
 
-    dv.check_all_but_best()
+    # Two kinds, two workflows: the exact copies' bulk action ticks no near copy.
+    dv.check_all_but_best("exact")
+    assert dv.checked_paths("near") == [] and len(dv.checked_paths()) == dv.exact_tree.topLevelItemCount()
+    dv.check_all_but_best("near")
     checked = dv.checked_paths()
     assert len(checked) == dv.exact_tree.topLevelItemCount() + dv.near_tree.topLevelItemCount()
     assert dv.trash_button.isEnabled()
@@ -68,6 +71,12 @@ def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_wind
     assert asked == [checked]
     trashed = {p.name for p in (tmp_path / "xdg").rglob("*") if p.is_file() and p.suffix == ".jpg"}
     assert {Path(p).name for p in checked} <= trashed
+    # The lists refresh without the trashed files; undo puts them back, rows and vectors included.
+    qtbot.waitUntil(lambda: dv.exact_tree.topLevelItemCount() == 0, timeout=WAIT_MS)
+    assert dv.undo_button.isEnabled()
+    dv.undo_button.click()
+    qtbot.waitUntil(lambda: all(Path(p).exists() for p in checked), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dv.exact_tree.topLevelItemCount() == 1, timeout=WAIT_MS)
 
 
 def test_first_run_offline_banner_then_import(qtbot, themed_app, gui_settings, tiny_bundle, tmp_path):

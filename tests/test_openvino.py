@@ -54,6 +54,7 @@ def _bundle_path(work: Path, name: str) -> str:
 def test_openvino_descriptors_agree_with_torch_fp32(work, name):
     got = _run([sys.executable, str(WORKER), "agree", str(work), name], _env(work / "cache"))
     assert got["backend"] == "openvino", got["fallback"]
+    assert got["precision"] in ("bf16", "fp32")  # f32 when bf16 moved descriptors too far
     # The trained model tells images apart, so agreement is not the trivial all-alike case.
     assert got["max_offdiag"] < 0.99
     assert got["min_cosine"] >= 0.9999
@@ -128,7 +129,7 @@ def test_low_agreement_refuses_the_converted_model(work, tmp_path):
         cache=str(tmp_path / "cache"),
     )
     assert got["backend"] == "torch"
-    assert "agree with torch fp32 only to cosine" in got["fallback"]
+    assert "agree with torch fp32 only" in got["fallback"] and "to cosine" in got["fallback"]
 
 
 def test_the_cache_follows_the_bundle_and_the_openvino_version(work):

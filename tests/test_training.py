@@ -10,6 +10,7 @@ from benchmark_layouts import write_cub
 
 from irt_desktop.retrieval.bundle import load_bundle
 from irt_desktop.retrieval.datasets import load_cub
+from irt_desktop.retrieval.provenance import Provenance
 from irt_desktop.retrieval.training import (
     CheckpointError,
     RecipeError,
@@ -116,7 +117,11 @@ def test_output_bundle_records_recipe_data_metrics_and_pca(tiny_bundle, shapes, 
     model = bundle.load_model()
     assert model.dim == 8 and bundle.card.spec.dims == 8
     prov = bundle.card.provenance
-    assert prov["kind"] == "trained" and prov["variant"] == "IRT_R" and prov["base_model"] == tiny_bundle.id
+    assert prov["kind"] == "fine-tuned" and prov["variant"] == "IRT_R"
+    assert prov["base_model"] == tiny_bundle.id
+    # Titled by what it is; the base's own provenance is recorded inside.
+    assert bundle.card.title == f"Fine-tuned on shapes from {tiny_bundle.card.title}"
+    assert Provenance.from_dict(prov).base == Provenance.from_dict(tiny_bundle.card.provenance)
     assert (
         prov["recipe"]["recipe"] == "cub"
         and prov["recipe"]["iterations"] == 3

@@ -85,9 +85,7 @@ def test_plan_splits_sizes_the_schedule_and_names_the_work_folder(albums, tiny_b
     assert p.config.device == "cpu" and p.config.num_workers == loader_workers_for("cpu")
     assert p.config.input_size is None  # the starting model's own size
     assert p.name == "mine"
-    assert p.estimate_s(100.0) == pytest.approx(
-        estimate_seconds(800 * 64, 9 * len(p.held_out), 100.0)
-    )
+    assert p.estimate_s(100.0) == pytest.approx(estimate_seconds(800 * 64, 9 * len(p.held_out), 100.0))
     # The same settings again: the same folder (a stopped run resumes); another trajectory: another.
     assert plan(albums, tiny_bundle, tmp_path, settings).work_dir == p.work_dir
     other = plan(albums, tiny_bundle, tmp_path, dataclasses.replace(settings, batch_size=32))

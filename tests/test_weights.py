@@ -113,7 +113,8 @@ def test_cli_import_of_a_wrong_file_is_a_clear_error(tmp_path, capsys):
 
 
 def test_cli_install_offline_exits_with_guidance(hub_cache, capsys, monkeypatch):
-    assert main(["--library", str(hub_cache.parent / "lib"), "models", "install", "deit-s"]) == 2
+    # Exit 1: the input was fine, the operation (a download) failed.
+    assert main(["--library", str(hub_cache.parent / "lib"), "models", "install", "deit-s"]) == 1
     assert "irt-desktop models import PATH --card deit-s" in capsys.readouterr().err
 
 

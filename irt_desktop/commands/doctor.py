@@ -87,7 +87,7 @@ def _compiled_rows(bundles: list) -> list[tuple[str, str]]:
     for b in bundles:
         found = find_compiled(b.id, precision)
         state = (
-            f"compiled ({precision}, agrees with torch fp32 to cosine {found.agreement:.6f})"
+            f"compiled ({found.precision}, agrees with torch fp32 to cosine {found.agreement:.6f})"
             if found
             else "not compiled yet (done on first use, in a child process; torch serves if it fails)"
         )

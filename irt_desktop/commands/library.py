@@ -1,6 +1,12 @@
 """`irt-desktop index | search | status | duplicates`: the photo library from the command line.
 
 Thin over irt_desktop.library.Library, which does the work; this module only parses and prints.
+
+Writers and readers (library/lock.py): `index` holds the library's writer lock while it runs. Another
+writer has it: `index` exits 1 at once with "library in use by pid N (...)", or waits with --wait; when
+the holder is the desktop application, `index FOLDER...` hands the folders to it (the single-instance
+channel) and exits 0 instead. `search`, `status` and `duplicates` open the library read-only: no lock,
+no waiting, and a folder without a library is refused (exit 2), never created.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import queue
 import sys
 import threading
@@ -17,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irt_desktop.commands import CommandError
+from irt_desktop.commands import CommandError, OperationFailed
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +38,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", metavar="BUNDLE_OR_ID", help="model bundle folder or installed id to use")
     p.add_argument("--no-recursive", action="store_true", help="do not descend into sub-folders")
     p.add_argument("--network", action="store_true", help="the folders are network mounts (polled)")
+    p.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="follow symbolic links inside the folders given (loops are detected); by default they are "
+        "skipped and listed by `status --failures`",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="images per model batch")
+    p.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=math.inf,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another process is writing the library, wait for it (for SECONDS at most) instead of "
+        "exiting at once",
+    )
     p.add_argument(
         "--exclude",
         action="append",
@@ -64,62 +87,164 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.set_defaults(handler=run_status)
 
     d = sub.add_parser("duplicates", help="exact copies and near-duplicate groups")
-    d.add_argument("--threshold", type=float, default=0.95, help="near-duplicate score threshold (0.95)")
+    d.add_argument(
+        "--threshold", type=float, default=None, help="near-copy score threshold (default: calibrated)"
+    )
     d.add_argument("--json", action="store_true")
+    d.add_argument(
+        "--keep-folder", action="append", default=[], metavar="FOLDER", help="always keep copies here"
+    )
+    d.add_argument(
+        "--rotations", action=argparse.BooleanOptionalAction, default=None, help="rotated/mirrored"
+    )
+    d.add_argument("--recalibrate", action="store_true", help="derive the threshold again for this model")
     d.set_defaults(handler=run_duplicates)
 
 
-def _open(args: argparse.Namespace):
-    from irt_desktop.library import Library, LibraryError
+def _open(args: argparse.Namespace, *, write: bool = False, wait_s: float = 0.0):
+    """The library of --library: read-only for the reading commands, as the writer for `index`."""
+    from irt_desktop.library import Library
 
-    try:
-        return Library.open(
-            args.library,
-            device=getattr(args, "device", None),
-            low_precision=not getattr(args, "fp32", False),
-        )
-    except LibraryError as exc:
-        raise CommandError(str(exc)) from exc
+    options = {"device": getattr(args, "device", None), "low_precision": not getattr(args, "fp32", False)}
+    if not write:
+        return Library.open(args.library, read_only=True, **options)
+    return Library.open(args.library, role=args.command, wait_s=wait_s, on_wait=_say_waiting, **options)
 
 
-def _library_errors():
-    from irt_desktop.library import LibraryError
+def _say_waiting(holder) -> None:
+    from irt_desktop.library.lock import busy_message
+
+    print(f"irt-desktop: {busy_message(holder)}; waiting for it to finish", file=sys.stderr, flush=True)
+
+
+def command_error(exc: BaseException) -> CommandError | None:
+    """The CLI's one line and exit status for a library failure (None: not one of ours). Library errors
+    that are bad input exit 2; those of a library that cannot do it now (in use, damaged, read-only,
+    disk full) and broken model bundles exit 1."""
+    from irt_desktop.library.catalog.health import translate
+    from irt_desktop.library.errors import LibraryError, LibraryUnavailable
     from irt_desktop.retrieval.bundle import BundleError
 
-    return (LibraryError, BundleError)
+    if isinstance(exc, CommandError):
+        return exc
+    exc = translate(exc) or exc  # sqlite3 errors: disk full, read-only, damaged
+    if isinstance(exc, LibraryUnavailable | BundleError):
+        return OperationFailed(str(exc))
+    if isinstance(exc, LibraryError):
+        return CommandError(str(exc))
+    return None
+
+
+@contextlib.contextmanager
+def library_errors():
+    """Library failures inside the block leave it as CommandErrors (see command_error)."""
+    try:
+        yield
+    except Exception as exc:
+        error = command_error(exc)
+        if error is None or error is exc:
+            raise
+        raise error from exc
+
+
+def _check_index_args(args: argparse.Namespace) -> None:
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise CommandError(f"--batch-size must be a positive number of images, not {args.batch_size}")
+    if math.isnan(args.wait) or args.wait < 0:
+        raise CommandError(f"--wait takes a number of seconds (0 or more), not {args.wait}")
 
 
 def run_index(args: argparse.Namespace) -> int:
+    _check_index_args(args)
+    with library_errors():
+        lib = _open_for_index(args)
+        if lib is None:
+            return 0  # handed over to the desktop application
+        with lib:
+            return _index(args, lib)
+
+
+def _open_for_index(args: argparse.Namespace):
+    """The library as the writer; None when the folders went to the desktop application instead."""
+    from irt_desktop.library.errors import LibraryBusy
+
+    try:
+        return _open(args, write=True)
+    except LibraryBusy as busy:
+        holder = busy.holder
+        in_app = getattr(holder, "is_gui", False)
+        if in_app and _can_hand_over(args) and _hand_over(args, holder):
+            return None
+        if not args.wait:
+            if in_app:
+                raise OperationFailed(
+                    f"{busy}: the desktop application has it open and keeps it indexed "
+                    f"(`irt-desktop index FOLDER` hands it new folders)"
+                ) from busy
+            raise
+    return _open(args, write=True, wait_s=args.wait)
+
+
+def _can_hand_over(args: argparse.Namespace) -> bool:
+    """Only adding folders can go to the app: the other options change how this process indexes."""
+    return bool(args.paths) and not (
+        args.model or args.exclude or args.clear_excludes or args.batch_size or args.device or args.fp32
+    )
+
+
+def _hand_over(args: argparse.Namespace, holder) -> bool:
+    """Send the folders to the desktop application that has the library open; False if it did not answer."""
+    for path in args.paths:
+        if not path.is_dir():
+            raise CommandError(f"{path} is not a folder (or is not reachable now)")
+    folders = [p.expanduser().absolute() for p in args.paths]
+    try:
+        from irt_desktop.gui.single_instance import hand_over_folders
+    except ImportError:  # no Qt here: then there is no window to hand them to either
+        return False
+    if not hand_over_folders(
+        args.library, folders, recursive=not args.no_recursive, network=args.network
+    ):
+        return False
+    if args.json:
+        print(json.dumps({"handed_over_to": holder.pid, "folders": [str(f) for f in folders]}, indent=2))
+    else:
+        print(
+            f"the library is open in irt-desktop (pid {holder.pid}): handed it "
+            f"{', '.join(str(f) for f in folders)} to index"
+        )
+    return True
+
+
+def _index(args: argparse.Namespace, lib) -> int:
     from irt_desktop.paths import models_dir
     from irt_desktop.retrieval.bundle import find_bundle
 
-    with _open(args) as lib:
-        try:
-            if args.batch_size:
-                lib.pipeline_config.batch_size = args.batch_size
-            if args.clear_excludes or args.exclude:
-                kept = [] if args.clear_excludes else lib.exclude_patterns
-                lib.set_exclude_patterns(kept + args.exclude)
-                if not args.json:
-                    shown = ", ".join(lib.exclude_patterns) or "none"
-                    print(f"exclude patterns: {shown}", file=sys.stderr)
-            if args.model:
-                lib.activate_model(find_bundle(models_dir(args.library), args.model))
-            for path in args.paths:
-                root = lib.add_root(path, recursive=not args.no_recursive, network=args.network)
-                if not args.json:
-                    print(f"folder {root.id}: {root.path}", file=sys.stderr)
-            if not lib.roots():
-                raise CommandError("the library has no folders yet: `irt-desktop index FOLDER`")
-            report = lib.index(progress=_Progress() if sys.stderr.isatty() and not args.json else None)
-        except _library_errors() as exc:
-            raise CommandError(str(exc)) from exc
-        if args.json:
-            print(json.dumps(_report_json(report, lib), indent=2))
-        else:
-            _print_report(report, lib)
-        if args.watch:
-            _watch(lib)
+    if args.batch_size:
+        lib.pipeline_config.batch_size = args.batch_size
+    if args.clear_excludes or args.exclude:
+        kept = [] if args.clear_excludes else lib.exclude_patterns
+        lib.set_exclude_patterns(kept + args.exclude)
+        if not args.json:
+            shown = ", ".join(lib.exclude_patterns) or "none"
+            print(f"exclude patterns: {shown}", file=sys.stderr)
+    if args.model:
+        lib.activate_model(find_bundle(models_dir(args.library), args.model))
+    for path in args.paths:
+        root = lib.add_root(
+            path, recursive=not args.no_recursive, network=args.network, follow_symlinks=args.follow_symlinks
+        )
+        if not args.json:
+            print(f"folder {root.id}: {root.path}", file=sys.stderr)
+    if not lib.roots():
+        raise CommandError("the library has no folders yet: `irt-desktop index FOLDER`")
+    report = lib.index(progress=_Progress() if sys.stderr.isatty() and not args.json else None)
+    if args.json:
+        print(json.dumps(_report_json(report, lib), indent=2))
+    else:
+        _print_report(report, lib)
+    if args.watch:
+        _watch(lib)
     return 0
 
 
@@ -136,15 +261,33 @@ def _watch(lib) -> None:
         print(f"irt-desktop: update failed: {exc}", file=sys.stderr, flush=True)
 
     loop = WatchLoop(lib, on_report=changed, on_error=failed, reconcile=False)
+    loop.start()  # watches are in place before the line says so (a change from then on is seen)
     print("watching for changes; Ctrl-C stops", file=sys.stderr, flush=True)
-    loop.start()
     try:
         while True:
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
     finally:
-        loop.stop()
+        # Ctrl-C or SIGTERM (cli.py makes both a KeyboardInterrupt, which goes on to exit 130): stop the
+        # loop and save the FAISS index; a second signal meanwhile must not cut that short.
+        with _signals_deferred():
+            loop.stop()
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere a no-op)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {sig: signal.signal(sig, lambda n, _f: caught.append(n)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 class WatchLoop:
@@ -189,12 +332,21 @@ class WatchLoop:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop watching, let a running update end at its next batch, and save the FAISS index."""
         self._stop.set()  # also cancels a running update at its next batch
         self.watcher.stop(timeout)
         if self._thread is not None:
             self._queue.put([])  # wakes the loop
             self._thread.join(timeout)
             self._thread = None
+            cache = getattr(self.library, "vector_cache", None)
+            try:
+                if cache is not None:
+                    cache.save(force=True)
+            except Exception as exc:  # reported, not raised: the caller is on its way out
+                log.warning("could not save the vector index: %s", exc)
+                if self.on_error is not None:
+                    self.on_error(exc)
 
     def __enter__(self) -> WatchLoop:
         return self.start()
@@ -261,6 +413,10 @@ def _print_report(report, lib) -> None:
     print(f"embedded {report.embedded}{rate}, failed {report.failed}, pending {report.pending}")
     if s.offline_roots:
         print(f"offline folders (nothing removed): {', '.join(map(str, s.offline_roots))}")
+    if s.held:
+        print(f"unmounted or replaced drives (nothing removed under them): {', '.join(s.held)}")
+    if s.skipped_names:
+        print(f"names skipped: {s.skipped_names} (see `irt-desktop status --failures`)")
     if report.failed:
         print("files that could not be read: `irt-desktop status --failures`")
     if report.cancelled:
@@ -279,6 +435,8 @@ def _report_json(report, lib) -> dict[str, Any]:
         "unchanged": s.unchanged,
         "excluded": s.excluded,
         "offline_roots": s.offline_roots,
+        "held": s.held,
+        "skipped_names": s.skipped_names,
         "embedded": report.embedded,
         "failed": report.failed,
         "pending": report.pending,
@@ -300,18 +458,30 @@ def _hit_json(hit) -> dict[str, Any]:
     }
 
 
+def _check_search_args(args: argparse.Namespace) -> None:
+    if args.k <= 0:
+        raise CommandError(f"-k must be a positive number of results, not {args.k}")
+    if args.min_score is not None and not (math.isfinite(args.min_score) and -1 <= args.min_score <= 1):
+        raise CommandError(f"--min-score must be a score from -1 to 1, not {args.min_score}")
+
+
 def run_search(args: argparse.Namespace) -> int:
-    with _open(args) as lib:
-        try:
-            hits = lib.search(
-                args.image,
-                k=args.k,
-                roots=args.root,
-                min_score=args.min_score,
-                exclude_self=args.exclude_self,
-            )
-        except _library_errors() as exc:
-            raise CommandError(str(exc)) from exc
+    _check_search_args(args)
+    with library_errors(), _open(args) as lib:
+        if args.root:
+            known = {r.id for r in lib.roots()}
+            unknown = [r for r in args.root if r not in known]
+            if unknown:
+                raise CommandError(
+                    f"no folder with id {unknown[0]} in this library (`irt-desktop status` lists them)"
+                )
+        hits = lib.search(
+            args.image,
+            k=args.k,
+            roots=args.root,
+            min_score=args.min_score,
+            exclude_self=args.exclude_self,
+        )
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], indent=2))
     else:
@@ -323,9 +493,10 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    with _open(args) as lib:
+    with library_errors(), _open(args) as lib:
         status = lib.status()
         failures = lib.failures() if args.failures else []
+        skipped = lib.skipped() if args.failures else []
         excludes = lib.exclude_patterns
     roots = [
         {
@@ -353,7 +524,17 @@ def run_status(args: argparse.Namespace) -> int:
             "roots": roots,
         }
         if args.failures:
-            out["failures"] = [{"path": str(f.path), "reason": f.reason} for f in failures]
+            out["failures"] = [
+                {
+                    "path": str(f.path),
+                    "reason": f.reason,
+                    "kind": str(f.kind),
+                    "attempts": f.attempts,
+                    "retry_at": f.retry_at.isoformat(timespec="seconds") if f.retry_at else None,
+                }
+                for f in failures
+            ]
+            out["skipped"] = _skipped_json(skipped)
         print(json.dumps(out, indent=2))
         return 0
     print(f"library: {args.library}")
@@ -369,34 +550,102 @@ def run_status(args: argparse.Namespace) -> int:
     for r in roots:
         print(f"  [{r['id']}] {r['path']}  {r['status']}  ({r['n_images']} images, {r['n_failed']} failed)")
     for f in failures:
-        print(f"  failed: {f.path}: {f.reason}")
+        print(f"  failed ({_failure_kind(f)}): {f.path}: {f.reason}")
+    _print_skipped(skipped)
     return 0
 
 
+def _failure_kind(f) -> str:
+    """'permanent', or for a transient failure when the next scan tries it again."""
+    from datetime import datetime
+
+    if f.kind != "transient":
+        return "permanent, tried again when the file changes"
+    tries = f"{f.attempts} failed attempt{'s' if f.attempts != 1 else ''}"
+    if f.retry_at is None or f.retry_at <= datetime.now():
+        return f"transient, {tries}, tried again at the next scan"
+    when = f.retry_at.strftime("%H:%M" if f.retry_at.date() == datetime.now().date() else "%Y-%m-%d %H:%M")
+    return f"transient, {tries}, tried again by a scan after {when}"
+
+
+def _skipped_json(skipped) -> list[dict[str, Any]]:
+    return [{"path": s.path, "reason": s.reason, "root_id": s.root_id} for s in skipped]
+
+
+def _print_skipped(skipped) -> None:
+    """The names scans left out (`status --failures`), after the files that could not be read."""
+    if not skipped:
+        return
+    print(f"skipped: {len(skipped)} names the scans left out")
+    for s in skipped:
+        print(f"  skipped: {s.path}: {s.reason}")
+
+
 def run_duplicates(args: argparse.Namespace) -> int:
-    if not 0 < args.threshold <= 1:
-        raise CommandError("--threshold must be in (0, 1]")
-    with _open(args) as lib:
-        try:
-            report = lib.duplicates(args.threshold)
-        except _library_errors() as exc:
-            raise CommandError(str(exc)) from exc
+    if args.threshold is not None and not 0 < args.threshold <= 1:
+        raise CommandError(f"--threshold must be a score above 0 and at most 1, not {args.threshold}")
+    with library_errors(), _open(args) as lib:
+        report = lib.duplicates(
+            args.threshold,
+            keep_folders=args.keep_folder or None,
+            rotations=args.rotations,
+            recalibrate=args.recalibrate,
+        )
+
+    def member(m, n, g):
+        return {
+            "image_id": m.id,
+            "path": str(m.path),
+            "folder": str(m.path.parent),
+            "size": m.size,
+            "width": m.width,
+            "height": m.height,
+            "taken": m.taken.isoformat() if m.taken else None,
+            "keep": n == 0,
+            "score": round(g.scores[n], 5) if n < len(g.scores) else None,
+            "how": (g.how[n] if n < len(g.how) else "") or None,
+            "paired_with": str(g.paired[n]) if n < len(g.paired) and g.paired[n] else None,
+        }
 
     def group(g):
-        return [{"image_id": i.id, "path": str(i.path), "size": i.size} for i in g]
+        return {
+            "kind": g.kind,
+            "keep_reason": g.keep_reason,
+            "members": [member(m, n, g) for n, m in enumerate(g.members)],
+        }
 
+    cal = report.calibration
     if args.json:
+        groups = [group(g) for g in report.groups]
         out = {
             "threshold": report.threshold,
-            "exact": [group(g) for g in report.exact],
-            "near": [group(g) for g in report.near],
+            "calibration": None
+            if cal is None
+            else {"threshold": cal.threshold, "how": cal.how, "sample": cal.sample, "model_id": cal.model_id},
+            "rotations_checked": report.rotations_checked,
+            "keep_folders": report.keep_folders,
+            "kinds": {
+                "exact": [x for x in groups if x["kind"] == "exact"],
+                "near": [x for x in groups if x["kind"] == "near"],
+            },
+            "groups": groups,
+            "raw_pairs": [[str(m.path) for m in p] for p in report.pairs],
+            # The plain lists of earlier versions (keeper first).
+            "exact": [
+                [{"image_id": m.id, "path": str(m.path), "size": m.size} for m in g] for g in report.exact
+            ],
+            "near": [
+                [{"image_id": m.id, "path": str(m.path), "size": m.size} for m in g] for g in report.near
+            ],
         }
         print(json.dumps(out, indent=2))
         return 0
+    if cal is not None:
+        print(f"threshold {report.threshold} (calibrated {cal.threshold}: {cal.how})")
     print(f"exact copies: {len(report.exact)} groups")
     for g in report.exact:
-        print("  " + "\n    = ".join(str(i.path) for i in g))
+        print("  keep " + str(g[0].path) + "".join(f"\n    = {i.path}" for i in g[1:]))
     print(f"near duplicates (score >= {report.threshold}): {len(report.near)} groups")
     for g in report.near:
-        print("  " + "\n    ~ ".join(str(i.path) for i in g))
+        print("  keep " + str(g[0].path) + "".join(f"\n    ~ {i.path}" for i in g[1:]))
     return 0

@@ -112,6 +112,17 @@ class InstanceRelay(QObject):
                 "cannot listen as %s: later launches open windows of their own", self.server.name
             )
         self.server.photos_received.connect(self._show)
+        self.server.folders_received.connect(self._add_folders)
+
+    def _add_folders(self, folders: list[Path], recursive: bool, network: bool) -> None:
+        """`irt-desktop index FOLDER` while this window holds the library: it adds them here."""
+        client = self.session.client
+        if client is None or not shiboken6.isValid(client):
+            return
+        for folder in folders:
+            client.add_root(Path(folder), recursive=recursive, network=network)
+        if not folders:
+            client.rescan()
 
     def _show(self, photos: list[Path]) -> None:
         window = self.session.window

@@ -1,4 +1,8 @@
-"""A message strip above the main view: what is wrong or missing, and the buttons that fix it."""
+"""A message strip above the main view: what is wrong or missing, and the buttons that fix it.
+
+A message shown with `dismiss` gets a Dismiss button; pressing it calls `dismiss` (which restores
+whatever the strip said before, or hides it) instead of leaving a notice nobody can get rid of.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class Banner(QFrame):
         layout.addLayout(text_box, 1)
         self._buttons = QHBoxLayout()
         layout.addLayout(self._buttons)
+        self.dismissable = False
         self.hide()
 
     def show_message(
@@ -44,7 +49,9 @@ class Banner(QFrame):
         text: str = "",
         kind: str = "warning",
         actions: list[tuple[str, Callable[[], None]]] | None = None,
+        dismiss: Callable[[], None] | None = None,
     ) -> None:
+        """`dismiss`: what the Dismiss button does (None: no such button; `Banner.hide` to just hide)."""
         self.setProperty("kind", kind)
         self.style().unpolish(self)
         self.style().polish(self)
@@ -59,7 +66,17 @@ class Banner(QFrame):
             button = QPushButton(label)
             button.clicked.connect(callback)
             self._buttons.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.dismissable = dismiss is not None
+        if dismiss is not None:
+            button = QPushButton("Dismiss")
+            button.setObjectName("bannerDismiss")
+            button.setAccessibleName("Dismiss this notice")
+            button.clicked.connect(dismiss)
+            self._buttons.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         self.show()
+
+    def dismiss_button(self) -> QPushButton | None:
+        return next((b for b in self.buttons() if b.objectName() == "bannerDismiss"), None)
 
     def buttons(self) -> list[QPushButton]:
         return [self._buttons.itemAt(i).widget() for i in range(self._buttons.count())]

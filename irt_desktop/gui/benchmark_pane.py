@@ -69,9 +69,7 @@ def list_models(models_dir: Path) -> list[tuple[str, str]]:
     return [(b.id, f"{b.card.title or b.card.name} ({b.id})") for b in list_bundles(models_dir)]
 
 
-def run_pane_suite(
-    library_dir: Path, choices: dict[str, Any], progress: Any, cancel: threading.Event
-) -> Any:
+def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, cancel: threading.Event) -> Any:
     """Worker side: the run the pane was set up for, on the fastest device here; None if it was stopped
     before it had an answer."""
     from irt_desktop.device import best_device

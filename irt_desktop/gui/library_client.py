@@ -12,11 +12,12 @@ progress in the status bar and wait while indexing is paused. Nothing here block
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from irt_desktop.gui.library_open import (
     Opener,
@@ -47,6 +48,8 @@ OPENING, NO_MODEL, READY, FAILED, CLOSED = "opening", "no_model", "ready", "fail
 LIBRARY_LANE = "library"
 # Seconds a changed path must stay quiet before the watcher reports it (tests shorten it).
 WATCH_DEBOUNCE_S = 2.0
+# Another process (`irt-desktop index`) holds the library's writer lock: try opening again this often.
+BUSY_RETRY_MS = 5000
 
 T = TypeVar("T")
 
@@ -103,6 +106,11 @@ class LibraryClient(QObject):
         self._watch = LibraryWatch(self)
         self._watch.changed.connect(self._on_watched_paths)
         self._search: Task | None = None
+        # While another process writes the library, opening is retried quietly until it is free.
+        self._busy_retry = QTimer(self)
+        self._busy_retry.setSingleShot(True)
+        self._busy_retry.setInterval(BUSY_RETRY_MS)
+        self._busy_retry.timeout.connect(self._retry_open)
 
     @property
     def watcher(self) -> Watcher | None:
@@ -183,9 +191,21 @@ class LibraryClient(QObject):
         self.submit(lambda lib: library_has_model(lib, self.library_dir), checked, name="check model")
 
     def _on_open_failed(self, exc: BaseException) -> None:
+        same = self.state == FAILED and str(exc) == str(self.open_error)
         self.open_error = exc
-        log.warning("library did not open: %s", exc)
-        self._set_state(FAILED)
+        if self.state == CLOSED:
+            return
+        if not same:
+            log.warning("library did not open: %s", exc)
+            self._set_state(FAILED)
+        if is_busy_error(exc):
+            if not same:
+                self.message.emit(f"{exc}: the library opens here as soon as it is free")
+            self._busy_retry.start()
+
+    def _retry_open(self) -> None:
+        if self.state == FAILED and is_busy_error(self.open_error):
+            self.run_in_lane(self._open, self._on_opened, self._on_open_failed, name="open library")
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -245,6 +265,7 @@ class LibraryClient(QObject):
         Blocks briefly."""
         if self.state != CLOSED or self.library is not None or self._opened is not None:
             self._set_state(CLOSED)
+        self._busy_retry.stop()
         self.indexer.stop(timeout_ms)
         self.runner.shutdown(timeout_ms)
         self._watch.stop()
@@ -390,6 +411,13 @@ class LibraryClient(QObject):
                 on_done(bundle)
 
         return self.submit(lambda lib: lib.activate_model(bundle), activated, name="activate model")
+
+
+def is_busy_error(exc: BaseException | None) -> bool:
+    """True for the library's LibraryBusy (another process holds the writer lock); looked up, not
+    imported, like library_open.is_no_model_error."""
+    errors = sys.modules.get("irt_desktop.library.errors")
+    return exc is not None and errors is not None and isinstance(exc, errors.LibraryBusy)
 
 
 def _message(exc: BaseException) -> str:

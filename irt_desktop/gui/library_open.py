@@ -29,15 +29,22 @@ def inference_options(settings: AppSettings) -> tuple[str | None, bool]:
 
 def open_real_library(library_dir: Path, settings: AppSettings) -> Library:
     from irt_desktop.library import Library, LibraryError
+    from irt_desktop.library.errors import LibraryUnavailable
 
     device, low_precision = inference_options(settings)
     # Exclude patterns belong to the library (the CLI honours them too); the ones last saved in Settings
     # seed a library that has none yet, and the Settings dialog edits the open library's.
-    options = {"low_precision": low_precision, "default_exclude_patterns": settings.exclude_patterns}
+    # The window holds the library's writer lock while it is open (role "gui": `irt-desktop index
+    # FOLDER` then hands its folders to this window instead of indexing itself).
+    options = {
+        "low_precision": low_precision,
+        "default_exclude_patterns": settings.exclude_patterns,
+        "role": "gui",
+    }
     try:
         return Library.open(library_dir, device=device, **options)
-    except LibraryError:
-        if device is None:
+    except LibraryError as exc:
+        if device is None or isinstance(exc, LibraryUnavailable):
             raise
         # A device chosen on another machine (settings travel with the user) must not keep the library
         # shut: open it on the best device there is; the client says so.

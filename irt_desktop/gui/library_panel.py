@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 from irt_desktop.gui import formatting, icons
 
 if TYPE_CHECKING:
-    from irt_desktop.library.records import Failure, Root
+    from irt_desktop.library.records import Failure, Root, Skipped
 
 STATUS_TEXT = {
     "indexed": "Indexed",
@@ -146,8 +147,12 @@ class LibraryPanel(QWidget):
             if self._roots
             else ""
         )
-        self.problems_button.setVisible(n_failed > 0)
-        self.problems_button.setText(f"Show {formatting.plural(n_failed, 'unreadable file')}…")
+        n_skipped = sum(int(getattr(r, "n_skipped", 0) or 0) for r in self._roots)
+        self.problems_button.setVisible(n_failed + n_skipped > 0)
+        problems = [formatting.plural(n_failed, "unreadable file")] if n_failed else []
+        if n_skipped:
+            problems.append(formatting.plural(n_skipped, "skipped name"))
+        self.problems_button.setText(f"Show {', '.join(problems)}…")
         self._update_buttons()
 
     def roots(self) -> list[Root]:
@@ -183,13 +188,23 @@ class LibraryPanel(QWidget):
             event.acceptProposedAction()
 
 
-def failures_box(failures: list[Failure], parent: QWidget) -> QMessageBox:
-    """The "unreadable files" box: how many, and each path with the decoder's reason."""
+def failures_box(failures: list[Failure], parent: QWidget, skipped: Sequence[Skipped] = ()) -> QMessageBox:
+    """The "unreadable files" box: how many, and each path with the decoder's reason; then the names
+    the scans left out (not UTF-8, too long, unreadable folders, symlinks, FIFOs), each with why."""
     box = QMessageBox(parent)
     box.setWindowTitle("Unreadable files")
-    box.setText(
-        f"{formatting.plural(len(failures), 'file')} could not be read. "
-        "They are tried again when they change."
-    )
-    box.setDetailedText("\n".join(f"{f.path}: {f.reason}" for f in failures[:MAX_FAILURES_LISTED]))
+    text = ""
+    if failures or not skipped:
+        text = f"{formatting.plural(len(failures), 'file')} could not be read. "
+        text += "They are tried again when they change."
+    if skipped:
+        text += (" " if text else "") + (
+            f"{formatting.plural(len(skipped), 'name')} left out by the scan (see the details)."
+        )
+    box.setText(text)
+    lines = [f"{f.path}: {f.reason}" for f in failures[:MAX_FAILURES_LISTED]]
+    if skipped:
+        lines += ["", "Skipped:"] if lines else ["Skipped:"]
+        lines += [f"{s.path}: {s.reason}" for s in skipped[:MAX_FAILURES_LISTED]]
+    box.setDetailedText("\n".join(lines))
     return box

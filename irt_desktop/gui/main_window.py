@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,7 @@ from irt_desktop.gui.indexing_status import (
 from irt_desktop.gui.library_client import FAILED, NO_MODEL, OPENING, READY, LibraryClient
 from irt_desktop.gui.library_panel import LibraryPanel, failures_box
 from irt_desktop.gui.model_setup import ModelSetup, model_missing_text
+from irt_desktop.gui.models_view_model import ModelsViewModel
 from irt_desktop.gui.query import Query, read_mime
 from irt_desktop.gui.search_view import SearchView
 from irt_desktop.gui.settings import AppSettings
@@ -45,7 +47,8 @@ from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
 from irt_desktop.gui.window_menus import build_actions
 
 if TYPE_CHECKING:
-    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root
+    from irt_desktop.library.model_store import InstalledModel
+    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root, Skipped
     from irt_desktop.retrieval.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
     pause_action: QAction
     import_weights_action: QAction
     download_model_action: QAction
+    models_action: QAction
     settings_action: QAction
     finetune_action: QAction
     duplicates_action: QAction
@@ -96,6 +100,9 @@ class MainWindow(QMainWindow):
         self._fetch_attempted = False
         self._wizard = None
         self._benchmark = None
+        self._models_dialog = None
+        # The installed models and the one in use (the status bar, Models…, the banner's "Use it…").
+        self.model_manager = ModelsViewModel(client, parent=self)
 
         self.thumbnails = ThumbnailLoader(ThumbnailCache(client.layout.thumbnails), parent=self)
 
@@ -131,9 +138,17 @@ class MainWindow(QMainWindow):
         self.indexing_status = IndexingStatus()
         self.device_label = QLabel("Device: …")
         self.device_label.setAccessibleName("Compute device")
+        self.model_button = QToolButton()
+        self.model_button.setObjectName("modelStatus")
+        self.model_button.setAutoRaise(True)
+        self.model_button.setText("Model: …")
+        self.model_button.setAccessibleName("Model in use")
+        self.model_button.setToolTip("The model search uses; click to see and switch models")
+        self.model_button.clicked.connect(self.open_models_dialog)
         # Permanent widgets stay put; transient messages (showMessage) use the free space on the left
         # instead of being painted over the indexing status.
         self.statusBar().addPermanentWidget(self.indexing_status)
+        self.statusBar().addPermanentWidget(self.model_button)
         self.statusBar().addPermanentWidget(self.device_label)
 
         build_actions(self)
@@ -170,8 +185,12 @@ class MainWindow(QMainWindow):
         self.duplicates_view.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         ms = self.model_setup
         ms.installed.connect(self._on_model_installed)
-        ms.unavailable.connect(self._show_model_missing)
-        ms.failed.connect(lambda text: self._show_model_missing(f"The model could not be set up: {text}"))
+        ms.unavailable.connect(self._on_model_unavailable)
+        ms.failed.connect(self._on_model_failed)
+        mm = self.model_manager
+        mm.active_changed.connect(self._on_active_model)
+        mm.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        mm.failed.connect(self._on_manager_failed)
 
     # --- library state ------------------------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
@@ -207,7 +226,18 @@ class MainWindow(QMainWindow):
             model_missing_text(detail),
             kind="warning",
             actions=[("Import weights file…", self.import_weights), ("Download", self.fetch_model)],
+            dismiss=self.banner.hide,
         )
+
+    def _restore_banner(self) -> None:
+        """After a notice is dismissed: the banner the library's state calls for, if any."""
+        state = self.client.state
+        if state == NO_MODEL:
+            self._show_model_missing(None)
+        elif state == FAILED:
+            self._on_state(FAILED)
+        else:
+            self.banner.hide()
 
     def fetch_model(self) -> None:
         self.model_setup.fetch_default(self)
@@ -215,16 +245,106 @@ class MainWindow(QMainWindow):
     def import_weights(self) -> None:
         self.model_setup.import_file(self)
 
+    def _dialog_shows_it(self) -> bool:
+        """The Models dialog is open: it shows what the setup flows report itself."""
+        return self._models_dialog is not None and self._models_dialog.isVisible()
+
     def _on_model_installed(self, bundle: ModelBundle) -> None:
-        self.banner.show_message(
-            "Model installed", f"{getattr(bundle, 'id', bundle)} — indexing starts now.", kind="info"
-        )
-        if self.client.state == READY:
-            self.client.activate_model(bundle)
-        elif self.client.state == NO_MODEL:
-            self.client.check_model()
+        card = getattr(bundle, "card", None)
+        title = (card.title or card.name) if card is not None else str(getattr(bundle, "id", bundle))
+        model_id = str(getattr(bundle, "id", ""))
+        self.model_manager.refresh()
+        if self.client.state == NO_MODEL:
+            # The library's first model: nothing serves that it would replace, so it is simply used.
+            self.banner.show_message(
+                "Model installed", f"{title} — indexing starts now.", kind="info", dismiss=self.banner.hide
+            )
+            if model_id:
+                self.model_manager.activate(model_id)
+            else:
+                self.client.check_model()
+        elif self.client.state == READY:
+            if self._dialog_shows_it():
+                return
+            serving = self.model_manager.serving
+            now = f"search keeps using “{serving.title}”" if serving is not None else "nothing changed"
+            self.banner.show_message(
+                f"Model installed: {title}",
+                f"It is not in use yet: {now}. Switching to it re-indexes your photos; it asks first.",
+                kind="info",
+                actions=[
+                    ("Use it…", lambda: self.ask_to_activate(model_id)),
+                    ("Models…", self.open_models_dialog),
+                ],
+                dismiss=self._restore_banner,
+            )
         else:
             self.client.reopen()
+
+    def _on_model_failed(self, text: str) -> None:
+        """A weights file that was refused, or a download that failed: said in plain words, the model in
+        use and the banner's state left as they were, and dismissable."""
+        if self._dialog_shows_it():
+            return
+        importing = self.model_setup.last_action == "import"
+        title = "The weights file was not imported" if importing else "The model could not be downloaded"
+        actions = [("Import another file…" if importing else "Import weights file…", self.import_weights)]
+        if self.client.state == NO_MODEL:
+            text += "\n\nIndexing waits for a model: import another weights file, or download one."
+            actions.append(("Download", self.fetch_model))
+        else:
+            text += "\n\nThe model in use has not changed."
+        self.banner.show_message(title, text, kind="error", actions=actions, dismiss=self._restore_banner)
+
+    def _on_model_unavailable(self, text: str) -> None:
+        if self._dialog_shows_it():
+            return
+        if self.client.state == NO_MODEL:
+            self._show_model_missing(text)
+            return
+        self.banner.show_message(
+            "The model hub cannot be reached",
+            text,
+            kind="warning",
+            actions=[("Import weights file…", self.import_weights)],
+            dismiss=self._restore_banner,
+        )
+
+    def _on_manager_failed(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(f"{title}: {text}", 10000)
+        if not self._dialog_shows_it():
+            self.banner.show_message(title, text, kind="error", dismiss=self._restore_banner)
+
+    def _on_active_model(self, entry: InstalledModel | None) -> None:
+        target = self.model_manager.target
+        if entry is None:
+            self.model_button.setText("Model: none")
+            self.model_button.setToolTip("No model is in use yet; click to install or choose one")
+            return
+        text = f"Model: {_short(entry.title)}"
+        tip = f"{entry.title}\n{entry.provenance_text}\n{entry.id}"
+        if target is not None:
+            text += f" → {_short(target.title, 24)}"
+            tip += f"\n\nSwitching to {target.title}: search uses the current model until re-indexed."
+        self.model_button.setText(text)
+        self.model_button.setToolTip(tip + "\n\nClick to see and switch models.")
+
+    def open_models_dialog(self) -> None:
+        from irt_desktop.gui.models_dialog import ModelsDialog
+
+        if self._models_dialog is None:
+            self._models_dialog = ModelsDialog(self.model_manager, self.model_setup, self)
+        else:
+            self.model_manager.refresh()
+        self._models_dialog.show()
+        self._models_dialog.raise_()
+        self._models_dialog.activateWindow()
+
+    def ask_to_activate(self, model_id: str) -> None:
+        from irt_desktop.gui.models_dialog import ask_and_activate
+
+        if model_id:
+            ask_and_activate(self, self.model_manager, model_id)
 
     def _on_status(self, status: LibraryStatus) -> None:
         self.device_label.setToolTip(model_tooltip(status))
@@ -284,11 +404,11 @@ class MainWindow(QMainWindow):
         self.search_view.filter_to_root(root)
 
     def show_failures(self) -> None:
-        def show(failures: list[Failure]) -> None:
-            self._failures_box = failures_box(failures, self)
+        def show(found: tuple[list[Failure], list[Skipped]]) -> None:
+            self._failures_box = failures_box(found[0], self, found[1])
             self._failures_box.open()
 
-        self.client.failures(show)
+        self.client.submit(lambda lib: (lib.failures(), lib.skipped()), show, name="list unreadable files")
 
     # --- drops and paste ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -395,6 +515,8 @@ class MainWindow(QMainWindow):
     # --- exit --------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_window_state(bytes(self.saveGeometry().data()), bytes(self.saveState().data()))
+        if self._models_dialog is not None:
+            self._models_dialog.close()
         for child in (self._wizard, self._benchmark):
             if child is not None and hasattr(child, "shutdown"):
                 child.shutdown()
@@ -403,3 +525,7 @@ class MainWindow(QMainWindow):
         self.client.close()
         self.settings.sync()
         super().closeEvent(event)
+
+
+def _short(title: str, n: int = 40) -> str:
+    return title if len(title) <= n else title[: n - 1] + "…"

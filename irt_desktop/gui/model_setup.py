@@ -1,8 +1,11 @@
-"""First run: getting a descriptor model into the library.
+"""Getting a descriptor model into the library: download a starting point, or import a weights file.
 
-Fetching the default model's pretrained weights runs on the window's TaskRunner behind a progress dialog;
-offline, retrieval.weights says so within about 2 s and the window explains how to import a weights file
-instead. Importing a file (.safetensors or a DeiT .pth, read without unpickling code) also runs there.
+Fetching a starting point's pretrained weights runs on the window's TaskRunner behind a progress dialog.
+Offline, it says so within 2 s: the hub is probed (at most OFFLINE_PROBE_S, DNS included) before torch
+is even imported, unless the weights are in the local Hugging Face cache already, and the message names
+the import alternative. Importing a file (.safetensors or a DeiT .pth, read without unpickling code, its
+backbone detected from the tensors unless the user names one) also runs there. Neither switches the
+library to the new model: that is the model manager's, and it asks first.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ MODEL_MISSING_TEXT = (
 )
 
 Installer = Callable[[str, Path, Callable[[int, int], None]], "ModelBundle"]
-Importer = Callable[[Path, str, Path], "ModelBundle"]
+# (weights file, card name or None to detect the backbone from the tensors, models folder)
+Importer = Callable[[Path, "str | None", Path], "ModelBundle"]
+DETECT = "Detect from the file (recommended)"
+# The whole offline check, name lookup included, answers within this long.
+OFFLINE_PROBE_S = 1.5
+
+
+class HubUnreachable(RuntimeError):
+    """The model hub cannot be reached and the weights are not cached; the message says what to do."""
 
 
 def model_missing_text(detail: str | None) -> str:
@@ -49,16 +60,42 @@ def model_missing_text(detail: str | None) -> str:
 
 def _default_install(card_name: str, models_dir: Path, progress: Callable[[int, int], None]) -> ModelBundle:
     from irt_desktop.retrieval.card import shipped_cards
-    from irt_desktop.retrieval.weights import install_pretrained
 
-    return install_pretrained(shipped_cards()[card_name], models_dir, progress=progress)
+    card = shipped_cards()[card_name]
+    tag = str(card.weights.get("timm_tag", ""))
+    if tag and not _in_hub_cache(tag) and not hub_reachable_soon():
+        raise HubUnreachable(offline_text(card.title or card.name, tag))
+    from irt_desktop.retrieval.weights import install_pretrained  # loads torch: after the fast check
+
+    return install_pretrained(card, models_dir, progress=progress)
 
 
-def _default_import(path: Path, card_name: str, models_dir: Path) -> ModelBundle:
+def offline_text(title: str, timm_tag: str) -> str:
+    return (
+        f"The weights of {title} are not on this computer and the model hub (huggingface.co) cannot be "
+        "reached, so they cannot be downloaded now. Connect to the internet and try again, or download "
+        f"model.safetensors from https://huggingface.co/timm/{timm_tag} on another computer and bring it "
+        "in with Import weights file…"
+    )
+
+
+def _in_hub_cache(timm_tag: str) -> bool:
+    from irt_desktop.library.model_store import weights_in_hub_cache
+
+    return weights_in_hub_cache(timm_tag)
+
+
+def hub_reachable_soon(timeout: float = OFFLINE_PROBE_S) -> bool:
+    from irt_desktop.library.model_store import hub_reachable_soon as reachable
+
+    return reachable(timeout)
+
+
+def _default_import(path: Path, card_name: str | None, models_dir: Path) -> ModelBundle:
     from irt_desktop.retrieval.card import shipped_cards
     from irt_desktop.retrieval.weights import import_weights
 
-    return import_weights(path, shipped_cards()[card_name], models_dir)
+    return import_weights(path, shipped_cards()[card_name] if card_name else None, models_dir)
 
 
 def _card_titles() -> list[tuple[str, str]]:
@@ -68,10 +105,21 @@ def _card_titles() -> list[tuple[str, str]]:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """True for retrieval.weights.WeightsUnavailable. Looked up, never imported: an instance exists only
-    once that module is loaded, and importing it from the GUI thread would load torch."""
+    """True for retrieval.weights.WeightsUnavailable (and the fast offline check's HubUnreachable).
+    Looked up, never imported: an instance exists only once that module is loaded, and importing it from
+    the GUI thread would load torch."""
+    if isinstance(exc, HubUnreachable):
+        return True
     weights = sys.modules.get("irt_desktop.retrieval.weights")
     return weights is not None and isinstance(exc, weights.WeightsUnavailable)
+
+
+def failure_text(exc: BaseException, path: Path | None) -> str:
+    """The one sentence retrieval.weights gives, naming the file when the sentence does not."""
+    text = (str(exc) or type(exc).__name__).strip()
+    if path is not None and not text.startswith(path.name):
+        text = f"{path.name}: {text}"
+    return text
 
 
 class ModelSetup(QObject):
@@ -102,6 +150,9 @@ class ModelSetup(QObject):
         self._busy = False
         self._task: Task | None = None
         self.dialog: QProgressDialog | None = None
+        # "download" or "import": what the last flow was (what a failure message is about).
+        self.last_action = "download"
+        self._importing: Path | None = None
 
     @property
     def models_dir(self) -> Path:
@@ -114,6 +165,7 @@ class ModelSetup(QObject):
     def fetch_default(self, parent: QWidget | None, card_name: str = DEFAULT_CARD) -> None:
         if self.busy:
             return
+        self.last_action, self._importing = "download", None
         dialog = QProgressDialog("Getting the model's weights…", "Cancel", 0, 0, parent)
         dialog.setWindowTitle("Downloading the model")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -169,15 +221,16 @@ class ModelSetup(QObject):
             self.settings.last_dir = str(path.parent)
         if card_name is None:
             cards = _card_titles()
-            names = [n for n, _ in cards]
-            titles = [t for _, t in cards]
-            default = names.index(DEFAULT_CARD) if DEFAULT_CARD in names else 0
+            names = ["", *(n for n, _ in cards)]
+            titles = [DETECT, *(t for _, t in cards)]
             title, ok = QInputDialog.getItem(
-                parent, "Which model are these weights for?", "Backbone:", titles, default, False
+                parent, "Which model are these weights for?", "Backbone:", titles, 0, False
             )
             if not ok:
                 return
             card_name = names[titles.index(title)]
+        self.last_action, self._importing = "import", path
+        wanted = card_name or None
         dialog = QProgressDialog(f"Importing {path.name}…", None, 0, 0, parent)
         dialog.setWindowTitle("Importing the model")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -187,7 +240,7 @@ class ModelSetup(QObject):
 
         self._start()
         task = self.runner.run(
-            lambda: self._importer(path, card_name, self.models_dir),
+            lambda: self._importer(path, wanted, self.models_dir),
             self._on_installed,
             self._on_failed,
             name="model import",
@@ -212,7 +265,7 @@ class ModelSetup(QObject):
             self._finish_task(None, None)
             self.unavailable.emit(str(exc))
         else:
-            self._finish_task(None, str(exc) or type(exc).__name__)
+            self._finish_task(None, failure_text(exc, self._importing))
 
     def _finish_task(self, bundle: ModelBundle | None, error: str | None) -> None:
         self._task = None

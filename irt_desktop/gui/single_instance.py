@@ -3,6 +3,12 @@
 A QLocalServer named after the user and the library folder listens in the first instance; later
 launches connect, send one JSON line, and quit. "Open with irt-desktop" from a file manager therefore
 searches in the window the user already has instead of opening another one.
+
+Messages (one JSON object per line, answered "ok" or "error"):
+- {"photos": [PATH, ...]}: search by these photos (a second launch, Open with...).
+- {"folders": [PATH, ...], "recursive": bool, "network": bool}: add these folders and index them. The
+  running window holds the library's writer lock, so `irt-desktop index FOLDER` sends this instead of
+  indexing itself (commands/library.py).
 """
 
 from __future__ import annotations
@@ -50,6 +56,36 @@ def hand_over(library: Path, photos: list[Path], timeout_ms: int = CONNECT_TIMEO
     return True
 
 
+def hand_over_folders(
+    library: Path,
+    folders: list[Path],
+    *,
+    recursive: bool = True,
+    network: bool = False,
+    timeout_ms: int = CONNECT_TIMEOUT_MS,
+) -> bool:
+    """Ask the running instance for `library` to add and index `folders`; True once it confirmed.
+    Callable from a process without a Qt application (the CLI): one is made for the call."""
+    from PySide6.QtCore import QCoreApplication
+
+    _app = QCoreApplication.instance() or QCoreApplication([])
+    socket = QLocalSocket()
+    socket.connectToServer(server_name(library))
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    message = {
+        "folders": [str(Path(p).expanduser().absolute()) for p in folders],
+        "recursive": bool(recursive),
+        "network": bool(network),
+    }
+    socket.write(json.dumps(message).encode("utf-8") + b"\n")
+    socket.flush()
+    socket.waitForBytesWritten(ACK_TIMEOUT_MS)
+    answered = socket.waitForReadyRead(ACK_TIMEOUT_MS) and socket.readAll().data().startswith(b"ok")
+    socket.disconnectFromServer()
+    return bool(answered)
+
+
 def instance_alive(library: Path, timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
     socket = QLocalSocket()
     socket.connectToServer(server_name(library))
@@ -59,9 +95,11 @@ def instance_alive(library: Path, timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
 
 
 class InstanceServer(QObject):
-    """Listens for later launches; emits `photos_received` with the paths they were given."""
+    """Listens for later launches; emits `photos_received` with the paths they were given, and
+    `folders_received(folders, recursive, network)` for `irt-desktop index FOLDER` while it runs."""
 
     photos_received = Signal(list)
+    folders_received = Signal(list, bool, bool)
 
     def __init__(self, library: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,12 +146,19 @@ class InstanceServer(QObject):
             return
         line = data.split(b"\n", 1)[0]
         try:
-            photos = [Path(p) for p in json.loads(line.decode("utf-8"))["photos"]]
-        except (ValueError, KeyError, TypeError):
+            message = json.loads(line.decode("utf-8"))
+            if "folders" in message:
+                folders = [Path(str(p)) for p in message["folders"]]
+                flags = bool(message.get("recursive", True)), bool(message.get("network", False))
+                emit = lambda: self.folders_received.emit(folders, *flags)  # noqa: E731
+            else:
+                photos = [Path(p) for p in message["photos"]]
+                emit = lambda: self.photos_received.emit(photos)  # noqa: E731
+        except (ValueError, KeyError, TypeError, AttributeError):
             socket.write(b"error\n")
         else:
             socket.write(b"ok\n")
-            self.photos_received.emit(photos)
+            emit()
         socket.flush()
         self._buffers[socket] = b""
 

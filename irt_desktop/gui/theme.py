@@ -6,9 +6,9 @@ dark mode predictable; "system" follows the desktop's colour scheme where Qt can
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, QWidget
 
 from irt_desktop.gui import icons
 from irt_desktop.resources import data_path
@@ -62,9 +62,64 @@ def is_dark(app: QApplication | None = None) -> bool:
     return bool(app and app.palette().color(QPalette.ColorRole.Window).lightness() < 128)
 
 
+class ContrastStyle(QProxyStyle):
+    """Fusion, with check boxes (in forms and in list/tree rows) drawn with a border and tick in the
+    palette's text and highlight colours: Fusion's own frame is nearly invisible on a dark base."""
+
+    def drawPrimitive(
+        self,
+        element: QStyle.PrimitiveElement,
+        option: QStyleOption,
+        painter: QPainter,
+        widget: QWidget | None = None,
+    ) -> None:
+        if element not in (
+            QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+            QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
+        ):
+            super().drawPrimitive(element, option, painter, widget)
+            return
+        pal = option.palette
+        on = bool(option.state & QStyle.StateFlag.State_On)
+        partial = bool(option.state & QStyle.StateFlag.State_NoChange)
+        enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
+        side = min(option.rect.width(), option.rect.height()) - 2
+        box = QRectF(
+            option.rect.x() + (option.rect.width() - side) / 2,
+            option.rect.y() + (option.rect.height() - side) / 2,
+            side,
+            side,
+        )
+        text = pal.color(QPalette.ColorRole.Text)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        border = QColor(text)
+        border.setAlpha(230 if enabled else 110)
+        painter.setPen(QPen(accent if on or partial else border, 1.6))
+        painter.setBrush(accent if (on or partial) and enabled else pal.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(box.adjusted(0.8, 0.8, -0.8, -0.8), 3, 3)
+        if on:
+            tick = QPainterPath(QPointF(box.left() + side * 0.22, box.top() + side * 0.52))
+            tick.lineTo(QPointF(box.left() + side * 0.42, box.top() + side * 0.72))
+            tick.lineTo(QPointF(box.left() + side * 0.78, box.top() + side * 0.30))
+            painter.setPen(
+                QPen(QColor("#ffffff"), max(1.8, side / 8), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            )
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(tick)
+        elif partial:
+            painter.setPen(QPen(QColor("#ffffff"), max(1.8, side / 8)))
+            painter.drawLine(
+                QPointF(box.left() + side * 0.25, box.center().y()),
+                QPointF(box.right() - side * 0.25, box.center().y()),
+            )
+        painter.restore()
+
+
 def apply_theme(app: QApplication, theme: str = "system") -> None:
     dark = theme == "dark" or (theme == "system" and system_prefers_dark(app))
-    app.setStyle("Fusion")
+    app.setStyle(ContrastStyle("Fusion"))
     app.setPalette(_palette(dark))
     app.setStyleSheet(style_sheet())
     icons.clear_cache()

@@ -63,6 +63,14 @@ def build_actions(w: MainWindow) -> None:
     w.pause_action.setCheckable(True)
     w.import_weights_action = act(w, "&Import weights file…", "import", None, w.import_weights)
     w.download_model_action = act(w, "&Download default model", "download", None, w.fetch_model)
+    w.models_action = act(
+        w,
+        "&Models…",
+        None,
+        "Ctrl+Shift+M",
+        w.open_models_dialog,
+        "See the installed models; switch, rename or remove them",
+    )
     w.settings_action = act(
         w, "&Settings…", "settings", QKeySequence.StandardKey.Preferences, w.open_settings
     )
@@ -91,6 +99,7 @@ def build_actions(w: MainWindow) -> None:
     for a in (w.open_action, w.paste_action, w.add_folder_action):
         file_menu.addAction(a)
     file_menu.addSeparator()
+    file_menu.addAction(w.models_action)
     file_menu.addAction(w.import_weights_action)
     file_menu.addAction(w.download_model_action)
     file_menu.addSeparator()
@@ -106,6 +115,7 @@ def build_actions(w: MainWindow) -> None:
     for a in (w.focus_search_action, w.focus_results_action, w.focus_library_action):
         view_menu.addAction(a)
     tools_menu = bar.addMenu("&Tools")
+    tools_menu.addAction(w.models_action)
     tools_menu.addAction(w.finetune_action)
     tools_menu.addAction(w.benchmark_action)
     bar.addMenu("&Help").addAction(about)

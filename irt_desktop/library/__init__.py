@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         RootStatus,
         ScanReport,
         SearchHit,
+        Skipped,
     )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ScanReport",
     "SchemaTooNew",
     "SearchHit",
+    "Skipped",
 ]
 # Where each name lives; everything not named here is a record.
 _HOME = {

@@ -1,4 +1,11 @@
-"""Duplicates: byte-identical files, and visually near-identical images grouped by a score threshold.
+"""Duplicates, two kinds: exact copies (the same bytes) and near copies (the same photo re-encoded,
+resized, cropped a little, rotated or mirrored), each group with a suggested keeper (library.keeper).
+
+Near-copy groups never chain: a batched FAISS range search proposes pairs scoring >= threshold, and a
+group is grown from its keeper, a member joining only when it is within the threshold of *every* member
+already in (complete linkage). A RAW and its camera JPEG (same folder, same name) are one photo: folded
+into one member, never a trash candidate against each other. Exact copies are folded into one member
+too, so the two kinds never repeat each other.
 
 Threads: any thread; it reads whole-file hashes, so the GUI calls it from a worker.
 """
@@ -7,15 +14,25 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import PurePath
 
+import faiss
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.errors import LibraryUnavailable
 from irt_desktop.library.hashing import full_hash_file
-from irt_desktop.library.records import DuplicateReport, ImageInfo
+from irt_desktop.library.keeper import RAW_SUFFIXES, is_raw, keep_key, keep_order, keep_reason
+from irt_desktop.library.records import Calibration, DuplicateGroup, DuplicateReport, ImageInfo
 from irt_desktop.library.vector_index import VectorIndex
 
 QUERY_BATCH = 1024
+FLAT_MAX = 20_000  # exact pair search up to here; an inverted file beyond
+NPROBE = 4
+# (query image ids, their descriptors of a transformed image, how: 'rotated' | 'mirrored')
+TransformedQueries = Callable[[np.ndarray], Iterable[tuple[np.ndarray, np.ndarray, str]]]
+Pairs = dict[tuple[int, int], tuple[float, str]]
 
 
 def exact_groups(catalog: Catalog) -> list[list[int]]:
@@ -34,54 +51,239 @@ def exact_groups(catalog: Catalog) -> list[list[int]]:
         if full is not None:
             by_full[(full, size)].append(image_id)
     if computed:
-        catalog.set_full_hashes(computed)
+        # A cache: a reader beside a running indexer (or in a read-only folder) computes them again.
+        with contextlib.suppress(LibraryUnavailable):
+            catalog.set_full_hashes(computed)
     return [ids for ids in by_full.values() if len(ids) > 1]
 
 
-def near_groups(
-    index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, threshold: float, collapse: dict[int, int]
+def raw_pairs(paths: Iterable[tuple[int, str]]) -> list[tuple[int, int]]:
+    """(raw id, jpeg id) of RAW files and the camera JPEG beside them (same folder, same name)."""
+    by_stem: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for image_id, path in paths:
+        p = PurePath(path)
+        by_stem[(str(p.parent), p.stem.casefold())].append((image_id, p.suffix.lower()))
+    out = []
+    for members in by_stem.values():
+        raws = [i for i, suffix in members if suffix in RAW_SUFFIXES]
+        others = [i for i, suffix in members if i not in raws]
+        if raws and others:
+            out.extend((raws[0], other) for other in others)
+    return out
+
+
+def _add(pairs: Pairs, a: int, b: int, score: float, how: str) -> None:
+    if a == b:
+        return
+    key = (a, b) if a < b else (b, a)
+    old = pairs.get(key)
+    if old is None or score > old[0]:
+        pairs[key] = (float(score), how)
+
+
+def _pair_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index:
+    n, dim = vectors.shape
+    if n <= (FLAT_MAX if flat_max is None else flat_max):
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(vectors)
+        return flat
+    nlist = int(2 * np.sqrt(n))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.niter = 10  # cells only route the search: a rough k-means is enough, and 4x cheaper
+    rng = np.random.default_rng(0)
+    ivf.train(vectors[rng.choice(n, min(n, nlist * 40), replace=False)])
+    ivf.add(vectors)
+    ivf.nprobe = NPROBE
+    return ivf
+
+
+def near_pairs(
+    index: VectorIndex,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    threshold: float,
+    rep: Callable[[int], int],
+    transformed: Iterable[tuple[np.ndarray, np.ndarray, str]] = (),
+) -> Pairs:
+    """(a, b) -> (best score, how) of every pair of members scoring >= threshold, batched range search;
+    `transformed` adds queries made with rotated/mirrored descriptors of the photos."""
+    pairs: Pairs = {}
+    search = index.range_search
+    if len(ids):
+        # The catalog's float32 vectors in an index of their own, never the serving index's fp16 codes
+        # (range search decodes those one vector at a time: 50x slower). Up to FLAT_MAX exact (BLAS);
+        # beyond, an inverted file probing the few cells a near copy can be in (a copy lies next to its
+        # original, so it shares its cell or a neighbouring one: see tests/perf/bench_duplicates.py).
+        flat = _pair_index(np.ascontiguousarray(vectors, np.float32))
+
+        def search(queries: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            lims, scores, rows = flat.range_search(np.ascontiguousarray(queries, np.float32), t)
+            return lims, scores, ids[rows]
+
+    row_of = {int(i): n for n, i in enumerate(ids)}
+    # A turned query counts only where the turn itself closes the gap: a rotated copy scores far higher
+    # once turned back, a look-alike the model scores high anyway gains next to nothing.
+    gain = 1.0 - threshold
+    for q_all, v_all, how in [(ids, vectors, ""), *transformed]:
+        for start in range(0, len(q_all), QUERY_BATCH):
+            q_ids = q_all[start : start + QUERY_BATCH]
+            lims, scores, found = search(v_all[start : start + QUERY_BATCH], threshold)
+            for row, qid in enumerate(q_ids):
+                a = rep(int(qid))
+                for j in range(lims[row], lims[row + 1]):
+                    other = int(found[j])
+                    if how and other in row_of and int(qid) in row_of:
+                        direct = float(vectors[row_of[int(qid)]] @ vectors[row_of[other]])
+                        if scores[j] - direct < gain:
+                            continue
+                    _add(pairs, a, rep(other), scores[j], how)
+    return pairs
+
+
+def complete_linkage(
+    pairs: Pairs, infos: dict[int, ImageInfo], keep_folders: Sequence[str] = ()
 ) -> list[list[int]]:
-    """Connected components of the graph 'score >= threshold', exact copies folded into one member."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for start in range(0, len(ids), QUERY_BATCH):
-        q_ids = ids[start : start + QUERY_BATCH]
-        lims, _scores, found = index.range_search(vectors[start : start + QUERY_BATCH], threshold)
-        for row, qid in enumerate(q_ids):
-            a = collapse.get(int(qid), int(qid))
-            for other in found[lims[row] : lims[row + 1]]:
-                b = collapse.get(int(other), int(other))
-                if a != b:
-                    ra, rb = find(a), find(b)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for member in list(parent):
-        groups[find(member)].append(member)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
+    """Groups in which every member is within the threshold of every other, each grown from its keeper
+    (the best remaining photo by the keep rule), the closest candidates first. A chain A~B~C with A and
+    C apart never becomes one group."""
+    neighbours: dict[int, dict[int, float]] = defaultdict(dict)
+    turned: set[tuple[int, int]] = set()  # pairs matched only through a rotated or mirrored query
+    for (a, b), (score, how) in pairs.items():
+        if how:
+            turned.update(((a, b), (b, a)))
+        if a in infos and b in infos:
+            neighbours[a][b] = score
+            neighbours[b][a] = score
+    # Connected components first: the greedy step then only looks inside one small component.
+    seen: set[int] = set()
+    groups: list[list[int]] = []
+    for start in neighbours:
+        if start in seen:
+            continue
+        component, stack = [], [start]
+        seen.add(start)
+        while stack:
+            x = stack.pop()
+            component.append(x)
+            for y in neighbours[x]:
+                if y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        keys = {i: keep_key(infos[i], keep_folders) for i in component}  # once per photo, not per round
+        remaining = dict.fromkeys(component)
+        while len(remaining) > 1:
+            keeper = min(remaining, key=keys.__getitem__)
+            group = [keeper]
+            near = neighbours[keeper]
+            for cand in sorted((c for c in near if c in remaining), key=lambda c: -near[c]):
+                # Two copies each turned a different way from the keeper (one rotated, one mirrored) cannot
+                # match each other with one turn: their tie to the keeper is what counts for them.
+                if all(
+                    m in neighbours[cand] or ((keeper, m) in turned and (keeper, cand) in turned)
+                    for m in group
+                ):
+                    group.append(cand)
+            for member in group:
+                del remaining[member]
+            if len(group) > 1:
+                groups.append(group)
+    return groups
 
 
 def find_duplicates(
-    catalog: Catalog, index: VectorIndex | None, model_id: str | None, threshold: float
+    catalog: Catalog,
+    index: VectorIndex | None,
+    model_id: str | None,
+    threshold: float,
+    *,
+    keep_folders: Sequence[str] = (),
+    transformed: TransformedQueries | None = None,
+    calibration: Calibration | None = None,
 ) -> DuplicateReport:
+    keep_folders = [str(f) for f in keep_folders]
     exact = exact_groups(catalog)
-    collapse = {member: group[0] for group in exact for member in group}
-    near: list[list[int]] = []
+    live = catalog.live_image_paths()
+    pairs_raw = raw_pairs(live)
+    infos = catalog.image_infos(sorted({i for g in exact for i in g} | {i for p in pairs_raw for i in p}))
+
+    collapse: dict[int, int] = {}
+    exact_ordered: list[list[ImageInfo]] = []
+    for g in exact:
+        ordered = keep_order([infos[i] for i in g if i in infos], keep_folders)
+        if len(ordered) > 1:
+            exact_ordered.append(ordered)
+            collapse.update({m.id: ordered[0].id for m in ordered[1:]})
+    paired_with: dict[int, int] = {}
+    for raw_id, jpeg_id in pairs_raw:
+        collapse.setdefault(jpeg_id, raw_id)
+        paired_with[raw_id] = jpeg_id
+
+    def rep(x: int) -> int:
+        for _ in range(4):  # exact copy of a camera JPEG -> the JPEG -> its RAW
+            y = collapse.get(x, x)
+            if y == x:
+                return x
+            x = y
+        return x
+
+    near_ids: list[list[int]] = []
+    pairs: Pairs = {}
+    rotations = False
     if index is not None and model_id is not None:
-        dim = index.info.dim
-        ids, vectors = catalog.live_vectors(model_id, dim)
-        near = near_groups(index, ids, vectors, threshold, collapse)
-    infos = catalog.image_infos([i for g in exact + near for i in g])
+        ids, vectors = catalog.live_vectors(model_id, index.info.dim)
+        extra: Iterable[tuple[np.ndarray, np.ndarray, str]] = ()
+        if transformed is not None:
+            # Only one query per folded member: its exact copies and paired JPEG would say the same.
+            reps = np.asarray([i for i in ids if rep(int(i)) == int(i)], np.int64)
+            extra = list(transformed(reps))
+            rotations = True
+        pairs = near_pairs(index, ids, vectors, threshold, rep, extra)
+        members = {i for pair in pairs for i in pair}
+        infos.update(catalog.image_infos(sorted(members - set(infos))))
+        near_ids = complete_linkage(pairs, infos, keep_folders)
 
-    def resolve(groups: list[list[int]]) -> list[list[ImageInfo]]:
-        out = [[infos[i] for i in g if i in infos] for g in groups]
-        return sorted((g for g in out if len(g) > 1), key=lambda g: str(g[0].path))
+    def paired(info: ImageInfo):
+        other = paired_with.get(info.id)
+        return infos[other].path if other in infos else None
 
-    return DuplicateReport(exact=resolve(exact), near=resolve(near), threshold=threshold)
+    groups: list[DuplicateGroup] = []
+    for ordered in sorted(exact_ordered, key=lambda g: str(g[0].path)):
+        groups.append(
+            DuplicateGroup(
+                "exact",
+                ordered,
+                keep_reason(ordered, keep_folders),
+                [1.0] * len(ordered),
+                [""] * len(ordered),
+                [None] * len(ordered),
+            )
+        )
+    near_groups: list[DuplicateGroup] = []
+    for g in near_ids:
+        keeper, rest = g[0], g[1:]
+        ordered = [infos[keeper], *sorted((infos[i] for i in rest), key=lambda x: str(x.path))]
+        key = [(min(keeper, m.id), max(keeper, m.id)) for m in ordered[1:]]
+        near_groups.append(
+            DuplicateGroup(
+                "near",
+                ordered,
+                keep_reason(ordered, keep_folders),
+                [1.0] + [pairs[k][0] for k in key],
+                [""] + [pairs[k][1] for k in key],
+                [paired(m) for m in ordered],
+            )
+        )
+    groups += sorted(near_groups, key=lambda g: str(g.members[0].path))
+    return DuplicateReport(
+        exact=[g.members for g in groups if g.kind == "exact"],
+        near=[g.members for g in groups if g.kind == "near"],
+        threshold=threshold,
+        groups=groups,
+        calibration=calibration,
+        pairs=[[infos[r], infos[j]] for r, j in pairs_raw if r in infos and j in infos],
+        rotations_checked=rotations,
+        keep_folders=keep_folders,
+    )
+
+
+__all__ = ["complete_linkage", "exact_groups", "find_duplicates", "is_raw", "near_pairs", "raw_pairs"]

@@ -21,3 +21,33 @@ class QueryError(LibraryError):
     def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.reason = reason or message
+
+
+class LibraryUnavailable(LibraryError):
+    """The input was fine, but the library cannot do it now: in use, damaged, read-only, disk full.
+
+    The CLI exits 1 for these (2 for other LibraryErrors, which are bad input)."""
+
+
+class NoLibrary(LibraryError):
+    """There is no library in the folder named (a mistyped --library must not create an empty one)."""
+
+
+class LibraryBusy(LibraryUnavailable):
+    """Another process holds the library's writer lock; `.holder` says who (None: unknown)."""
+
+    def __init__(self, message: str, holder: object = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class CatalogDamaged(LibraryUnavailable):
+    """catalog.sqlite is damaged, empty or not a catalog; `irt-desktop repair` restores a backup."""
+
+
+class StorageError(LibraryUnavailable):
+    """A write could not be done: the disk is full, the folder is read-only, an I/O error."""
+
+
+class BundleUnusable(NoModelError, LibraryUnavailable):
+    """The library's model bundle is there but broken (card or weights); one line naming it."""

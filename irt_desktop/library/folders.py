@@ -62,3 +62,18 @@ class RootRow:
         if not is_under(path, self.path):
             return False
         return self.recursive or os.path.dirname(path) == self.path
+
+
+@dataclass(frozen=True)
+class MountRecord:
+    """A file system as a scan last saw it at `path`: the root itself, or a mount point under it.
+
+    `mount`: the folder was a mount point (another file system, or a bind mount). `away_since`: since
+    when what was remembered has not been there (unmounted, replaced, offline); while it is away, scans
+    delete nothing under it and the rows deleted under it outlive the usual retention."""
+
+    path: str
+    device: int
+    inode: int
+    mount: bool
+    away_since: float | None = None

@@ -9,6 +9,7 @@ again: whole batches commit or none.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog
+from irt_desktop.library.errors import NoModelError
 from irt_desktop.library.excludes import ExcludeRules
 from irt_desktop.library.models import ModelRegistry
 from irt_desktop.library.pipeline import EmbeddingPipeline, PipelineConfig, ProgressCallback
@@ -79,7 +81,17 @@ class Indexer:
             transaction=self._vectors.mutation,
             on_changes=self._vectors.apply_scan_changes,
             exclude=self._exclude_rules(),
+            prepare=self._load_saved_indexes,
         )
+
+    def _load_saved_indexes(self) -> None:
+        """Before a scan changes rows: load the saved FAISS indexes (while they still match the catalog),
+        so the scan's removals and restores reach them and the run saves them current. A run that only
+        moves, copies or deletes would otherwise leave the files stale and the next search rebuilding."""
+        for model_id in {self._models.serving, self._models.target} - {None}:
+            if self._vectors.loaded(model_id) is None and self._vectors.path_for(model_id).is_file():
+                with contextlib.suppress(NoModelError):
+                    self._vectors.index_for(model_id)
 
     def _after_scan(
         self,
@@ -92,7 +104,8 @@ class Indexer:
         report = IndexReport(scan=outcome.report)
         if not (cancel is not None and cancel.is_set()):
             self._embed_pending(report, progress, cancel, pause)
-        self._catalog.purge_deleted_before(time.time() - DELETED_RETENTION_S)
+        # Rows under a file system that is away (an unmounted drive) stay until it is back.
+        self._catalog.purge_deleted_unless_away(time.time() - DELETED_RETENTION_S)
         if progress is not None:
             progress(IndexProgress(report.embedded, report.embedded, 0.0, 0.0, "", "save"))
         self._vectors.save()
@@ -151,20 +164,27 @@ class Indexer:
             self._finish_switch(report)
 
     def _finish_switch(self, report: IndexReport) -> None:
-        """The target model has a vector for every image: it serves searches from now on, and the old
-        model's vectors and index go (its bundle stays installed, so the switch can be undone)."""
+        """The target model has a vector for every image: it serves searches from now on. The model it
+        replaces keeps its vectors and FAISS file (off memory), so switching back is immediate; any
+        older model's go (their bundles stay installed, so such a switch can still be undone)."""
         target, serving = self._models.target, self._models.serving
         if target is None or target == serving or self._catalog.count_pending(target):
             return
         self._vectors.index_for(target)  # ready before the switch, so the first search does not wait
+        keep = {target, serving}
+        older = [m for m in self._catalog.model_ids_with_vectors() if m not in keep]
         with self._vectors.mutation() as tx:
             self._catalog.set_serving_model(tx, target)
-            if serving:
-                self._vectors.discard(serving)
+            self._catalog.set_previous_model(tx, serving)
+            for model_id in older:
+                self._vectors.discard(model_id)
         report.switched_model = True
         if serving:
             self._models.unload(serving)
-            self._catalog.drop_model_vectors(serving)
+            self._vectors.evict(serving)
+        for model_id in older:
+            self._models.unload(model_id)
+            self._catalog.drop_model_vectors(model_id)
 
 
 def _scan_progress(progress: ProgressCallback | None, started: float) -> SeenCallback | None:

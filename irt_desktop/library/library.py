@@ -5,6 +5,10 @@ Threads: any thread may call any method. One indexing run (index/update) happens
 status and friends run alongside it (per-thread SQLite connections in WAL mode, FAISS behind a lock).
 Every change that touches both the catalog and an in-memory FAISS index happens under the vector
 cache's mutation: the index lock, then the SQLite write transaction.
+
+Processes: a writer (the default) holds the library's writer lock from open to close, so one process
+writes a library at a time (library/lock.py); `read_only=True` opens for search, status, duplicates and
+reports without the lock, never creating, migrating or waiting (library/health.py).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import numpy as np
 from PIL import Image
 
 from irt_desktop.library.catalog import Catalog
-from irt_desktop.library.errors import LibraryError
 from irt_desktop.library.excludes import StoredExcludes
+from irt_desktop.library.health import Storage
 from irt_desktop.library.indexer import Indexer
+from irt_desktop.library.lock import Holder
 from irt_desktop.library.models import ModelRegistry, checked_device
 from irt_desktop.library.pipeline import PipelineConfig, ProgressCallback
 from irt_desktop.library.records import (
@@ -32,10 +37,12 @@ from irt_desktop.library.records import (
     LibraryStatus,
     Root,
     SearchHit,
+    Skipped,
 )
 from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
 from irt_desktop.library.search import Box, Query, Searcher
+from irt_desktop.library.trash import TrashedFile, TrashResult, restore_images, trash_images
 from irt_desktop.library.vector_cache import VectorCache
 from irt_desktop.library.vector_index import EXACT_MAX
 from irt_desktop.library.watcher import PathsCallback, Watcher
@@ -58,31 +65,57 @@ class Library:
         low_precision: bool = True,
         default_exclude_patterns: Sequence[str] | None = None,
         backend: str | None = None,
+        read_only: bool = False,
+        wait_s: float = 0.0,
+        role: str = "",
+        on_wait: Callable[[Holder | None], None] | None = None,
     ) -> None:
         """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE),
         `low_precision` (bf16/fp16 where native and close to fp32) and `backend` ('auto', 'torch',
         'openvino'; None: $IRT_BACKEND or auto) apply to models loaded from bundles; `embedder_factory`
-        builds its own embedder. `default_exclude_patterns`: StoredExcludes."""
+        builds its own embedder. `default_exclude_patterns`: StoredExcludes.
+
+        A writer waits up to `wait_s` seconds (math.inf: as long as it takes; `on_wait(holder)` is told
+        once) for another process's writer lock, then raises LibraryBusy; `role` ('gui', 'index', ...) is
+        recorded with the lock. `read_only`: no lock, nothing created (NoLibrary where there is none).
+        A damaged or foreign catalog raises CatalogDamaged; `irt-desktop repair` restores a backup."""
         device = checked_device(device)  # refused before anything is created on disk
         self.layout = LibraryLayout(Path(path))
         self.path = self.layout.root
-        for folder in self.layout.folders():
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise LibraryError(f"cannot create the library folder {folder}: {exc}") from exc
+        self.read_only = read_only
         self.models_dir = self.layout.models
         self.vectors_dir = self.layout.vectors
-        self.catalog = Catalog(self.layout.catalog)
-        self.vector_cache = VectorCache(self.catalog, self.layout, exact_max)
+        self.storage = Storage(self.layout, read_only=read_only, wait_s=wait_s, role=role, on_wait=on_wait)
+        try:
+            self._compose(
+                embedder_factory,
+                pipeline,
+                exact_max,
+                default_exclude_patterns,
+                device=device,
+                low_precision=low_precision,
+                backend=backend,
+            )
+        except BaseException:
+            self.storage.close(backup=False)
+            raise
+
+    def _compose(
+        self,
+        embedder_factory: Callable[[], Embedder] | None,
+        pipeline: PipelineConfig | None,
+        exact_max: int,
+        default_exclude_patterns: Sequence[str] | None,
+        **inference: Any,
+    ) -> None:
+        self.catalog: Catalog = self.storage.catalog
+        self.vector_cache = VectorCache(self.catalog, self.layout, exact_max, self.storage.lock)
         self.models = ModelRegistry(
             self.catalog,
             self.models_dir,
             self.vector_cache.mutation,
             embedder_factory,
-            device=device,
-            low_precision=low_precision,
-            backend=backend,
+            **inference,
         )
         self.excludes = StoredExcludes(self.catalog, default_exclude_patterns)
         self.indexer = Indexer(self.catalog, self.models, self.vector_cache, self.excludes.rules, pipeline)
@@ -105,11 +138,12 @@ class Library:
         self.close()
 
     def close(self) -> None:
+        """Stop the watchers, save the vector index, back up the catalog (a writer), release the lock."""
         for watcher in self._watchers:
             watcher.stop()
         with contextlib.suppress(Exception):
             self.vector_cache.save(force=True)
-        self.catalog.close()
+        self.storage.close()
 
     # -- models (library.models) -----------------------------------------------------------------------
 
@@ -185,7 +219,10 @@ class Library:
         pause: threading.Event | None = None,
     ) -> IndexReport:
         """Scan every root, then embed whatever is pending. Safe to kill at any point and run again."""
-        return self.indexer.index(progress, cancel, pause)
+        try:
+            return self.indexer.index(progress, cancel, pause)
+        finally:
+            self.storage.after_run()
 
     def update(
         self,
@@ -195,7 +232,10 @@ class Library:
         pause: threading.Event | None = None,
     ) -> IndexReport:
         """Re-check just these files or folders (what the watcher reports), then embed what is pending."""
-        return self.indexer.update(paths, progress, cancel, pause)
+        try:
+            return self.indexer.update(paths, progress, cancel, pause)
+        finally:
+            self.storage.after_run()
 
     # -- search (library.search) -----------------------------------------------------------------------
 
@@ -237,11 +277,37 @@ class Library:
     def failures(self) -> list[Failure]:
         return self.reports.failures()
 
+    def skipped(self) -> list[Skipped]:
+        """Names the last scans left out, with why (not UTF-8, too long, unreadable, symlink, FIFO...)."""
+        return self.catalog.skipped_files()
+
     def image(self, image_id: int) -> ImageInfo:
         return self.reports.image(image_id)
 
-    def duplicates(self, threshold: float = 0.95) -> DuplicateReport:
-        return self.reports.duplicates(threshold)
+    def duplicates(
+        self,
+        threshold: float | None = None,
+        *,
+        keep_folders: Sequence[str] | None = None,
+        rotations: bool | None = None,
+        recalibrate: bool = False,
+    ) -> DuplicateReport:
+        """Exact and near copies with suggested keepers; `threshold` None: calibrated for the serving
+        model on this library (see Reports.duplicates)."""
+        embed = self.embed_images if self.models.serving else None
+        return self.reports.duplicates(
+            threshold, embed=embed, keep_folders=keep_folders, rotations=rotations, recalibrate=recalibrate
+        )
+
+    def trash(self, image_ids: Sequence[int]) -> TrashResult:
+        """Move these photos to the system trash (never unlinked); the catalog drops them from search at
+        once. Keep the result: restore() undoes it."""
+        return trash_images(self.catalog, self.vector_cache, list(image_ids))
+
+    def restore(self, trashed: TrashResult | Sequence[TrashedFile]) -> TrashResult:
+        """Undo trash(): the files back in place, their rows and vectors live again (not re-embedded)."""
+        items = trashed.moved if isinstance(trashed, TrashResult) else list(trashed)
+        return restore_images(self.catalog, self.vector_cache, items)
 
     # -- watching (library.watcher) --------------------------------------------------------------------
 

@@ -2,7 +2,11 @@
 them (library/models/<id>/) and the embedders loaded from them, with the library's inference options.
 
 A model never becomes active without being asked for (activate_model, or a library with exactly one
-installed model adopting it); the previous one stays installed so a switch can be undone.
+installed model adopting it); the previous one stays installed so a switch can be undone, and its
+vectors stay too (the indexer keeps the last two models'), so switching back is immediate. Activating a
+model whose vectors are complete switches at once; any other keeps the serving model answering searches
+until indexing has embedded every image with it. `ModelManager` adds what the model manager and the
+`models` commands do: list, activate, switch back, rename, remove (to the trash), estimate the cost.
 
 Threads: any. The embedder cache has its own lock, taken before the index lock when a model is
 adopted; the serving/target settings are written under the vector cache's mutation (index lock, then
@@ -15,19 +19,93 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.errors import LibraryError, NoModelError
-from irt_desktop.library.model_store import bundle_for, default_bundle, install_bundle, no_model_message
-from irt_desktop.retrieval.bundle import ModelBundle
+from irt_desktop.library.model_store import (
+    InstalledModel,
+    bundle_for,
+    default_bundle,
+    describe,
+    install_bundle,
+    no_model_message,
+    rename_bundle,
+)
+from irt_desktop.library.model_trash import TrashError, move_to_trash
+from irt_desktop.retrieval.bundle import BundleError, ModelBundle, find_bundle, list_bundles
 from irt_desktop.retrieval.serving import Served, checked_backend, open_bundle
 
 if TYPE_CHECKING:
+    from irt_desktop.library.library import Library
+    from irt_desktop.library.vector_cache import VectorCache
     from irt_desktop.retrieval.serving import DescriptorModel as Embedder
 
 Mutation = Callable[[], contextlib.AbstractContextManager[Tx]]
+
+# Images per second assumed for a DeiT-S-sized model before this computer has measured a rate (a
+# 2-core laptop CPU, decoding camera JPEGs included); the estimate says it is a guess.
+GUESSED_RATE = 6.0
+DEIT_S_COMPUTE = 21.7e6 * 197  # parameters x tokens of DeiT-S at 224 px (model_store._compute)
+
+
+class ModelInUse(LibraryError):
+    """The model serves searches or is being switched to: it cannot be removed now."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What activating a model did."""
+
+    model_id: str
+    previous: str | None  # the model that served when it was asked for
+    immediate: bool  # it serves searches now (its vectors were complete)
+    pending: int  # images still to embed before it serves (0 when immediate)
+    unchanged: bool = False  # it already served (and no switch was running), or was already the target
+
+    def message(self, title: str = "") -> str:
+        name = title or self.model_id
+        if self.unchanged and self.immediate:
+            return f"{name} is already the model in use."
+        if self.immediate:
+            return f"{name} serves searches now: its vectors were already there, nothing to re-index."
+        photos = f"{self.pending:,} photo" + ("" if self.pending == 1 else "s")
+        return (
+            f"Switching to {name}: {photos} to re-index; search keeps using the current model until "
+            "that is done."
+        )
+
+
+@dataclass(frozen=True)
+class ActivationCost:
+    """What activating a model would cost: the photos to re-embed and about how long that takes here."""
+
+    model_id: str
+    pending: int
+    n_images: int
+    seconds: float | None  # None when nothing needs embedding
+    measured: bool  # the rate was measured on this computer (else GUESSED_RATE)
+    immediate: bool  # it would serve at once (nothing to embed)
+
+
+@dataclass(frozen=True)
+class Removal:
+    model_id: str
+    title: str
+    trashed: list[Path]  # what went to the trash (bundle folder, FAISS file)
+    vectors_dropped: int  # catalog vectors dropped with it
+
+    def message(self) -> str:
+        what = "its folder and search index" if len(self.trashed) > 1 else "its folder"
+        dropped = (
+            f"; its {self.vectors_dropped:,} vectors were dropped from the catalog (re-installing it "
+            "means re-indexing with it)"
+            if self.vectors_dropped
+            else ""
+        )
+        return f"Removed {self.title} ({self.model_id}): {what} moved to the trash{dropped}."
 
 
 class ModelRegistry:
@@ -79,20 +157,37 @@ class ModelRegistry:
         """False while a factory's embedder has not been built yet (so its model id is not known)."""
         return self._factory is None or self._factory_embedder is not None
 
-    def activate(self, bundle: ModelBundle) -> None:
-        """Use `bundle` from now on. With vectors of another model present, search keeps using those
-        until indexing has embedded every image with the new one; then it switches over."""
+    @property
+    def previous(self) -> str | None:
+        """The model that served before the last switch (switch back returns to it)."""
+        return self._catalog.previous_model()
+
+    def activate(self, bundle: ModelBundle) -> Activation:
+        """Use `bundle` from now on. If it has a vector for every image already (a switch back), it
+        serves at once; otherwise search keeps using the serving model's vectors until indexing has
+        embedded every image with the new one, and then switches over."""
         installed = install_bundle(self.models_dir, bundle)
         self._catalog.register_model(installed.id, installed.card.name, bundle_dim(installed), installed.path)
-        self._adopt(installed.id)
+        return self._adopt(installed.id)
 
-    def _adopt(self, model_id: str) -> None:
-        serving = self.serving
+    def _adopt(self, model_id: str) -> Activation:
         with self._mutation() as tx:
-            if serving is None or serving == model_id:
+            serving, target = self.serving, self.target
+            if serving is None:
                 self._catalog.set_serving_model(tx, model_id)
-            else:
-                self._catalog.set_target_model(tx, model_id)
+                return Activation(model_id, None, immediate=True, pending=0)
+            if serving == model_id:
+                # Asking for the serving model again calls off a switch under way.
+                self._catalog.set_serving_model(tx, model_id)
+                return Activation(model_id, serving, immediate=True, pending=0, unchanged=target is None)
+            pending = self._catalog.count_pending(model_id)
+            if pending == 0:
+                self._catalog.set_serving_model(tx, model_id)
+                self._catalog.set_previous_model(tx, serving)
+                return Activation(model_id, serving, immediate=True, pending=0)
+            self._catalog.set_target_model(tx, model_id)
+            again = target == model_id
+            return Activation(model_id, serving, immediate=False, pending=pending, unchanged=again)
 
     def embedder(self, model_id: str | None = None) -> Embedder:
         """The embedder for `model_id` (None: the model indexing should use), created on first use."""
@@ -179,6 +274,152 @@ class ModelRegistry:
             self._served = {}
             # A factory's embedder cannot be rebuilt from here: it stays as the factory made it.
             self._embedders = {k: e for k, e in self._embedders.items() if e is self._factory_embedder}
+
+
+class ModelManager:
+    """The model manager's and the `models` commands' operations on an open library: the registry,
+    with the catalog and the vector cache beside it. Any thread (the GUI calls it in its library lane)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        registry: ModelRegistry,
+        vectors: VectorCache,
+        trash: Callable[[Path], None] = move_to_trash,
+    ) -> None:
+        self._catalog = catalog
+        self.registry = registry
+        self._vectors = vectors
+        self._trash = trash
+
+    @classmethod
+    def of(cls, library: Library, trash: Callable[[Path], None] = move_to_trash) -> ModelManager:
+        return cls(library.catalog, library.models, library.vector_cache, trash)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.registry.models_dir
+
+    def find(self, ref: str) -> ModelBundle:
+        """An installed bundle by id, unique id prefix or card name (LibraryError if none or several)."""
+        try:
+            bundle = find_bundle(self.models_dir, ref)
+        except BundleError as exc:
+            raise LibraryError(str(exc)) from exc
+        if Path(bundle.path).resolve().parent != self.models_dir.resolve():
+            raise LibraryError(f"{ref} is not installed in this library ({self.models_dir})")
+        return bundle
+
+    def installed(self) -> list[InstalledModel]:
+        """Every installed bundle, with how it stands: serving, being switched to, previous, vectors."""
+        serving, target, previous = self.registry.serving, self.registry.target, self.registry.previous
+        counts = self._catalog.vector_counts()
+        out = []
+        for bundle in list_bundles(self.models_dir):
+            entry = describe(bundle)
+            out.append(
+                replace(
+                    entry,
+                    serving=entry.id == serving,
+                    target=entry.id == target,
+                    previous=entry.id == previous and entry.id != serving,
+                    vectors=counts.get(entry.id, 0),
+                )
+            )
+        return out
+
+    def activate(self, ref: str | ModelBundle) -> Activation:
+        """Switch to an installed model (or install `ref` if it is a bundle elsewhere, then switch)."""
+        bundle = ref if isinstance(ref, ModelBundle) else self.find(ref)
+        old = self.registry.serving
+        activation = self.registry.activate(bundle)
+        if activation.immediate and not activation.unchanged:
+            self._vectors.index_for(activation.model_id)  # loaded now: the next search does not wait
+            if old and old != activation.model_id:
+                self.registry.unload(old)
+                self._vectors.evict(old)  # its file stays, for switching back
+        return activation
+
+    def switch_back(self) -> Activation:
+        """Activate the model that served before the last switch."""
+        previous = self.registry.previous
+        if not previous or previous == self.registry.serving:
+            raise LibraryError("there is no previous model to switch back to")
+        try:
+            bundle = bundle_for(self.models_dir, previous)
+        except NoModelError as exc:
+            raise LibraryError(f"the previous model {previous} is no longer installed") from exc
+        return self.activate(bundle)
+
+    def rename(self, ref: str, title: str) -> InstalledModel:
+        """Change a model's display title; its id, and so its vectors, stay the same."""
+        renamed = rename_bundle(self.find(ref), title)
+        return next(m for m in self.installed() if m.id == renamed.id)
+
+    def remove(self, ref: str) -> Removal:
+        """Move an installed model to the trash, its FAISS file too, and drop its catalog vectors. The
+        serving model and one being switched to are refused (ModelInUse)."""
+        bundle = self.find(ref)
+        model_id = bundle.id
+        title = bundle.card.title or bundle.card.name
+        if model_id == self.registry.serving:
+            raise ModelInUse(
+                f"{model_id} is the model in use and cannot be removed; activate another model first"
+            )
+        if model_id == self.registry.target:
+            raise ModelInUse(
+                f"{model_id} is being switched to and cannot be removed; activate the model in use "
+                "again to call the switch off first"
+            )
+        try:
+            self._trash(Path(bundle.path))
+        except (TrashError, OSError) as exc:
+            raise LibraryError(f"{title} was not removed: {exc}") from exc
+        trashed = [Path(bundle.path)]
+        self.registry.unload(model_id)
+        self._vectors.evict(model_id)
+        index_file = self._vectors.path_for(model_id)
+        if index_file.exists():
+            try:
+                self._trash(index_file)
+                trashed.append(index_file)
+            except (TrashError, OSError):
+                index_file.unlink(missing_ok=True)  # derived from the catalog's vectors: never needed alone
+        dropped = self._catalog.vector_counts().get(model_id, 0)
+        self._catalog.forget_model(model_id)
+        return Removal(model_id, title, trashed, dropped)
+
+    # -- what a switch costs -----------------------------------------------------------------------------
+
+    def activation_cost(self, ref: str) -> ActivationCost:
+        bundle = self.find(ref)
+        entry = describe(bundle)
+        pending = 0 if entry.id == self.registry.serving else self._catalog.count_pending(entry.id)
+        n_images = self._catalog.count_pending(None)
+        if pending == 0:
+            return ActivationCost(entry.id, 0, n_images, None, measured=False, immediate=True)
+        rate, measured = self._rate_for(entry)
+        return ActivationCost(entry.id, pending, n_images, pending / rate, measured, immediate=False)
+
+    def record_rate(self, model_id: str, images_per_s: float) -> None:
+        """A rate indexing measured (what activation_cost scales to other models)."""
+        self._catalog.record_embed_rate(model_id, images_per_s)
+
+    def _rate_for(self, entry: InstalledModel) -> tuple[float, bool]:
+        recorded = self._catalog.embed_rate()
+        if recorded is not None:
+            model_id, rate = recorded
+            if model_id == entry.id or entry.compute is None:
+                return rate, True
+            try:
+                measured_on = describe(bundle_for(self.models_dir, model_id)).compute
+            except NoModelError:
+                measured_on = None
+            if measured_on:
+                return rate * measured_on / entry.compute, True
+            return rate, True
+        scale = DEIT_S_COMPUTE / entry.compute if entry.compute else 1.0
+        return GUESSED_RATE * scale, False
 
 
 def checked_device(device: str | None) -> str | None:

@@ -2,7 +2,11 @@
 
 Crash safety comes from the batch transaction: a batch's vectors and its rows' status commit together,
 so after a kill the catalog holds whole batches only, and the next run picks up the rest (pending =
-no vector from the target model yet).
+no vector from the target model yet). A file whose decode kills the process is caught by the markers
+of library.decoding, so it cannot stop every later run at the same place.
+
+Memory: decoded pixels are bounded by `memory_budget` (library.budget), decodes wait for room rather
+than start; the tensors waiting for the model (the prefetch window) take at most a quarter of it.
 
 Threads: `run()` on the indexing thread, which alone runs the model; the decode pool only reads and
 decodes files, and never touches the catalog or the embedder.
@@ -27,9 +31,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from irt_desktop.images import DEFAULT_MAX_PIXELS
+from irt_desktop.library.budget import MemoryBudget
 from irt_desktop.library.catalog import Catalog, Tx
-from irt_desktop.library.decode import Decoded, Tensorizer, decode_file
-from irt_desktop.library.records import IndexProgress
+from irt_desktop.library.decode import DEFAULT_MAX_FILE_BYTES, Decoded, Tensorizer
+from irt_desktop.library.decoding import (
+    DEFAULT_MEMORY_BUDGET,
+    DecodeStage,
+    next_retry,
+    settle_leftovers,
+    suspects_last,
+)
+from irt_desktop.library.records import FailureKind, IndexProgress
 
 if TYPE_CHECKING:
     from irt_desktop.retrieval.serving import DescriptorModel as Embedder
@@ -46,6 +59,12 @@ class PipelineConfig:
     prefetch_batches: int = 2
     # Lower the decode threads' priority (Linux: per-thread nice) so the model keeps its cores.
     nice_decoders: bool = True
+    # Bytes of decoded pixels all decodes together may hold (default 1.5 GB); a file that needs more
+    # alone is failed, and a decode that needs over a quarter of it runs alone.
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    # Per-file caps, both checked before any pixel is decoded.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def workers_for(self, device: str) -> int:
         if self.decode_workers > 0:
@@ -96,18 +115,24 @@ class EmbeddingPipeline:
         pause: threading.Event | None = None,
     ) -> PipelineResult:
         result = PipelineResult()
-        total = len(todo)
+        if not todo:
+            return result
+        crashed = set(settle_leftovers(self.catalog, self._transaction))
+        result.failed += len(crashed)
+        items = suspects_last(self.catalog, [t for t in todo if t[0] not in crashed])
+        total = len(items)
         if not total:
             return result
         cfg = self.config
         batch_size = max(1, cfg.batch_size)
         workers = cfg.workers_for(self.embedder.device)
-        window = max(workers, batch_size * max(1, cfg.prefetch_batches))
+        window, decode_budget = self._window(workers, batch_size)
         started = time.monotonic()
         done = 0
         initializer = _lower_priority if cfg.nice_decoders and self.embedder.device == "cpu" else None
-        pending = iter(todo)
+        pending = deque(items)
         inflight: deque[Future[Decoded]] = deque()
+        batch: list[Decoded] = []
         current = ""
 
         def report(phase: str = "embed") -> None:
@@ -123,35 +148,52 @@ class EmbeddingPipeline:
                 time.sleep(0.05)
             return cancel is not None and cancel.is_set()
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="irt-decode", initializer=initializer) as pool:
+        budget = MemoryBudget(decode_budget)
+        # The markers' connection closes after the pool, whose running decodes end their markers first.
+        with (
+            contextlib.closing(self.catalog.decode_marks(os.getpid())) as marks,
+            ThreadPoolExecutor(workers, thread_name_prefix="irt-decode", initializer=initializer) as pool,
+        ):
+            stage = DecodeStage(
+                self.tensorize, budget, marks, max_pixels=cfg.max_pixels, max_bytes=cfg.max_file_bytes
+            )
 
             def refill() -> None:
-                while len(inflight) < window:
-                    item = next(pending, None)
-                    if item is None:
+                while len(inflight) < window and pending:
+                    if pending[0][2] and (inflight or batch):
+                        # A suspect starts only once all before it is committed: if it kills the
+                        # process, nothing else is lost.
                         return
-                    inflight.append(pool.submit(decode_file, item[0], item[1], self.tensorize))
+                    inflight.append(pool.submit(stage.decode, *pending.popleft()))
 
             refill()
-            batch: list[Decoded] = []
             try:
                 while inflight:
                     if stopped():
                         result.cancelled = True
                         break
-                    decoded = inflight.popleft().result()
+                    batch.append(inflight.popleft().result())
                     refill()
-                    batch.append(decoded)
                     if len(batch) >= batch_size or not inflight:
-                        current = todo[min(done + len(batch), total) - 1][1]
+                        current = items[min(done + len(batch), total) - 1][1]
                         self._commit(batch, result)
                         done += len(batch)
-                        batch = []
+                        batch.clear()
                         report()
+                        refill()
             finally:
                 for f in inflight:
                     f.cancel()
         return result
+
+    def _window(self, workers: int, batch_size: int) -> tuple[int, int]:
+        """(images decoded ahead of the model, bytes left for decoding): the decoded tensors waiting
+        for the model take at most a quarter of the memory budget."""
+        cfg = self.config
+        tensor = self.tensorize.tensor_bytes
+        window = max(workers, batch_size * max(1, cfg.prefetch_batches))
+        window = min(window, max(batch_size, cfg.memory_budget // 4 // tensor))
+        return window, max(cfg.memory_budget - window * tensor, cfg.memory_budget // 2)
 
     def _current_embedder(self) -> Embedder:
         if self._refresh is not None:
@@ -170,6 +212,8 @@ class EmbeddingPipeline:
             vectors = self.embedder.embed_array(np.stack([d.tensor for d in good]))
         now = time.time()
         catalog = self.catalog
+        transient = [d.image_id for d in batch if d.tensor is None and d.kind == FailureKind.TRANSIENT]
+        failed_before = catalog.failed_attempts(transient) if transient else {}
         with self._transaction() as tx:
             seq = catalog.next_seq(tx)
             kept_ids, kept_vecs = [], []
@@ -181,6 +225,7 @@ class EmbeddingPipeline:
                     size=d.size,
                     mtime_ns=d.mtime_ns,
                     quick_hash=d.quick_hash,
+                    full_hash=d.full_hash,
                     width=d.width,
                     height=d.height,
                     exif_taken=d.exif_taken,
@@ -197,7 +242,10 @@ class EmbeddingPipeline:
                         size=d.size,
                         mtime_ns=d.mtime_ns,
                         quick_hash=d.quick_hash,
+                        full_hash=d.full_hash,
                         at=now,
+                        kind=d.kind or FailureKind.PERMANENT,
+                        retry_at=next_retry(failed_before.get(d.image_id, 0), now),
                     )
                     result.failed += 1
             ids = np.asarray(kept_ids, np.int64)

@@ -16,8 +16,19 @@ class ImageStatus(StrEnum):
 
     PENDING = "pending"  # scanned, not embedded yet (or its content changed)
     OK = "ok"  # decoded and embedded (by some model)
-    FAILED = "failed"  # could not be decoded; retried once the file changes
+    FAILED = "failed"  # could not be decoded; see FailureKind for when it is tried again
     DELETED = "deleted"  # gone from disk (or excluded); kept a while so a move back keeps its vectors
+
+
+class FailureKind(StrEnum):
+    """Why a failed file is or is not tried again; the values are what the catalog stores."""
+
+    # The file itself is the problem (not an image, too large, truncated, crashed the decoder): tried
+    # again only once its size or modification time changes.
+    PERMANENT = "permanent"
+    # The problem may pass (permission denied, an I/O error, the file vanished mid-read): tried again
+    # on a later scan, with a growing wait between attempts.
+    TRANSIENT = "transient"
 
 
 class RootStatus(StrEnum):
@@ -40,6 +51,7 @@ class Root:
     n_images: int
     n_failed: int
     n_pending: int = 0
+    n_skipped: int = 0  # names the scans left out (Library.skipped())
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,21 @@ class Failure:
     image_id: int
     path: Path
     reason: str
+    kind: FailureKind = FailureKind.PERMANENT
+    # Transient failures: when the next scan may try again (None: at the next scan); and how many
+    # attempts have failed since the file last changed.
+    retry_at: datetime | None = None
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A name a scan left out and why (not UTF-8, too long, an unreadable folder, a symlink not followed,
+    not a regular file). `path` is for showing: bytes that are not UTF-8 appear as \\xNN escapes."""
+
+    path: str
+    reason: str
+    root_id: int
 
 
 @dataclass(frozen=True)
@@ -98,8 +125,12 @@ class ScanReport:
     copied: int = 0
     deleted: int = 0
     offline_roots: list[int] = field(default_factory=list)
-    skipped_names: int = 0
+    skipped_names: int = 0  # names left out (Library.skipped() lists them)
     excluded: int = 0  # files and folders left out by exclude patterns (a folder counts once)
+    retried: int = 0  # transient failures whose wait was over: pending again
+    # Folders under which nothing was taken for deleted: a mount point (or the root) that is unmounted,
+    # offline or another file system than before, or holds far fewer photos than catalogued.
+    held: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -133,10 +164,50 @@ class LibraryStatus:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """How a near-copy threshold was derived for one model on one library."""
+
+    model_id: str
+    threshold: float
+    # Scores of a sample of the library's photos against their own re-encodings, resizes and crops.
+    copy_scores: list[float]
+    # Scores of the same photos against their nearest other photo (what a true non-copy reaches).
+    other_scores: list[float]
+    sample: int
+    how: str
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """One group of one kind, the suggested keeper first."""
+
+    kind: str  # 'exact' (same bytes) | 'near' (the same photo re-encoded, resized, cropped, rotated)
+    members: list[ImageInfo]
+    # Why members[0] is kept (the keep rule, in order, for a tooltip).
+    keep_reason: str = ""
+    # Per member: its score against the keeper (1.0 for the keeper and for exact copies).
+    scores: list[float] = field(default_factory=list)
+    # Per member: how it matched the keeper ('', 'rotated', 'mirrored').
+    how: list[str] = field(default_factory=list)
+    # Per member: the paired camera JPEG of a RAW (one photo: never a trash candidate on its own).
+    paired: list[Path | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class DuplicateReport:
-    # Byte-identical files (same quick hash and size, confirmed by a full-content hash).
+    # Byte-identical files (same quick hash and size, confirmed by a full-content hash), keeper first.
     exact: list[list[ImageInfo]]
-    # Visually near-identical images: connected groups of pairs scoring >= threshold, exact copies
-    # collapsed to one member so the two lists do not repeat each other.
+    # Near copies: every member within the threshold of every other (complete linkage, never a chain),
+    # exact copies collapsed to one member so the two lists do not repeat each other; keeper first.
     near: list[list[ImageInfo]]
     threshold: float = 0.95
+    groups: list[DuplicateGroup] = field(default_factory=list)
+    calibration: Calibration | None = None
+    # RAW + camera JPEG pairs (same folder and name): one photo, shown together, never trashed as copies.
+    pairs: list[list[ImageInfo]] = field(default_factory=list)
+    # Whether rotated and mirrored copies were looked for (the library's photos decoded and embedded).
+    rotations_checked: bool = False
+    keep_folders: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[DuplicateGroup]:
+        return [g for g in self.groups if g.kind == kind]

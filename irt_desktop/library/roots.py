@@ -42,6 +42,8 @@ class Roots:
                 if root.path == target or (root.recursive and is_under(target, root.path)):
                     if root.path == target and recursive and not root.recursive:
                         catalog.make_root_recursive(tx, root.id)
+                    if root.path == target and follow_symlinks and not root.follow_symlinks:
+                        catalog.set_root_follow_symlinks(tx, root.id, True)
                     return root.id
             root_id = catalog.insert_root(
                 tx, target, recursive=recursive, follow_symlinks=follow_symlinks, network=network
@@ -69,6 +71,7 @@ class Roots:
             pending = {
                 rid: c.get(ImageStatus.PENDING, 0) + c.get(ImageStatus.OK, 0) for rid, c in counts.items()
             }
+        skipped = self._catalog.skipped_counts()
         out = []
         for row in self._catalog.root_rows():
             c = counts.get(row.id, {})
@@ -93,6 +96,7 @@ class Roots:
                     n_images=sum(c.values()),
                     n_failed=n_failed,
                     n_pending=n_pending,
+                    n_skipped=skipped.get(row.id, 0),
                 )
             )
         return out

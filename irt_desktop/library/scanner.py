@@ -2,7 +2,12 @@
 
 A scan never deletes what it could not see: an unreachable root is marked offline, an unreadable
 sub-folder keeps its rows, and an empty root folder that used to hold photos is taken for an unmounted
-drive. Moves and renames are recognised by quick hash + size and keep their row id, so their vectors stay.
+drive. Nor what is on a drive that is not there: the root and the mount points under it are checked
+against the file systems the catalog remembers (library/mounts.py), and nothing under one that is
+unmounted, offline, replaced or far emptier than catalogued is taken for deleted. The walk itself (and
+the names it has to skip, which are recorded for `Library.skipped()`) is library/walk.py. Moves and
+renames keep their row id, so their vectors stay, and copies share vectors, only when the
+full-content hash agrees (library/identity.py: the quick hash + size only proposes candidates).
 
 Threads: the indexing thread (the Indexer runs one scan at a time); files are hashed before the write
 transaction, so other threads' reads and searches are never held up by disk I/O.
@@ -19,109 +24,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from irt_desktop.images import is_image_path
+from irt_desktop.library import mounts
 from irt_desktop.library.catalog import Catalog, NewFile, StoredImage, Tx
-from irt_desktop.library.excludes import NONE, ExcludeRules, relative
+from irt_desktop.library.excludes import NONE, ExcludeRules
 from irt_desktop.library.folders import RootRow, is_junk_name, is_under
-from irt_desktop.library.hashing import quick_hash_file
+from irt_desktop.library.identity import gather
 from irt_desktop.library.records import ImageStatus, ScanReport
+from irt_desktop.library.walk import NOT_UTF8, Listing, SeenCallback, not_regular, storable, walk
+from irt_desktop.library.walk import SYMLINK as _SYMLINK
 
-_WIN_HIDDEN = 0x2  # FILE_ATTRIBUTE_HIDDEN
-
-SeenCallback = Callable[[int, str], None]
-
-
-def _hidden_on_windows(entry: os.DirEntry) -> bool:
-    attrs = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)
-    return bool(attrs & _WIN_HIDDEN)
-
-
-@dataclass
-class Listing:
-    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (size, mtime_ns)
-    # Folders that could not be read: nothing under them may be taken for deleted.
-    unlisted: list[str] = field(default_factory=list)
-    skipped_names: int = 0
-    excluded: int = 0  # files and folders left out by the user's exclude patterns
-
-    def hides(self, path: str) -> bool:
-        return any(is_under(path, d) for d in self.unlisted)
-
-
-def walk(
-    top: str,
-    listing: Listing,
-    *,
-    recursive: bool,
-    follow_symlinks: bool,
-    cancel: threading.Event | None = None,
-    on_seen: SeenCallback | None = None,
-    exclude: ExcludeRules = NONE,
-    base: str | None = None,
-) -> None:
-    """Add the image files under `top` to `listing`; never raises for unreadable folders.
-
-    `exclude` is matched relative to `base` (the root; default `top`), one entry at a time: the caller
-    checks that `top` itself and the folders above it are not excluded."""
-    base = top if base is None else base
-    visited: set[tuple[int, int]] = set()
-    stack = [top]
-    while stack:
-        if cancel is not None and cancel.is_set():
-            listing.unlisted.append(top)  # an interrupted walk proves nothing about what is missing
-            return
-        folder = stack.pop()
-        try:
-            st = os.stat(folder)
-            key = (st.st_dev, st.st_ino)
-            if key in visited:  # a symlink loop, or two links to one folder
-                continue
-            visited.add(key)
-            entries = list(os.scandir(folder))
-        except OSError:
-            listing.unlisted.append(folder)
-            continue
-        for entry in entries:
-            name = entry.name
-            if is_junk_name(name):
-                continue
-            try:
-                if entry.is_symlink() and not follow_symlinks:
-                    continue
-                if os.name == "nt" and _hidden_on_windows(entry):
-                    continue
-                if entry.is_dir(follow_symlinks=follow_symlinks):
-                    if recursive:
-                        if exclude and exclude.matches(relative(entry.path, base), True):
-                            listing.excluded += 1
-                        else:
-                            stack.append(entry.path)
-                    continue
-                if not is_image_path(name):
-                    continue
-                if exclude and exclude.matches(relative(entry.path, base), False):
-                    listing.excluded += 1
-                    continue
-                st = entry.stat(follow_symlinks=follow_symlinks)
-            except OSError:
-                continue  # vanished or unreadable entry: the next scan will see it again
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            path = entry.path
-            if not _storable(path):
-                listing.skipped_names += 1
-                continue
-            listing.files[path] = (st.st_size, st.st_mtime_ns)
-            if on_seen is not None:
-                on_seen(len(listing.files), path)
-
-
-def _storable(path: str) -> bool:
-    # A name that is not valid UTF-8 (possible on Linux) cannot be stored as SQLite text.
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+__all__ = ["Listing", "ScanOutcome", "Scanner", "SeenCallback", "walk"]
 
 
 @dataclass
@@ -135,9 +47,19 @@ class ScanOutcome:
 @dataclass
 class _Diff:
     new: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, root id, size, mtime
-    changed: list[tuple[StoredImage, int, int]] = field(default_factory=list)
+    changed: list[tuple[str, StoredImage, int, int]] = field(default_factory=list)  # path, row, size, mtime
     reappeared: list[tuple[StoredImage, int, int]] = field(default_factory=list)
     missing: list[StoredImage] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)  # the paths of `missing`
+    retry: list[int] = field(default_factory=list)  # transient failures whose wait is over
+
+
+@dataclass
+class _Guarded:
+    root_id: int
+    regions: list[str] | None  # None: the whole root
+    result: mounts.Guarded
+    skipped: list[tuple[str, str]] | None  # None: the walk was interrupted, keep what is recorded
 
 
 # Runs inside the scan's write transaction with (removed ids, restored ids), to update FAISS in step.
@@ -151,6 +73,7 @@ class Scanner:
         transaction: Callable[[], contextlib.AbstractContextManager[Tx]] | None = None,
         on_changes: ChangeHook | None = None,
         exclude: ExcludeRules = NONE,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self._transaction = transaction or catalog.transaction
@@ -158,6 +81,9 @@ class Scanner:
         # Excluded files are left out of the listing, so rows already catalogued for them count as
         # missing and are soft-deleted like files that went away (and revived if the pattern goes).
         self.exclude = exclude
+        # Called before a scan that found something to change writes it (the indexer loads the saved
+        # FAISS indexes then, so the change reaches them and their files can be saved current).
+        self.prepare = prepare
 
     # -- entry points ----------------------------------------------------------------------------------
 
@@ -171,6 +97,9 @@ class Scanner:
         diff = _Diff()
         seen_total = 0
         scanned: list[int] = []
+        guarded: list[_Guarded] = []
+        probe = mounts.new_probe()
+        at = time.time()
 
         def counted(n: int, path: str) -> None:
             if on_seen is not None:
@@ -203,9 +132,12 @@ class Scanner:
                 self.catalog.set_root_online(root.id, False)
                 outcome.report.offline_roots.append(root.id)
                 continue
+            guarded.append(self._guard(root, listing, rows, None, probe, at, outcome.report))
             self._diff(root, listing, rows, diff, outcome.report)
             scanned.append(root.id)
+        self._prepare(diff)
         self._apply(diff, outcome)
+        self._remember(guarded, at)
         self.catalog.record_scan(online=(), scanned=scanned, at=time.time())
         outcome.touched_roots.update(scanned)
         return outcome
@@ -216,16 +148,26 @@ class Scanner:
         diff = _Diff()
         regions = _outermost(sorted({os.path.normpath(p) for p in paths}))
         whole: list[int] = []  # roots re-scanned in full (a root that came back online)
+        guarded: list[_Guarded] = []
+        probe = mounts.new_probe()
+        at = time.time()
         for root in roots:
             mine = [p for p in regions if is_under(p, root.path)]
             if not mine or not self._reachable(root, outcome):
                 continue
             listing = Listing()
             rows: dict[str, StoredImage] = {}
+            looked: list[str] = []
             for region in mine:
                 rel = os.path.relpath(region, root.path)
                 if rel != "." and any(is_junk_name(part) for part in rel.split(os.sep)):
                     continue
+                if not storable(region):
+                    # Not UTF-8: nothing at or under it can be in the catalog (or asked about in SQL).
+                    if root.covers(region) and (os.path.isdir(region) or is_image_path(region)):
+                        listing.skip(region, NOT_UTF8)
+                    continue
+                looked.append(region)
                 is_dir = os.path.isdir(region)
                 if self.exclude.excludes_path(region, root.path, is_dir):
                     pass  # nothing listed: its catalogued rows (if any) go as missing
@@ -239,19 +181,17 @@ class Scanner:
                             exclude=self.exclude,
                             base=root.path,
                         )
-                elif root.covers(region) and is_image_path(region) and _storable(region):
-                    try:
-                        st = os.stat(region, follow_symlinks=root.follow_symlinks)
-                    except OSError:
-                        st = None
-                    if st is not None and stat.S_ISREG(st.st_mode):
-                        listing.files[region] = (st.st_size, st.st_mtime_ns)
+                elif root.covers(region) and is_image_path(region):
+                    self._list_file(root, region, listing)
                 rows.update(self.catalog.images_under(root.id, region))
             listing.files = {p: v for p, v in listing.files.items() if root.covers(p)}
+            guarded.append(self._guard(root, listing, rows, looked, probe, at, outcome.report))
             self._diff(root, listing, rows, diff, outcome.report)
             outcome.touched_roots.add(root.id)
             whole.extend([root.id] if root.path in mine else [])
+        self._prepare(diff)
         self._apply(diff, outcome)
+        self._remember(guarded, at)
         self.catalog.record_scan(online=outcome.touched_roots, scanned=whole, at=time.time())
         return outcome
 
@@ -271,12 +211,66 @@ class Scanner:
         return ok
 
     @staticmethod
+    def _list_file(root: RootRow, path: str, listing: Listing) -> None:
+        """One file the watcher reported: listed if it is a regular file (stat only, never opened)."""
+        try:
+            st = os.stat(path, follow_symlinks=root.follow_symlinks)
+        except OSError:
+            return  # gone: its row (if any) counts as missing
+        if stat.S_ISLNK(st.st_mode):
+            listing.skip(path, _SYMLINK)
+        elif not stat.S_ISREG(st.st_mode):
+            listing.skip(path, not_regular(st.st_mode))
+        else:
+            listing.files[path] = (st.st_size, st.st_mtime_ns)
+
+    def _guard(
+        self,
+        root: RootRow,
+        listing: Listing,
+        rows: dict[str, StoredImage],
+        regions: list[str] | None,
+        probe: mounts.Probe,
+        at: float,
+        report: ScanReport,
+    ) -> _Guarded:
+        """Hold back deletions under file systems that are away or not the ones catalogued (mounts.py)."""
+        if root.path in listing.unlisted:  # an interrupted walk: it proves nothing, records nothing
+            return _Guarded(root.id, regions, mounts.Guarded([], [], []), None)
+        exclude = self.exclude
+        guard = mounts.MountGuard(
+            root.path,
+            self.catalog.mount_records(root.id),
+            recursive=root.recursive,
+            probe=probe,
+            excluded=(lambda p: exclude.excludes_path(p, root.path, False)) if exclude else None,
+        )
+        live = [p for p, r in rows.items() if r.status != ImageStatus.DELETED]
+        result = guard.check(listing.files, live, listing.mounts, regions, at)
+        listing.unlisted.extend(result.held)
+        report.held.extend(result.held)
+        return _Guarded(root.id, regions, result, listing.skipped)
+
+    def _prepare(self, diff: _Diff) -> None:
+        if self.prepare is not None and (diff.new or diff.changed or diff.reappeared or diff.missing):
+            self.prepare()
+
+    def _remember(self, guarded: list[_Guarded], at: float) -> None:
+        """After the scan's changes: what file systems were seen, and what names were skipped."""
+        for g in guarded:
+            if g.result.keep or g.result.drop:
+                self.catalog.save_mount_records(g.root_id, g.result.keep, g.result.drop, at)
+            if g.skipped is not None:
+                self.catalog.replace_skipped(g.root_id, g.regions, g.skipped, at)
+
+    @staticmethod
     def _diff(
         root: RootRow, listing: Listing, rows: dict[str, StoredImage], diff: _Diff, report: ScanReport
     ) -> None:
         report.seen += len(listing.files)
         report.skipped_names += listing.skipped_names
         report.excluded += listing.excluded
+        now = time.time()
         for path, (size, mtime_ns) in listing.files.items():
             row = rows.get(path)
             if row is None:
@@ -284,41 +278,34 @@ class Scanner:
             elif row.status == ImageStatus.DELETED:
                 diff.reappeared.append((row, size, mtime_ns))
             elif (row.size, row.mtime_ns) != (size, mtime_ns):
-                diff.changed.append((row, size, mtime_ns))
+                diff.changed.append((path, row, size, mtime_ns))
+            elif row.status == ImageStatus.FAILED and row.retry_at is not None and row.retry_at <= now:
+                diff.retry.append(row.id)
             else:
                 report.unchanged += 1
         for path, row in rows.items():
             if row.status != ImageStatus.DELETED and path not in listing.files and not listing.hides(path):
                 diff.missing.append(row)
+                diff.gone.add(path)
 
     def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
         report = outcome.report
         catalog = self.catalog
         # Hashing reads files: done before the write transaction so it does not hold the lock during I/O.
-        candidates = catalog.sizes_with_hash(size for _, _, size, _ in diff.new)
-        new_hashes: dict[str, str] = {}
-        for path, _, size, _ in diff.new:
-            if size in candidates:
-                h = _try_hash(path)
-                if h is not None:
-                    new_hashes[path] = h
-        touched: set[int] = set()
-        for row, size, _ in diff.changed:
-            if row.quick_hash is not None and row.size == size:
-                # same size: a touch or an EXIF-only rewrite by a tool keeps content; check
-                stored = catalog.image_path(row.id)
-                if stored is not None and _try_hash(stored) == row.quick_hash:
-                    touched.add(row.id)
-
-        missing_by_key: dict[tuple[str, int], list[StoredImage]] = {}
+        ev = gather(catalog, diff.new, diff.changed, diff.gone)
+        missing_by_key: dict[tuple[str, int, str], list[StoredImage]] = {}
         for row in diff.missing:
-            if row.quick_hash is not None:
-                missing_by_key.setdefault((row.quick_hash, row.size), []).append(row)
+            if row.quick_hash is not None and row.full_hash is not None:
+                missing_by_key.setdefault((row.quick_hash, row.size, row.full_hash), []).append(row)
         now = time.time()
         used: set[int] = set()
         with self._transaction() as tx:
-            for row, size, mtime_ns in diff.changed:
-                if row.id in touched:
+            for image_id, full in ev.filled.items():
+                catalog.set_full_hash(tx, image_id, full)
+            catalog.retry_failed(tx, diff.retry, now)
+            report.retried += len(diff.retry)
+            for _, row, size, mtime_ns in diff.changed:
+                if row.id in ev.touched:
                     catalog.touch_image(tx, row.id, mtime_ns, now)
                     report.unchanged += 1
                     continue
@@ -336,16 +323,16 @@ class Scanner:
                     report.new += 1
             inserts: list[NewFile] = []
             for path, root_id, size, mtime_ns in diff.new:
-                h = new_hashes.get(path)
-                if h is not None:
-                    moved = [r for r in missing_by_key.get((h, size), []) if r.id not in used]
+                h, full = ev.quick.get(path), ev.full.get(path)
+                if h is not None and full is not None:
+                    moved = [r for r in missing_by_key.get((h, size, full), []) if r.id not in used]
                     if moved:
                         row = moved[0]
                         used.add(row.id)
                         catalog.move_image(tx, row.id, path, root_id, mtime_ns, now)
                         report.moved += 1
                         continue
-                    source = _match(catalog.images_by_hash(tx, h, size), used)
+                    source = _match(catalog.images_with_content(tx, h, size, full), used)
                     if source is not None and source[1] == ImageStatus.DELETED:
                         used.add(source[0])
                         catalog.revive_image(tx, source[0], mtime_ns, now, path=path, root_id=root_id)
@@ -357,7 +344,7 @@ class Scanner:
                         outcome.restored_ids.append(new_id)
                         report.copied += 1
                         continue
-                inserts.append((root_id, path, size, mtime_ns, h))
+                inserts.append((root_id, path, size, mtime_ns, h, full))
             catalog.insert_new_images(tx, inserts, now)
             report.new += len(inserts)
             gone = [r.id for r in diff.missing if r.id not in used]
@@ -375,13 +362,6 @@ def _outermost(paths: list[str]) -> list[str]:
         if not out or not is_under(p, out[-1]):
             out.append(p)
     return out
-
-
-def _try_hash(path: str) -> str | None:
-    try:
-        return quick_hash_file(path)
-    except OSError:
-        return None
 
 
 def _match(rows: list[tuple[int, ImageStatus]], used: set[int]) -> tuple[int, ImageStatus] | None:

@@ -69,6 +69,51 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE images ADD COLUMN full_hash TEXT",
         "CREATE INDEX images_quick_hash ON images(quick_hash, size)",
     ],
+    # 3: the file systems each root was on when last seen (the root itself and the mount points under
+    # it), so a scan tells an unmounted or replaced one from deleted photos; and the names scans had to
+    # skip (not UTF-8, too long, unreadable folders, symlinks not followed, files that are not regular).
+    [
+        """CREATE TABLE root_mounts (
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            device INTEGER NOT NULL,
+            inode INTEGER NOT NULL,
+            mount INTEGER NOT NULL,
+            seen_at REAL NOT NULL,
+            away_since REAL,
+            PRIMARY KEY (root_id, path)
+        )""",
+        """CREATE TABLE skipped_files (
+            path TEXT PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        )""",
+        "CREATE INDEX skipped_files_root ON skipped_files(root_id)",
+    ],
+    # 4: failures carry a kind (transient ones are retried with backoff); a file being decoded is marked
+    # first, so one that kills the process is known on the next run (`unfinished` counts such attempts).
+    [
+        "ALTER TABLE images ADD COLUMN failure_kind TEXT",
+        "ALTER TABLE images ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE images ADD COLUMN retry_at REAL",
+        "ALTER TABLE images ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX images_unfinished ON images(id) WHERE unfinished > 0",
+        """CREATE TABLE decoding (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            pid INTEGER NOT NULL,
+            alone INTEGER NOT NULL DEFAULT 0,
+            started_at REAL NOT NULL
+        )""",
+        # Failures recorded before kinds existed: read errors may pass, so they are tried at the next scan.
+        """UPDATE images SET attempts = 1,
+            failure_kind = CASE WHEN reason IN ('permission denied', 'file not found')
+                OR reason LIKE 'cannot read%' OR reason LIKE 'cannot open%'
+                THEN 'transient' ELSE 'permanent' END,
+            retry_at = CASE WHEN reason IN ('permission denied', 'file not found')
+                OR reason LIKE 'cannot read%' OR reason LIKE 'cannot open%' THEN 0 END
+            WHERE status = 'failed'""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

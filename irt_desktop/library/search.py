@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from irt_desktop.library.models import ModelRegistry
 from irt_desktop.library.records import ImageStatus, SearchHit
 from irt_desktop.library.vector_cache import VectorCache
 from irt_desktop.library.vector_index import VectorIndex
+from irt_desktop.library.walk import not_regular
 
 Query = Path | str | bytes | bytearray | memoryview | Image.Image
 Box = tuple[int, int, int, int]
@@ -38,6 +40,7 @@ def load_query(query: Query, *, min_side: int, crop: Box | None = None) -> Image
         elif isinstance(query, bytes | bytearray | memoryview):
             im = open_image(io.BytesIO(bytes(query)), min_side=side)
         elif isinstance(query, str | os.PathLike):
+            _refuse_non_regular(Path(query))
             im = open_image(Path(query), min_side=side)
         else:
             raise TypeError(f"cannot search by a {type(query).__name__}; give a path, bytes or a PIL image")
@@ -50,6 +53,18 @@ def load_query(query: Query, *, min_side: int, crop: Box | None = None) -> Image
             raise QueryError(f"crop box {crop} does not fit in the {w}x{h} query image", "bad crop box")
         im = im.crop((left, top, right, bottom))
     return im
+
+
+def _refuse_non_regular(path: Path) -> None:
+    """A FIFO, socket or device named like a photo would block (or never end) the read: refused on its
+    type alone, before anything opens it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: open_image says so in its own words
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else not_regular(mode)
+        raise QueryError(f"cannot read the query image: {path} is {what}", what)
 
 
 def search_vector(

@@ -5,6 +5,11 @@ Threads: any thread may call any method. All state sits behind one re-entrant lo
 Every change that touches both the catalog and an in-memory index happens under `mutation()`: the index
 lock, then the SQLite write transaction, never the other way round. So a saved index always matches
 the catalog rows its header names, and an index loaded by another thread never misses a change.
+
+Files: only a holder of the library's writer lock writes `vectors/*.faiss`. A writer holds it anyway; a
+reader (search beside a running indexer) saves a rebuilt index only if it can take the lock without
+waiting, and otherwise keeps it in memory for its own use. A save that fails (disk full, read-only) is
+logged and skipped: the file is a cache, rebuilt from the catalog the next time.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from irt_desktop.library.catalog import Catalog, Tx
 from irt_desktop.library.errors import NoModelError
+from irt_desktop.library.lock import WriterLock
 from irt_desktop.library.model_store import no_model_message
 from irt_desktop.library.vector_index import EXACT_MAX, IndexFileError, VectorIndex
 from irt_desktop.paths import LibraryLayout
@@ -34,9 +40,16 @@ SAVE_ALWAYS_MAX = 200_000
 
 
 class VectorCache:
-    def __init__(self, catalog: Catalog, layout: LibraryLayout, exact_max: int = EXACT_MAX) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        layout: LibraryLayout,
+        exact_max: int = EXACT_MAX,
+        writer_lock: WriterLock | None = None,
+    ) -> None:
         self._catalog = catalog
         self._layout = layout
+        self._writer_lock = writer_lock
         self.exact_max = exact_max
         self._indexes: dict[str, VectorIndex] = {}
         self._dirty: set[str] = set()
@@ -124,6 +137,19 @@ class VectorCache:
                     vi.add(ids, np.stack([found[int(i)] for i in ids]))
                     self._dirty.add(model_id)
 
+    def evict(self, model_id: str) -> None:
+        """Drop the model's index from memory but keep its file (saved first if it changed): a model
+        that no longer serves, kept so that switching back to it is immediate."""
+        with self._lock:
+            vi = self._indexes.get(model_id)
+            if vi is None:
+                return
+            if model_id in self._dirty:
+                with contextlib.suppress(OSError):
+                    self._save(model_id, vi)
+            self._indexes.pop(model_id, None)
+            self._dirty.discard(model_id)
+
     def discard(self, model_id: str) -> None:
         """Forget the model's index: from memory now, from disk too (its model was replaced)."""
         with self._lock:
@@ -144,14 +170,27 @@ class VectorCache:
                 if not vi.suits_size(vi.ntotal, self.exact_max):
                     # Outgrown (or shrunk out of) its kind: rebuilt, and saved as such, from the catalog.
                     self._indexes.pop(model_id)
-                    with contextlib.suppress(OSError):
-                        self.path_for(model_id).unlink()
+                    with self._may_write() as ok:
+                        if ok:
+                            with contextlib.suppress(OSError):
+                                self.path_for(model_id).unlink()
                     self.index_for(model_id)
                     continue
                 self._save(model_id, vi)
 
+    @contextlib.contextmanager
+    def _may_write(self) -> Iterator[bool]:
+        if self._writer_lock is None:
+            yield True
+            return
+        with self._writer_lock.if_free() as ok:
+            yield ok
+
     def _save(self, model_id: str, vi: VectorIndex) -> None:
-        with self._lock:
+        with self._lock, self._may_write() as ok:
+            if not ok:
+                log.debug("not saving the index of %s: another process holds the writer lock", model_id)
+                return
             count, checksum = self._catalog.vector_state(model_id)
             if count != vi.ntotal:
                 # Should not happen; never write a file that claims to match the catalog when it does not.
@@ -160,6 +199,10 @@ class VectorCache:
                 )
                 self._indexes.pop(model_id, None)
                 return
-            vi.save(self.path_for(model_id), count, checksum)
+            try:
+                vi.save(self.path_for(model_id), count, checksum)
+            except OSError as exc:
+                log.warning("could not save the vector index %s: %s", self.path_for(model_id), exc)
+                return
             self._dirty.discard(model_id)
             self._saved_at[model_id] = time.monotonic()

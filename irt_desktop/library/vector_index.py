@@ -10,7 +10,8 @@ recall@10 against exhaustive search reaches RECALL_TARGET on a sample of the col
 File format (`vectors/<model-id>.faiss`): 8-byte magic, 4-byte header length, a JSON header (model id,
 count and checksum of the catalog rows it was built from, payload digest) and the FAISS index serialized
 to bytes. Python does the file I/O, so non-ASCII library paths work wherever Python works, and the write
-is atomic: a temporary file in the same folder, fsync, rename.
+is atomic: a temporary file in the same folder (`.tmp-<pid>-*.faiss`, so a crash's leftover can be told
+from a file being written; library/health.py removes those), given the umask's mode, fsync, rename.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from irt_desktop.fsutil import make_shareable, temp_prefix
 
 MAGIC = b"IRTVIDX1"
 # Exhaustive fp16 search costs ~0.07 ms per 1k vectors on one core of a laptop-class CPU, so the 10 ms
@@ -227,8 +230,9 @@ class VectorIndex:
             }
         ).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".faiss", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix("tmp"), suffix=".faiss", dir=path.parent)
         try:
+            make_shareable(tmp, fd)  # mkstemp's 0600 would hide the file from a shared folder's other users
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + struct.pack("<I", len(header)) + header)
                 f.write(payload)

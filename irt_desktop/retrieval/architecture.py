@@ -96,9 +96,7 @@ class Fit:
             return f"{what} holds no tensors: it is not model weights"
         if self.matched == 0:
             example = f"; missing e.g. {_example(self.missing)}" if self.missing else ""
-            return (
-                f"{self.n_tensors} tensors, 0 match {name}: this is not {name} weights{example}"
-            )
+            return f"{self.n_tensors} tensors, 0 match {name}: this is not {name} weights{example}"
         if self.wrong_shape:
             key, got, want = self.wrong_shape[0]
             return (

@@ -19,6 +19,7 @@ from irt_desktop.retrieval.spec import IMAGENET_MEAN, IMAGENET_STD, ModelSpec
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "IRT", "ModelSpec", "create_backbone"]
 
+
 def create_backbone(spec: ModelSpec, state_dict: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
     """A headless timm ViT at `spec.input_size`.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import platformdirs
 
-from irt_desktop.retrieval.openvino_convert import MIN_AGREEMENT
+from irt_desktop.retrieval.openvino_convert import CACHE_FORMAT, MIN_AGREEMENT
 from irt_desktop.retrieval.openvino_runtime import openvino_version
 
 # A conversion of DeiT-S takes ~6 s here; a child that has not answered in this long is stuck.
@@ -47,7 +47,8 @@ class CompiledModel:
 
 
 def find_compiled(bundle_id: str, precision: str) -> CompiledModel | None:
-    """The cached model, if a valid one is there for this bundle, precision and OpenVINO version."""
+    """The cached model, if a valid one is there for this bundle, requested precision and OpenVINO
+    version."""
     version = openvino_version()
     if version is None:
         return None
@@ -60,13 +61,16 @@ def find_compiled(bundle_id: str, precision: str) -> CompiledModel | None:
     if not (xml.is_file() and (folder / "model.bin").is_file()):
         return None
     if (
-        meta.get("bundle_id") != bundle_id
+        meta.get("format") != CACHE_FORMAT
+        or meta.get("bundle_id") != bundle_id
         or meta.get("openvino") != version
-        or meta.get("precision") != precision
+        or meta.get("requested") != precision
         or float(meta.get("agreement", 0.0)) < MIN_AGREEMENT
     ):
         return None
-    return CompiledModel(xml, bundle_id, precision, float(meta["agreement"]), int(meta["dim"]), version)
+    # `precision` is what serves: the one asked for, or f32 when bf16 moved descriptors too far.
+    served = str(meta.get("precision", precision))
+    return CompiledModel(xml, bundle_id, served, float(meta["agreement"]), int(meta["dim"]), version)
 
 
 class CompileFailed(RuntimeError):

@@ -1,7 +1,8 @@
 """Serving descriptors with OpenVINO on the CPU: a compiled model read from the cache, no torch.
 
-The compiled model holds the whole descriptor (backbone, pooling, PCA, L2), so its output is what the
-torch model gives, and the indexing and search path never imports torch, timm or torchvision.
+The compiled model holds the backbone and the token pooling; the PCA (when the bundle has one) and the L2
+normalisation follow in numpy float32, as in the torch path, so the output is the descriptor and the
+indexing and search path never imports torch, timm or torchvision.
 Conversion (which needs torch) is `openvino_convert`, run in a child process (`openvino_cache`).
 
 Two compiled models serve two kinds of request: a throughput one for indexing batches (one stream per
@@ -62,7 +63,9 @@ class OpenVINOEmbedder:
         precision: str = "f32",
         batch_size: int = 32,
         threads: int | None = None,
+        pca: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
+        """`pca`: (weight out x in, bias out) applied to the pooled features in float32."""
         import openvino as ov
 
         self.spec = spec
@@ -79,14 +82,14 @@ class OpenVINOEmbedder:
         self._throughput = self._compile("THROUGHPUT")
         self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
         # One request per stream, made once. No Python callbacks: a callback needs the GIL on OpenVINO's
-        # stream thread, and a wait() can return before that thread has taken it, so the caller, holding
-        # the GIL, could later free the compiled model while the stream thread still waits for it
-        # (a deadlock seen in conversion children).
+        # stream thread, and destroying the compiled model (which joins those threads while holding the
+        # GIL) then deadlocks (seen in conversion children).
         self._requests = [self._throughput.create_infer_request() for _ in range(self._streams)]
         self._batch_lock = threading.Lock()
         self._latency: Any = None
         self._latency_request: Any = None
         self._query_lock = threading.Lock()
+        self._pca = None if pca is None else (np.asarray(pca[0], np.float32), np.asarray(pca[1], np.float32))
 
     def _compile(self, hint: str) -> Any:
         return self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": hint})
@@ -99,9 +102,20 @@ class OpenVINOEmbedder:
             return np.zeros((0, self.dim), np.float32)
         if n == 1:
             with self._query_lock:
-                return self._run_latency(x)
-        with self._batch_lock:
-            return self._run_streams(x)
+                features = self._run_latency(x)
+        else:
+            with self._batch_lock:
+                features = self._run_streams(x)
+        return self._tail(features)
+
+    def _tail(self, features: np.ndarray) -> np.ndarray:
+        """PCA and L2 in float32 (PCAProjection and F.normalize in the torch path)."""
+        z = features.astype(np.float32, copy=False)
+        if self._pca is not None:
+            weight, bias = self._pca
+            z = z @ weight.T + bias
+        norms = np.linalg.norm(z, axis=1, keepdims=True)
+        return (z / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
     def warm_up(self) -> None:
         """Compile the latency model and run each model once, so the first real query pays nothing."""

@@ -130,14 +130,13 @@ def open_bundle(
             log.warning("%s; torch serves %s", fallback, bundle.id)
     from irt_desktop.retrieval.embedder import Embedder
 
-    embedder = Embedder.from_bundle(
-        bundle, device=device, low_precision=low_precision, batch_size=batch_size
-    )
+    embedder = Embedder.from_bundle(bundle, device=device, low_precision=low_precision, batch_size=batch_size)
     return Served(embedder, "torch", choice.reason if not fallback else "fallback", fallback)
 
 
 def _open_openvino(bundle: Any, low_precision: bool, batch_size: int, compile_if_missing: bool) -> Any:
     from irt_desktop.retrieval.openvino_cache import CompileFailed, compile_in_child, find_compiled
+    from irt_desktop.retrieval.openvino_convert import pca_of
     from irt_desktop.retrieval.openvino_runtime import OpenVINOEmbedder
 
     precision = "bf16" if low_precision and cpu_bf16_native() else "f32"
@@ -147,5 +146,11 @@ def _open_openvino(bundle: Any, low_precision: bool, batch_size: int, compile_if
             raise CompileFailed("the model is not compiled for OpenVINO yet")
         compiled = compile_in_child(Path(bundle.path), bundle.id, precision)
     return OpenVINOEmbedder(
-        compiled.xml, bundle.card.spec, compiled.dim, bundle.id, precision, batch_size=batch_size
+        compiled.xml,
+        bundle.card.spec,
+        compiled.dim,
+        bundle.id,
+        compiled.precision,
+        batch_size=batch_size,
+        pca=pca_of(Path(bundle.path)),
     )

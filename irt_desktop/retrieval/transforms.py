@@ -12,8 +12,15 @@ from torchvision import transforms as T
 
 from irt_desktop.retrieval.spec import RESIZE_RATIO, ModelSpec, resize_side
 
-__all__ = ["RESIZE_RATIO", "LongestSideResize", "eval_transform", "landmark_transform", "resize_side",
-           "train_transform"]
+__all__ = [
+    "RESIZE_RATIO",
+    "LandmarkTransform",
+    "LongestSideResize",
+    "eval_transform",
+    "landmark_transform",
+    "resize_side",
+    "train_transform",
+]
 
 
 def eval_transform(spec: ModelSpec) -> Callable[[Image.Image], torch.Tensor]:
@@ -55,25 +62,92 @@ class LongestSideResize:
         return f"{type(self).__name__}(size={self.size}, multiple={self.multiple})"
 
 
-def landmark_transform(spec: ModelSpec, patch_size: int) -> Callable[[Image.Image], torch.Tensor]:
-    """Test preprocessing for ROxford5k / RParis6k: the longer side to the model's input size, aspect
-    ratio kept (sides rounded to the patch size), no crop, the model's mean/std.
+class LandmarkTransform:
+    """Test preprocessing for ROxford5k / RParis6k, as the revisited protocol's reference loader does it
+    (cirtorch `ImagesFromList`, PAPER.md "Landmark test preprocessing"), then what a ViT needs.
 
-    PAPER.md does not state the landmark test preprocessing. The revisited protocol's reference code
-    (revisitop, cirtorch) resizes the longer side and never crops, the database images being whole
-    scenes and the queries already cut to their bbx: the category-level short-side resize and centre
-    crop would throw away about a quarter of a 4:3 photo (and part of each query box). The longer side
-    is the model's input size, the resolution the paper names for its landmark figures (224 px, 384 px
-    for DeiT-B). The ViT takes the non-square patch grid with resampled position embeddings
-    (model.create_backbone). Batches must then be grouped by shape (training.evaluate does).
+    1. Scale. A database image is shrunk so that its longer side is `size`; a query, already cut to its
+       bbx, by the same factor as its full image would be: the crop gets the longer side
+       `size x max(crop side) / max(full side)`. Objects in queries and in the database are at one scale.
+       Neither is ever enlarged. Both are PIL `thumbnail` with LANCZOS (cirtorch's ANTIALIAS), so the
+       sides are floored and the aspect ratio kept as Pillow keeps it.
+    2. Tensor: ToTensor, the model's mean/std.
+    3. `scale` != 1 (multi-scale descriptors): the tensor is resized by that factor, bilinear without
+       corner alignment, as cirtorch's `extract_ms` does (sides floored).
+    4. Padding. A ViT's patch grid needs both sides a multiple of `multiple` (the patch size): the tensor
+       is padded at the bottom and right with zeros, i.e. with the mean colour, up to the next multiple.
+       The scale stays exactly the reference's; a border of less than one patch is added.
+
+    `size` is the model's input size, the resolution the paper names for its landmark figures (224 px,
+    384 px for DeiT-B). Called with `full_side` by ImageDataset for records with a box.
     """
-    return T.Compose(
-        [
-            LongestSideResize(spec.input_size, patch_size),
-            T.ToTensor(),
-            T.Normalize(spec.mean, spec.std),
-        ]
-    )
+
+    takes_full_side = True
+
+    def __init__(
+        self,
+        size: int,
+        multiple: int = 1,
+        mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+        std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+        scale: float = 1.0,
+    ) -> None:
+        if size < 1 or multiple < 1 or not 0 < scale <= 1:
+            raise ValueError(
+                f"size and multiple must be positive and scale in (0, 1], got {size}, {multiple}, {scale}"
+            )
+        self.size, self.multiple, self.scale = size, multiple, scale
+        self.normalize = T.Normalize(mean, std)
+
+    def target_side(self, longer_side: int, full_side: int | None = None) -> float:
+        """The thumbnail bound of an image (or a crop of a `full_side` image) whose longer side is
+        `longer_side`."""
+        return self.size if full_side is None else self.size * longer_side / full_side
+
+    def resize(self, img: Image.Image, full_side: int | None = None) -> Image.Image:
+        """Step 1: the PIL image at the reference scale (a copy; never enlarged)."""
+        bound = self.target_side(max(img.size), full_side)
+        out = img.copy()
+        out.thumbnail((bound, bound), Image.Resampling.LANCZOS)
+        return out
+
+    def __call__(self, img: Image.Image, full_side: int | None = None) -> torch.Tensor:
+        x = self.normalize(T.functional.to_tensor(self.resize(img, full_side)))
+        if self.scale != 1:
+            x = torch.nn.functional.interpolate(
+                x[None], scale_factor=self.scale, mode="bilinear", align_corners=False
+            )[0]
+        m = self.multiple
+        h, w = x.shape[-2:]
+        pad_h, pad_w = -h % m, -w % m
+        if pad_h or pad_w:
+            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h))
+        return x
+
+    def describe(self) -> str:
+        """What this transform does, in the report's words."""
+        scale = f", then resized x{self.scale:.4g} (bilinear)" if self.scale != 1 else ""
+        return (
+            f"database images shrunk to {self.size} px on the longer side, never enlarged; each query cut "
+            f"to its bbx and shrunk by its full image's factor (longer side {self.size} x crop / full "
+            f"image, never enlarged): cirtorch ImagesFromList, PIL thumbnail (LANCZOS, Pillow's reducing "
+            f"gap 2){scale}; sides "
+            f"padded with the mean colour up to a multiple of {self.multiple} px (the patch grid); EXIF "
+            "orientation ignored (boxes are in the stored pixel grid)"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, multiple={self.multiple}, scale={self.scale})"
+
+
+def landmark_transform(spec: ModelSpec, patch_size: int, scale: float = 1.0) -> LandmarkTransform:
+    """The ROxford5k / RParis6k test preprocessing for a model (see LandmarkTransform).
+
+    PAPER.md does not state it beyond the reference loader; the category-level short-side resize and
+    centre crop would throw away about a quarter of a 4:3 photo (and part of each query box). The ViT
+    takes the non-square patch grid with resampled position embeddings (model.create_backbone); batches
+    are grouped by shape (training.evaluate does)."""
+    return LandmarkTransform(spec.input_size, patch_size, spec.mean, spec.std, scale)
 
 
 def train_transform(spec: ModelSpec) -> Callable[[Image.Image], torch.Tensor]:

@@ -283,8 +283,10 @@ def import_weights(
     if digest in listed:
         provenance = Provenance(Kind.PRETRAINED, verified=True, verified_by="sha256", **common)
     else:
-        why = "sha256 not among the published files the card lists" if listed else (
-            "no published sha256 is recorded for this model"
+        why = (
+            "sha256 not among the published files the card lists"
+            if listed
+            else ("no published sha256 is recorded for this model")
         )
         provenance = Provenance(Kind.IMPORTED, verified=False, verified_by=why, **common)
     title = card.title or card.name

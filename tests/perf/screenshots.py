@@ -6,8 +6,11 @@
 Builds a throwaway library of generated photos with a small random-init model (no download), then
 captures: the main window with results and a region query (light and dark, 1280x800 and 1920x1080),
 the duplicates view, the first-run "no model" banner, the fine-tune wizard's training and result pages,
-and the benchmark pane after a run on tiny datasets in the real layouts (its model is DeiT-S with random
-weights brought in through the import path, so the paper's IRT_O column has something to stand beside).
+the benchmark pane after a run on tiny datasets in the real layouts (its model is DeiT-S with random
+weights brought in through the import path, so the paper's IRT_O column has something to stand beside),
+and the model manager (light and dark, its activation question, a refused weights file's banner).
+
+    --only models        the main window and the model manager alone (a quick look at one part)
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+# Layout is what is looked at here: the torch backend spares an OpenVINO conversion of every demo model.
+os.environ.setdefault("IRT_BACKEND", "torch")
 
 from benchmark_layouts import write_cub, write_sop  # noqa: E402
 from imagegen import photo, save_photo  # noqa: E402
@@ -118,9 +123,103 @@ def imported_deit_s(models_dir: Path):
     return import_weights(weights, card, models_dir)
 
 
+def finetuned_demo(models_dir: Path, base):
+    """A bundle recorded as a fine-tune of `base` (the trainer's card shape, made-up held-out results):
+    the manager's fine-tune row without minutes of training."""
+    import torch
+
+    from irt_desktop.retrieval.bundle import save_bundle
+    from irt_desktop.retrieval.card import ModelCard
+    from irt_desktop.retrieval.model import IRT
+    from irt_desktop.retrieval.provenance import Kind, Provenance, finetune_title
+
+    torch.manual_seed(3)
+    data = "Holidays 2023, Garden"
+    provenance = Provenance(
+        Kind.FINETUNED,
+        variant="IRT_R",
+        data_name=data,
+        base_id=base.id,
+        base_name=base.card.name,
+        base=Provenance.from_dict(base.card.provenance),
+        extra={
+            "data": {"name": data, "images": 120, "classes": 2},
+            "metrics": {"R@1": 71.4, "R@2": 80.2, "R@4": 88.9},
+            "training": {"iterations": 300},
+        },
+    )
+    card = ModelCard(
+        name="demo-folders-irt_r",
+        spec=base.card.spec,
+        title=finetune_title(data, base.card.title or base.card.name),
+        provenance=provenance.to_dict(),
+    )
+    return save_bundle(IRT(base.card.spec).eval(), card, models_dir)
+
+
+def models_section(app: QApplication, w: MainWindow, client: LibraryClient, out: Path, deit) -> None:
+    """The model manager: a serving model, a fine-tune used before (switch back is immediate), an
+    imported unverified DeiT-S; light and dark; the activation question; a refused file's banner."""
+    import torch
+    from safetensors.torch import save_file
+
+    from irt_desktop.gui.models_dialog import ModelsDialog, activation_question, question_box
+    from irt_desktop.library.model_store import install_bundle
+    from irt_desktop.retrieval.bundle import list_bundles
+
+    library = client.library_dir
+    base = next(b for b in list_bundles(library / "models") if b.id == client.library.model_id)
+    tuned = finetuned_demo(library.parent / "bundles", base)
+    install_bundle(library / "models", tuned)
+    if deit is None:
+        deit = imported_deit_s(library / "models")
+    vm = w.model_manager
+    # Use the fine-tune, index with it, then switch back: it becomes "used before".
+    vm.activate(tuned.id)
+    pump(app, lambda: client.library.model_id == tuned.id, timeout=300)
+    pump(app, lambda: not client.indexer.is_running, timeout=300)
+    vm.refresh()
+    pump(app, lambda: vm.previous is not None and vm.previous.id == base.id, timeout=60)
+    vm.switch_back()
+    pump(app, lambda: client.library.model_id == base.id, timeout=60)
+    vm.refresh()
+    pump(app, lambda: vm.previous is not None and vm.previous.id == tuned.id, timeout=60)
+    w.resize(1280, 800)
+    w.open_models_dialog()
+    dialog: ModelsDialog = w._models_dialog
+    pump(app, lambda: dialog.tree.topLevelItemCount() == 3)
+    dialog.select(tuned.id)
+    settle(app, 0.6)
+    grab(dialog, out / "models-light.png")
+    dialog.select(deit.id)
+    done = []
+    vm.cost(deit.id, done.append)
+    pump(app, lambda: bool(done))
+    entry = vm.entry(deit.id)
+    title, text = activation_question(entry, done[0], vm.serving)
+    box, _ok = question_box(dialog, title, text, "Re-index and switch")
+    box.show()
+    settle(app, 0.6)
+    grab(box, out / "models-activate-question.png")
+    box.close()
+    apply_theme(app, "dark")
+    dialog.select(tuned.id)
+    settle(app, 0.6)
+    grab(dialog, out / "models-dark.png")
+    apply_theme(app, "light")
+    dialog.close()
+    bad = library.parent / "not-weights.safetensors"
+    save_file({"foo": torch.zeros(3)}, str(bad))
+    w.model_setup.import_file(w, path=bad, card_name="")
+    pump(app, lambda: "not imported" in w.banner.title.text() and not w.model_setup.busy)
+    settle(app, 0.6)
+    grab(w, out / "models-import-refused.png")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/screenshots"))
+    ap.add_argument("--only", choices=["models"], default=None, help="capture only this part")
     args = ap.parse_args()
     out = args.out.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="irt-shots-"))
@@ -129,15 +228,16 @@ def main() -> int:
     apply_theme(app, "light")
 
     # --- first run: no model ------------------------------------------------------------------------------
-    client0 = LibraryClient(tmp / "empty-library", settings)
-    w0 = MainWindow(client0, settings, auto_fetch_model=False)
-    w0.resize(1280, 800)
-    w0.show()
-    client0.start()
-    pump(app, lambda: client0.state == "no_model")
-    settle(app)
-    grab(w0, out / "first-run-no-model.png")
-    w0.close()
+    if args.only is None:
+        client0 = LibraryClient(tmp / "empty-library", settings)
+        w0 = MainWindow(client0, settings, auto_fetch_model=False)
+        w0.resize(1280, 800)
+        w0.show()
+        client0.start()
+        pump(app, lambda: client0.state == "no_model")
+        settle(app)
+        grab(w0, out / "first-run-no-model.png")
+        w0.close()
 
     # --- main window with results ---
     library, pictures, photos = make_library(tmp)
@@ -185,15 +285,30 @@ def main() -> int:
     settle(app)
     grab(w, out / "main-dark-1280x800.png")
     apply_theme(app, "light")
+    if args.only == "models":
+        models_section(app, w, client, out, None)
+        w.close()
+        print(f"screenshots in {out}")
+        return 0
 
     # --- duplicates ---
     w.duplicates_action.trigger()
-    w.duplicates_view.slider.setValue(990)  # a random-init model finds everything alike at 0.95
-    w.duplicates_view.find()
-    pump(app, lambda: w.duplicates_view.report is not None)
-    w.duplicates_view.check_all_but_best()
+    dv = w.duplicates_view
+    dv.find()  # the threshold calibrated for this random-init model on this library
+    pump(app, lambda: dv.report is not None, timeout=300)
+    dv.check_all_but_best("exact")
     settle(app, 1.0)
     grab(w, out / "duplicates.png")
+    apply_theme(app, "dark")
+    settle(app, 0.5)
+    grab(w, out / "duplicates-dark.png")
+    if dv.near_tree.topLevelItemCount():
+        compare = dv.compare_group(dv.near_tree.topLevelItem(0))
+        pump(app, lambda: all(p.source is not None for p in compare.panes), timeout=30)
+        settle(app, 0.5)
+        grab(compare, out / "duplicates-compare-dark.png")
+        compare.reject()
+    apply_theme(app, "light")
 
     # --- fine-tune wizard ---
     from irt_desktop.gui.finetune import FinetuneWizard
@@ -246,6 +361,7 @@ def main() -> int:
     pump(app, lambda: pane.result is not None or "stopped" in pane.progress_label.text(), timeout=600)
     settle(app)
     grab(w, out / "benchmark.png")
+    models_section(app, w, client, out, deit)
     w.close()
     print(f"screenshots in {out}")
     return 0

@@ -8,19 +8,35 @@ methods named for what they do. One `Catalog` object, its methods grouped by con
 - roots.py     watched folders and their per-root counts
 - images.py    image rows: scan writes, embedding results, reads for search and reports
 - vectors.py   descriptor vectors and the state a saved FAISS file must match
+- attempts.py  decode markers (a file that killed the process), unfinished attempts, due retries
+- mounts.py    the file systems each root was on, skipped names, the purge that spares away mounts
+- trash.py     what the duplicates review trashes and restores
 
 Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
 called inside the caller's `transaction()` on the same thread.
 """
 
+from irt_desktop.library.catalog.attempts import AttemptsMixin, DecodeMarks
 from irt_desktop.library.catalog.base import CATALOG_FILE, LIVE, READABLE, Tx
 from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
+from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
 from irt_desktop.library.catalog.settings import SettingsMixin
+from irt_desktop.library.catalog.trash import TrashMixin
 
 
-class Catalog(SettingsMixin, RootsMixin, ImagesMixin):
+class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin, TrashMixin):
     """The library's SQLite catalog (see the package docstring)."""
 
 
-__all__ = ["CATALOG_FILE", "LIVE", "READABLE", "Catalog", "NewFile", "StoredImage", "Tx", "image_info"]
+__all__ = [
+    "CATALOG_FILE",
+    "LIVE",
+    "READABLE",
+    "Catalog",
+    "DecodeMarks",
+    "NewFile",
+    "StoredImage",
+    "Tx",
+    "image_info",
+]

@@ -8,11 +8,22 @@ statements go through `snapshot()`.
 Methods whose first parameter is `tx` write inside the caller's transaction: `tx` is the connection
 that `transaction()` (or the library's mutation, which wraps it) yielded on the calling thread. They
 never commit, so the caller decides what else belongs to the same all-or-nothing unit.
+
+Opening checks the file before anything is written (catalog/health.py): an empty, foreign or damaged
+file raises CatalogDamaged instead of becoming a new empty catalog; `full_check` adds PRAGMA quick_check
+(the library asks for it after an unclean shutdown). A `read_only` catalog (search, status, duplicates
+beside a running indexer) never migrates or switches journal modes on its own, waits at most
+READ_BUSY_TIMEOUT_MS, and writes (the caches a reader may keep: full-content hashes, a model's bundle
+path) only while it can take the library's writer lock without waiting: `transaction()` raises
+LibraryBusy otherwise, which such callers skip on. In a folder it cannot write (a read-only mount) it
+reads through `mode=ro` / `immutable=1` connections. Known sqlite3 errors (disk full, read-only, damaged)
+leave `transaction()` as LibraryErrors that say so.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,11 +31,24 @@ from pathlib import Path
 
 import sqlite_utils
 
+from irt_desktop.library.catalog.health import (
+    backup,
+    check_header,
+    check_schema,
+    connect_read_only,
+    quick_check,
+    translated,
+)
+from irt_desktop.library.errors import CatalogDamaged, LibraryBusy, StorageError
+from irt_desktop.library.lock import WriterLock, busy_message
 from irt_desktop.library.records import ImageStatus
-from irt_desktop.library.schema import migrate
+from irt_desktop.library.schema import SCHEMA_VERSION, migrate
 
 CATALOG_FILE = "catalog.sqlite"
 BUSY_TIMEOUT_MS = 30_000
+# A reader waits this long at most (in WAL mode reads do not wait for writers at all, only for the
+# moment a crashed writer's log is recovered).
+READ_BUSY_TIMEOUT_MS = 2_000
 # SQLite's default limit on host parameters is 32766 on 3.32+; stay far below it.
 CHUNK = 900
 
@@ -39,15 +63,59 @@ Tx = sqlite3.Connection
 
 
 class CatalogBase:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        writer_lock: WriterLock | None = None,
+        full_check: bool = False,
+    ) -> None:
+        """`writer_lock`: the library's; a `read_only` catalog writes only while it can take it."""
         self.path = Path(path)
+        self.read_only = read_only
+        self._writer_lock = writer_lock
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        conn = self.conn
-        sqlite_utils.Database(conn).enable_wal()
-        migrate(conn)
+        # Write transactions committed through this object (the library backs up a catalog that changed).
+        self.commits = 0
+        folder_writable = os.access(self.path.parent, os.W_OK)
+        self._no_write_access = read_only and not (
+            folder_writable and (not self.path.exists() or os.access(self.path, os.W_OK))
+        )
+        self._busy_ms = READ_BUSY_TIMEOUT_MS if read_only else BUSY_TIMEOUT_MS
+        check_header(self.path)
+        try:
+            with translated(self.path):
+                conn = self.conn
+                version = check_schema(conn, self.path)
+                if not read_only:
+                    sqlite_utils.Database(conn).enable_wal()
+                    migrate(conn)
+                elif version < SCHEMA_VERSION:
+                    self._upgrade(conn, version)
+                if full_check:
+                    problem = quick_check(conn)
+                    if problem is not None:
+                        raise CatalogDamaged(
+                            f"{self.path} is damaged (quick_check: {problem}): run `irt-desktop repair`"
+                        )
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self, conn: sqlite3.Connection, version: int) -> None:
+        """A reader found an older schema: migrated only if no writer is at work (and nothing is
+        written otherwise; a reader must not wait)."""
+        with self._may_write() as ok:
+            if not ok:
+                raise LibraryBusy(
+                    f"the catalog (schema {version}) must be upgraded to schema {SCHEMA_VERSION} by "
+                    f"`irt-desktop index` first; {self._busy_text()}"
+                )
+            migrate(conn)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -57,10 +125,13 @@ class CatalogBase:
             if self._closed:
                 raise RuntimeError("the catalog is closed")
             # check_same_thread=False only so close() can close every thread's connection at the end.
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self._no_write_access:
+                conn = connect_read_only(self.path, self._busy_ms / 1000)
+            else:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_ms / 1000
+                )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             conn.execute("PRAGMA foreign_keys = ON")
             # Safe in WAL mode: a power cut can lose the last commits but never corrupts the file.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -71,18 +142,46 @@ class CatalogBase:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """A write transaction on this thread's connection; nested use joins the outer one."""
+        """A write transaction on this thread's connection; nested use joins the outer one. Read-only:
+        LibraryBusy unless the writer lock is free (see the module docstring)."""
         conn = self.conn
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._may_write() as ok:
+            if not ok:
+                raise LibraryBusy(f"not writing the catalog: {self._busy_text()}")
+            with translated(self.path):
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            self.commits += 1
+
+    @contextlib.contextmanager
+    def _may_write(self) -> Iterator[bool]:
+        if self._no_write_access:
+            folder = self.path.parent
+            raise StorageError(f"cannot write to the library folder {folder}: the folder is read-only")
+        if not self.read_only or self._writer_lock is None:
+            yield True
+            return
+        with self._writer_lock.if_free() as free:
+            yield free
+
+    def _busy_text(self) -> str:
+        holder = self._writer_lock.holder() if self._writer_lock is not None else None
+        return busy_message(holder)
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the catalog in `target` (SQLite's online backup; writers go on)."""
+        with translated(self.path):
+            backup(self.conn, target)
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:

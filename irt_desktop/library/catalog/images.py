@@ -12,7 +12,7 @@ from pathlib import Path
 from irt_desktop.library.catalog.base import LIVE, READABLE, Tx, chunks, marks
 from irt_desktop.library.catalog.vectors import VectorsMixin
 from irt_desktop.library.folders import prefix_range
-from irt_desktop.library.records import Failure, ImageInfo, ImageStatus
+from irt_desktop.library.records import Failure, FailureKind, ImageInfo, ImageStatus
 
 _INFO_COLUMNS = "id, path, root_id, size, width, height, exif_taken, mtime_ns, status, reason"
 _IF_STILL_READABLE = f"WHERE id = ? AND {READABLE}"  # a row removed meanwhile is left alone
@@ -27,10 +27,17 @@ class StoredImage:
     mtime_ns: int
     status: ImageStatus
     quick_hash: str | None
+    full_hash: str | None = None
+    # A transient failure's next try (None for every other row).
+    retry_at: float | None = None
 
 
-# (root id, path, size, mtime_ns, quick hash or None) of a file seen for the first time.
-NewFile = tuple[int, str, int, int, str | None]
+# (root id, path, size, mtime_ns, quick hash or None[, full hash or None]) of a file seen for the first
+# time.
+NewFile = tuple[int, str, int, int, str | None] | tuple[int, str, int, int, str | None, str | None]
+
+# A failure's end: the row is readable again with nothing left of the failed attempts.
+_NO_FAILURE = "reason = NULL, failure_kind = NULL, attempts = 0, retry_at = NULL, unfinished = 0"
 
 
 class ImagesMixin(VectorsMixin):
@@ -38,14 +45,18 @@ class ImagesMixin(VectorsMixin):
 
     def images_under(self, root_id: int, region: str | None = None) -> dict[str, StoredImage]:
         """path -> row of the root's images (deleted ones too), or only those at or under `region`."""
-        sql = "SELECT path, id, size, mtime_ns, status, quick_hash FROM images WHERE root_id = ?"
+        sql = (
+            "SELECT path, id, size, mtime_ns, status, quick_hash, full_hash, "
+            f"CASE WHEN failure_kind = '{FailureKind.TRANSIENT}' THEN retry_at END FROM images "
+            "WHERE root_id = ?"
+        )
         params: list = [root_id]
         if region is not None:
             lo, hi = prefix_range(region)
             sql += " AND (path = ? OR (path >= ? AND path < ?))"
             params += [region, lo, hi]
         return {
-            r[0]: StoredImage(r[1], r[2], r[3], ImageStatus(r[4]), r[5])
+            r[0]: StoredImage(r[1], r[2], r[3], ImageStatus(r[4]), r[5], r[6], r[7])
             for r in self.conn.execute(sql, params)
         }
 
@@ -68,6 +79,38 @@ class ImagesMixin(VectorsMixin):
         value = self.scalar("SELECT path FROM images WHERE id = ?", (image_id,))
         return None if value is None else str(value)
 
+    def content_candidates(
+        self, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[tuple[StoredImage, str]]]:
+        """(quick hash, size) -> (row, path) of the rows, live or deleted, with that quick hash and size:
+        the only ones a new file of that content could take vectors from, once its full hash agrees."""
+        out: dict[tuple[str, int], list[tuple[StoredImage, str]]] = {}
+        for quick, size in sorted(set(keys)):
+            for r in self.conn.execute(
+                "SELECT id, size, mtime_ns, status, quick_hash, full_hash, path FROM images "
+                "WHERE quick_hash = ? AND size = ? ORDER BY id",
+                (quick, size),
+            ):
+                row = StoredImage(r[0], r[1], r[2], ImageStatus(r[3]), r[4], r[5])
+                out.setdefault((quick, size), []).append((row, r[6]))
+        return out
+
+    def images_with_content(
+        self, tx: Tx, quick_hash: str, size: int, full_hash: str
+    ) -> list[tuple[int, ImageStatus]]:
+        """(id, status) of the rows whose whole content is this: deleted ones first (to revive), then
+        embedded ones (to copy from)."""
+        rows = tx.execute(
+            "SELECT id, status FROM images WHERE quick_hash = ? AND size = ? AND full_hash = ? "
+            f"ORDER BY status = '{ImageStatus.DELETED}' DESC, status = '{ImageStatus.OK}' DESC, id",
+            (quick_hash, size, full_hash),
+        ).fetchall()
+        return [(image_id, ImageStatus(status)) for image_id, status in rows]
+
+    def set_full_hash(self, tx: Tx, image_id: int, full_hash: str) -> None:
+        """Record a row's full-content hash, taken from its file as catalogued (unchanged size and time)."""
+        tx.execute("UPDATE images SET full_hash = ? WHERE id = ?", (full_hash, image_id))
+
     def images_by_hash(self, tx: Tx, quick_hash: str, size: int) -> list[tuple[int, ImageStatus]]:
         """(id, status) of the rows with this content: deleted ones first (to revive), then embedded."""
         rows = tx.execute(
@@ -82,9 +125,9 @@ class ImagesMixin(VectorsMixin):
     def insert_new_images(self, tx: Tx, files: Sequence[NewFile], at: float) -> None:
         """Rows for files seen for the first time, pending embedding."""
         tx.executemany(
-            "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, status, added_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*f, ImageStatus.PENDING.value, at, at) for f in files],
+            "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, full_hash, status, added_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [((*f, None) if len(f) == 5 else f) + (ImageStatus.PENDING.value, at, at) for f in files],
         )
 
     def touch_image(self, tx: Tx, image_id: int, mtime_ns: int, at: float) -> None:
@@ -95,7 +138,7 @@ class ImagesMixin(VectorsMixin):
         """The file's content changed: forget everything derived from it, vectors included."""
         tx.execute(
             "UPDATE images SET size = ?, mtime_ns = ?, quick_hash = NULL, full_hash = NULL, width = NULL, "
-            "height = NULL, exif_taken = NULL, status = ?, reason = NULL, deleted_at = NULL, "
+            f"height = NULL, exif_taken = NULL, status = ?, {_NO_FAILURE}, deleted_at = NULL, "
             "updated_at = ? WHERE id = ?",
             (size, mtime_ns, ImageStatus.PENDING.value, at, image_id),
         )
@@ -131,9 +174,9 @@ class ImagesMixin(VectorsMixin):
         vectors. Returns the new row's id."""
         cur = tx.execute(
             "INSERT INTO images(root_id, path, size, mtime_ns, quick_hash, full_hash, width, height, "
-            "exif_taken, status, reason, added_at, updated_at) "
-            "SELECT ?, ?, size, ?, quick_hash, full_hash, width, height, exif_taken, status, reason, ?, ? "
-            "FROM images WHERE id = ?",
+            "exif_taken, status, reason, failure_kind, attempts, added_at, updated_at) "
+            "SELECT ?, ?, size, ?, quick_hash, full_hash, width, height, exif_taken, status, reason, "
+            "failure_kind, attempts, ?, ? FROM images WHERE id = ?",
             (root_id, path, mtime_ns, at, at, source_id),
         )
         new_id = int(cur.lastrowid)
@@ -168,13 +211,26 @@ class ImagesMixin(VectorsMixin):
         height: int | None,
         exif_taken: float | None,
         at: float,
+        full_hash: str | None = None,
     ) -> bool:
         """Record what decoding found; False if the row went away (its root removed) meanwhile."""
         return bool(
             tx.execute(
-                "UPDATE images SET status = ?, reason = NULL, size = ?, mtime_ns = ?, quick_hash = ?, "
-                f"width = ?, height = ?, exif_taken = ?, updated_at = ? {_IF_STILL_READABLE}",
-                (ImageStatus.OK.value, size, mtime_ns, quick_hash, width, height, exif_taken, at, image_id),
+                f"UPDATE images SET status = ?, {_NO_FAILURE}, size = ?, mtime_ns = ?, quick_hash = ?, "
+                "full_hash = ?, width = ?, height = ?, exif_taken = ?, updated_at = ? "
+                f"{_IF_STILL_READABLE}",
+                (
+                    ImageStatus.OK.value,
+                    size,
+                    mtime_ns,
+                    quick_hash,
+                    full_hash,
+                    width,
+                    height,
+                    exif_taken,
+                    at,
+                    image_id,
+                ),
             ).rowcount
         )
 
@@ -188,13 +244,30 @@ class ImagesMixin(VectorsMixin):
         mtime_ns: int,
         quick_hash: str | None,
         at: float,
+        kind: FailureKind = FailureKind.PERMANENT,
+        retry_at: float | None = None,
+        full_hash: str | None = None,
     ) -> None:
-        """The file could not be decoded; a size or time of 0 (file unreadable) keeps the stored one."""
+        """The file could not be decoded; a size or time of 0 (file unreadable) keeps the stored one, and
+        so does a missing hash. `retry_at`: when a transient failure may be tried again."""
         tx.execute(
-            "UPDATE images SET status = ?, reason = ?, size = coalesce(nullif(?, 0), size), "
-            "mtime_ns = coalesce(nullif(?, 0), mtime_ns), quick_hash = ?, updated_at = ? "
+            "UPDATE images SET status = ?, reason = ?, failure_kind = ?, attempts = attempts + 1, "
+            "retry_at = ?, unfinished = 0, size = coalesce(nullif(?, 0), size), "
+            "mtime_ns = coalesce(nullif(?, 0), mtime_ns), quick_hash = coalesce(?, quick_hash), "
+            "full_hash = coalesce(?, full_hash), updated_at = ? "
             f"{_IF_STILL_READABLE}",
-            (ImageStatus.FAILED.value, reason, size, mtime_ns, quick_hash, at, image_id),
+            (
+                ImageStatus.FAILED.value,
+                reason,
+                kind.value,
+                retry_at if kind == FailureKind.TRANSIENT else None,
+                size,
+                mtime_ns,
+                quick_hash,
+                full_hash,
+                at,
+                image_id,
+            ),
         )
 
     # -- reads for search, reports and the GUI -------------------------------------------------------
@@ -216,9 +289,21 @@ class ImagesMixin(VectorsMixin):
 
     def failures(self) -> list[Failure]:
         rows = self.conn.execute(
-            "SELECT id, path, reason FROM images WHERE status = ? ORDER BY path", (ImageStatus.FAILED.value,)
+            "SELECT id, path, reason, failure_kind, retry_at, attempts FROM images WHERE status = ? "
+            "ORDER BY path",
+            (ImageStatus.FAILED.value,),
         ).fetchall()
-        return [Failure(r[0], Path(r[1]), r[2] or "unknown error") for r in rows]
+        return [
+            Failure(
+                r[0],
+                Path(r[1]),
+                r[2] or "unknown error",
+                FailureKind(r[3] or FailureKind.PERMANENT),
+                _when(r[4]) if r[3] == FailureKind.TRANSIENT else None,
+                max(1, r[5] or 0),
+            )
+            for r in rows
+        ]
 
     def status_counts(self) -> dict[ImageStatus, int]:
         """Live images by status."""
@@ -261,6 +346,14 @@ class ImagesMixin(VectorsMixin):
         """Cache (image id, full-content hash) pairs; reset_image() clears them when a file changes."""
         with self.transaction() as tx:
             tx.executemany("UPDATE images SET full_hash = ? WHERE id = ?", [(h, i) for i, h in hashes])
+
+
+def _when(stamp: float | None) -> datetime | None:
+    if not stamp:
+        return None
+    with contextlib.suppress(OverflowError, OSError, ValueError):
+        return datetime.fromtimestamp(stamp)
+    return None
 
 
 def image_info(row: Sequence) -> ImageInfo:

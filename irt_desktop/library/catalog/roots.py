@@ -33,6 +33,14 @@ class RootsMixin(CatalogBase):
     def merge_root_into(self, tx: Tx, inner_id: int, outer_id: int) -> None:
         """The inner root's images (and so their vectors) now belong to the outer root; the inner goes."""
         tx.execute("UPDATE images SET root_id = ? WHERE root_id = ?", (outer_id, inner_id))
+        # Its mount points (not the folder itself) are the outer root's now; its skipped names too.
+        tx.execute(
+            "INSERT OR IGNORE INTO root_mounts(root_id, path, device, inode, mount, seen_at, away_since) "
+            "SELECT ?, path, device, inode, mount, seen_at, away_since FROM root_mounts "
+            "WHERE root_id = ? AND mount = 1",
+            (outer_id, inner_id),
+        )
+        tx.execute("UPDATE skipped_files SET root_id = ? WHERE root_id = ?", (outer_id, inner_id))
         tx.execute("DELETE FROM roots WHERE id = ?", (inner_id,))
 
     def delete_root(self, tx: Tx, root_id: int) -> list[int] | None:
@@ -43,6 +51,9 @@ class RootsMixin(CatalogBase):
         if not tx.execute("DELETE FROM roots WHERE id = ?", (root_id,)).rowcount:
             return None
         return ids
+
+    def set_root_follow_symlinks(self, tx: Tx, root_id: int, follow: bool) -> None:
+        tx.execute("UPDATE roots SET follow_symlinks = ? WHERE id = ?", (int(follow), root_id))
 
     def set_root_online(self, root_id: int, online: bool) -> None:
         with self.transaction() as tx:

@@ -79,6 +79,14 @@ class VectorsMixin(CatalogBase):
         """Live images with a vector from `model_id`."""
         return int(self.scalar(f"SELECT count(*) {LIVE_JOIN}", (model_id,)) or 0)
 
+    def vector_counts(self) -> dict[str, int]:
+        """model id -> how many live images have a vector from it (models without vectors are absent)."""
+        rows = self.conn.execute(
+            "SELECT v.model_id, count(*) FROM vectors v JOIN images i ON i.id = v.image_id "
+            f"WHERE i.{LIVE} GROUP BY v.model_id"
+        )
+        return {str(model_id): int(n) for model_id, n in rows}
+
     def drop_model_vectors(self, model_id: str) -> None:
         # In slices, so a 1M-row delete does not hold the write lock for long.
         while True:

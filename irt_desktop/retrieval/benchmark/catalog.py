@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from irt_desktop.retrieval.datasets import (
+    PROTOCOL_COUNTS,
     CategoryBenchmark,
     DatasetError,
+    ExpectedCounts,
     RevisitedBenchmark,
+    SfMDataset,
     load_cub,
     load_inshop,
     load_revisited,
+    load_sfm120k,
     load_sop,
 )
+
+Loaded = CategoryBenchmark | RevisitedBenchmark | SfMDataset
 
 
 @dataclass(frozen=True)
@@ -23,14 +29,17 @@ class BenchmarkDataset:
     name: str  # as on the command line
     paper_key: str  # dataset name in model/paper_results.toml
     title: str
-    kind: str  # "category" (Recall@K) or "landmarks" (revisited mAP)
+    kind: str  # "category" (Recall@K), "landmarks" (revisited mAP) or "training" (SfM-120k)
     folders: tuple[str, ...]  # accepted folder names under the data root, first is the documented one
     recipe: str | None  # training recipe; None: the paper trains elsewhere (landmarks: SfM-120k)
     download: str
-    reader: Callable[[Path], CategoryBenchmark | RevisitedBenchmark]
+    # reader(folder, expected counts, allow_partial=...)
+    reader: Callable[..., Loaded]
     # The index files its reader opens first, each with the places it accepts (relative to the dataset's
     # folder): enough to tell present from missing without reading the dataset.
     index_files: tuple[tuple[str, ...], ...] = ()
+    # What the protocol says the dataset holds (datasets.protocol); None: no count is known to check.
+    counts: ExpectedCounts | None = None
 
     def locate(self, data_root: Path) -> Path:
         """The dataset's folder under `data_root`: the first accepted name that exists, else the
@@ -40,12 +49,15 @@ class BenchmarkDataset:
                 return data_root / folder
         return data_root / self.folders[0]
 
-    def load(self, data_root: Path) -> CategoryBenchmark | RevisitedBenchmark:
+    def load(self, data_root: Path, *, allow_partial: bool = False) -> Loaded:
+        """Read the dataset, its counts checked against `counts` (PartialDataset when they differ,
+        unless `allow_partial`). Errors keep their class (MissingDatasetFile: not there at all) and
+        say what to download where."""
         where = self.locate(Path(data_root))
         try:
-            return self.reader(where)
+            return self.reader(where, self.counts, allow_partial=allow_partial)
         except DatasetError as exc:
-            raise DatasetError(f"{self.title}: {exc}\n{self.help(Path(data_root))}") from exc
+            raise type(exc)(f"{self.title}: {exc}\n{self.help(Path(data_root))}") from exc
 
     def missing_file(self, folder: Path) -> Path | None:
         """The first index file not found in `folder` (where it was expected), or None if all are."""
@@ -72,6 +84,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "the folder holds Ebay_train.txt, Ebay_test.txt and the product folders.",
             load_sop,
             (("Ebay_train.txt",), ("Ebay_test.txt",)),
+            PROTOCOL_COUNTS["sop"],
         ),
         BenchmarkDataset(
             "cub",
@@ -84,6 +97,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "image_class_labels.txt and images/.",
             load_cub,
             (("images.txt",), ("image_class_labels.txt",)),
+            PROTOCOL_COUNTS["cub"],
         ),
         BenchmarkDataset(
             "inshop",
@@ -96,6 +110,7 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "list_eval_partition.txt (from Eval/) and img/ (from img.zip) side by side.",
             load_inshop,
             (("list_eval_partition.txt", "Eval/list_eval_partition.txt"),),
+            PROTOCOL_COUNTS["inshop"],
         ),
         BenchmarkDataset(
             "roxford",
@@ -107,8 +122,9 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "download gnd_roxford5k.pkl and the Oxford5k jpg/ images with the revisitop scripts "
             "(Radenovic et al. 2018, github.com/filipradenovic/revisitop), giving "
             "roxford5k/gnd_roxford5k.pkl and roxford5k/jpg/.",
-            lambda root: load_revisited(root, "roxford5k"),
+            lambda root, counts, **kw: load_revisited(root, "roxford5k", counts, **kw),
             (("gnd_roxford5k.pkl",),),
+            PROTOCOL_COUNTS["roxford5k"],
         ),
         BenchmarkDataset(
             "rparis",
@@ -120,11 +136,30 @@ DATASETS: dict[str, BenchmarkDataset] = {
             "download gnd_rparis6k.pkl and the Paris6k jpg/ images with the revisitop scripts "
             "(Radenovic et al. 2018, github.com/filipradenovic/revisitop), giving "
             "rparis6k/gnd_rparis6k.pkl and rparis6k/jpg/.",
-            lambda root: load_revisited(root, "rparis6k"),
+            lambda root, counts, **kw: load_revisited(root, "rparis6k", counts, **kw),
             (("gnd_rparis6k.pkl",),),
+            PROTOCOL_COUNTS["rparis6k"],
         ),
     )
 }
+
+
+# The landmark training set: read for `--train` on roxford/rparis, never evaluated itself. PAPER.md gives
+# no image counts for it: the reader checks its structure and that every image is there.
+SFM120K = BenchmarkDataset(
+    "sfm120k",
+    "sfm120k",
+    "SfM-120k (retrieval-SfM-120k)",
+    "training",
+    ("retrieval-SfM-120k", "train/retrieval-SfM-120k", "sfm120k"),
+    "sfm120k",
+    "download retrieval-SfM-120k.pkl and ims/ with the cnnimageretrieval-pytorch scripts (Radenovic et al. "
+    "2018, github.com/filipradenovic/cnnimageretrieval-pytorch), giving retrieval-SfM-120k/"
+    "retrieval-SfM-120k.pkl and retrieval-SfM-120k/ims/.",
+    load_sfm120k,
+    (("retrieval-SfM-120k.pkl",),),
+    None,
+)
 
 
 def parse_dataset_names(text: str | list[str] | tuple[str, ...]) -> list[str]:

@@ -3,18 +3,28 @@ datasets and put our figures beside the paper's."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from irt_desktop.retrieval.benchmark.catalog import DATASETS, BenchmarkDataset, parse_dataset_names
+import numpy as np
+
+from irt_desktop.retrieval.benchmark.catalog import DATASETS, SFM120K, BenchmarkDataset, parse_dataset_names
+from irt_desktop.retrieval.benchmark.identity import ModelIdentity, identify
 from irt_desktop.retrieval.benchmark.report import BenchmarkResult, BenchmarkRow
 from irt_desktop.retrieval.bundle import ModelBundle, list_bundles
-from irt_desktop.retrieval.datasets import CategoryBenchmark, DatasetError, RevisitedBenchmark
-from irt_desktop.retrieval.metrics import evaluate_revisited, rank_database
+from irt_desktop.retrieval.datasets import (
+    CategoryBenchmark,
+    DatasetError,
+    MissingDatasetFile,
+    RevisitedBenchmark,
+    UnreadableDatasetImage,
+)
+from irt_desktop.retrieval.metrics import evaluate_revisited, rank_database, unit_float32
 from irt_desktop.retrieval.model import IRT
 from irt_desktop.retrieval.paper_results import PAPER_TABLES, load_paper_results, paper_value
 from irt_desktop.retrieval.pca import PCAProjection
@@ -91,45 +101,34 @@ class _Reporter:
         return report
 
 
-# Provenance keys that record training: a bundle with any of them is not off-the-shelf weights.
-_TRAINING_RECORD = ("variant", "training", "recipe", "data", "base_model")
-
-
 def is_off_the_shelf(bundle: ModelBundle) -> bool:
     """Verified published pretrained weights (ImageNet DeiT) with no training recorded: the paper's
     IRT_O. An imported file whose hash the card does not list is not, whatever card it came in as."""
-    from irt_desktop.retrieval.provenance import Provenance
-
-    prov = bundle.card.provenance
-    if any(key in prov for key in _TRAINING_RECORD):
-        return False
-    return Provenance.from_dict(prov).is_paper_off_the_shelf
+    return identify(bundle).variant == "IRT_O"
 
 
 def model_variant(bundle: ModelBundle) -> str:
-    """The paper's name for what a bundle is: IRT_O for off-the-shelf weights, the trainer's record
-    (IRT_L / IRT_R) for a model it trained, "" when the provenance does not say (no paper figure)."""
-    if is_off_the_shelf(bundle):
-        return "IRT_O"
-    prov = bundle.card.provenance
-    if prov.get("kind") == "trained":
-        return str(prov.get("variant", ""))
-    return ""
+    """The paper's name for what a bundle is, when a paper figure may stand beside it: IRT_O for verified
+    off-the-shelf weights, IRT_L / IRT_R for one fine-tune of them; "" otherwise (see identity)."""
+    ident = identify(bundle)
+    return ident.variant if ident.comparable else ""
 
 
 def training_data(bundle: ModelBundle) -> str | None:
     """What a bundle was fine-tuned on, as a paper_results dataset key ("sop", "sfm120k", or the
     recorded name of other data); None when it was not fine-tuned."""
     prov = bundle.card.provenance
-    if prov.get("kind") != "trained" or prov.get("variant") == "IRT_O":
+    if prov.get("kind") not in ("trained", "fine-tuned") or prov.get("variant") == "IRT_O":
         return None
     data = prov.get("data") if isinstance(prov.get("data"), dict) else {}
     name = str(data.get("name", "")).strip().lower()
     if name in DATASETS:
         return DATASETS[name].paper_key
+    if name == SFM120K.name:
+        return SFM120K.paper_key
     recipe = prov.get("recipe") if isinstance(prov.get("recipe"), dict) else {}
     if str(recipe.get("dataset", "")).lower() == "sfm120k":
-        # The SfM-120k recipe is for SfM-120k given as class folders, named whatever the folders are.
+        # An SfM-120k recipe run on SfM-120k given as class folders, named whatever the folders are.
         return "sfm120k"
     return name or "unrecorded data"
 
@@ -139,13 +138,45 @@ def default_bundle(models_dir: Path) -> ModelBundle:
 
     Raises irt_desktop.retrieval.weights.WeightsUnavailable (with what to do) when offline and uncached.
     """
+    return card_bundle(DEFAULT_CARD, models_dir)
+
+
+def card_bundle(card_name: str, models_dir: Path) -> ModelBundle:
+    """An installed verified off-the-shelf bundle of the shipped card `card_name` (full width, its own
+    pooling), else one installed from cached or downloaded weights (the hub verifies the file).
+
+    Raises WeightsUnavailable when offline and uncached, KeyError for an unknown card."""
     from irt_desktop.retrieval.card import shipped_cards
     from irt_desktop.retrieval.weights import install_pretrained
 
+    card = shipped_cards()[card_name]
     for b in list_bundles(models_dir):
-        if b.card.name == DEFAULT_CARD and is_off_the_shelf(b) and b.card.spec.dims is None:
+        if b.card.name == card_name and is_off_the_shelf(b) and b.card.spec == card.spec:
             return b
-    return install_pretrained(shipped_cards()[DEFAULT_CARD], models_dir)
+    return install_pretrained(card, models_dir)
+
+
+def with_pooling(bundle: ModelBundle, pooling: str, models_dir: Path) -> ModelBundle:
+    """`bundle` with another token pooling (the paper's pooling ablation): the same weights, a spec with
+    `pooling`, saved as a bundle of its own (the provenance of the weights is unchanged)."""
+    from irt_desktop.retrieval.bundle import save_bundle
+    from irt_desktop.retrieval.card import ModelCard
+
+    if bundle.card.spec.pooling == pooling:
+        return bundle
+    model = bundle.load_model()
+    spec = dataclasses.replace(model.spec, pooling=pooling)
+    derived = IRT(spec, backbone_state=None)
+    derived.backbone.load_state_dict(model.backbone.state_dict())
+    derived.set_pca(model.pca)
+    card = ModelCard(
+        name=f"{bundle.card.name}-{pooling}",
+        spec=derived.spec,
+        title=f"{bundle.card.title or bundle.card.name}, {pooling} pooling",
+        description=f"{bundle.id} with {pooling} pooling of its tokens.",
+        provenance={**bundle.card.provenance, "derived_from": bundle.id, "pooling": pooling},
+    )
+    return save_bundle(derived.eval(), card, models_dir)
 
 
 def run_benchmark(
@@ -162,19 +193,37 @@ def run_benchmark(
     models_dir: Path | None = None,
     iterations: int | None = None,
     num_workers: int = 2,
+    fast: bool = False,
+    allow_partial: bool = False,
+    multiscale: bool = False,
+    seeds: Sequence[int] | None = None,
+    pooling: str | None = None,
 ) -> BenchmarkResult:
     """Evaluate `model` (default: off-the-shelf DeiT-S) on each dataset, after training it per the
-    dataset's recipe when `train` is irt_l / irt_r. `dims` below the model's width: PCA fitted on the
-    training split; None (the default): the model's own width. Missing datasets are reported (with
-    what to download) and skipped. A paper figure is shown only beside a model of the same setting
-    (variant, backbone, dims, pooling, input size, training data); the notes say why one is missing,
-    and rows of models trained on another schedule than the paper's are flagged. Writes
-    `out_dir/results.json` and `out_dir/report.md`; trained bundles go to `models_dir`
-    (default `out_dir/models`), training checkpoints to `out_dir/work` (a rerun resumes them)."""
+    dataset's recipe when `train` is irt_l / irt_r (landmarks: on SfM-120k, found under the data root).
+
+    `dims` below the model's width: PCA fitted on the training split; None (the default): the model's
+    own width. `pooling`: evaluate (and train) the same weights with another token pooling. `seeds`:
+    train once per seed and report mean +- std (default: the recipe's seed). `fast`: bf16 where it
+    agrees with fp32 and JPEG draft decoding; the default is fp32 and full decoding, what the paper's
+    figures mean. `multiscale`: landmark descriptors averaged over scales 1, 1/sqrt 2, 1/2.
+    `allow_partial`: evaluate a dataset whose counts are not the protocol's (marked, no paper figure);
+    by default it is refused.
+
+    A dataset that is missing is reported with what to download; one that fails (a malformed list, an
+    unreadable image) is reported with why, and the others are still evaluated. A paper figure is shown
+    only beside a model of the same setting (variant, backbone, dims, pooling, input size, training
+    data) whose provenance traces to the published weights (benchmark.identity); the notes say why one is
+    missing, and rows of models trained on another schedule than the paper's are flagged. Writes
+    `out_dir/results.json` and `out_dir/report.md`; trained bundles go to `models_dir` (default
+    `out_dir/models`), training checkpoints to `out_dir/work` (a rerun resumes them)."""
     names = parse_dataset_names(datasets)
     train = train.lower()
     if train not in TRAIN_CHOICES:
         raise ValueError(f"train must be one of {', '.join(TRAIN_CHOICES)}, got {train!r}")
+    seed_list = tuple(dict.fromkeys(int(x) for x in seeds)) if seeds else ()
+    if len(seed_list) > 1 and train == "none":
+        raise ValueError("several seeds need training (--train irt_l or irt_r)")
     out_dir, data_root = Path(out_dir), Path(data_root)
     models_dir = Path(models_dir) if models_dir is not None else out_dir / "models"
     reporter = _Reporter(progress, cancel)
@@ -185,6 +234,13 @@ def run_benchmark(
     bundle = model if model is not None else default_bundle(models_dir)
     if model is None and ctx.is_main:
         ctx.barrier()
+    if pooling:
+        bundle = with_pooling(bundle, pooling, models_dir)
+    evaluation = Evaluation(
+        precision="auto" if fast else "fp32",
+        decode="draft" if fast else "full",
+        scales=MULTISCALE if multiscale else (1.0,),
+    )
     result = BenchmarkResult(
         "IRT benchmark",
         {
@@ -195,32 +251,111 @@ def run_benchmark(
             "datasets": ", ".join(names),
             "data root": str(data_root),
             "device": device or "auto",
+            **evaluation.settings(bundle.card.spec, fast),
+            "seeds": ", ".join(map(str, seed_list)) or "the recipe's",
+            "partial datasets": "allowed (marked, no paper figure)" if allow_partial else "refused",
+            "backend": f"torch ({_device_name(device)})",
+            "software": software_versions(),
         },
     )
-    job = _Job(result, bundle, train, dims, device, out_dir, models_dir, iterations, num_workers, reporter)
+    job = _Job(
+        result,
+        bundle,
+        train,
+        dims,
+        device,
+        out_dir,
+        models_dir,
+        iterations,
+        num_workers,
+        reporter,
+        evaluation=evaluation,
+        seeds=seed_list,
+        data_root=data_root,
+        allow_partial=allow_partial,
+    )
     job.is_main = ctx.is_main
     try:
         for name in names:
-            ds = DATASETS[name]
-            reporter.stage(name, "load", f"reading {ds.title}")
-            try:
-                bench = ds.load(data_root)
-            except DatasetError as exc:
-                result.missing[name] = str(exc)
-                continue
-            t0 = time.monotonic()
-            if isinstance(bench, CategoryBenchmark):
-                job.category(ds, bench)
-            elif ctx.is_main:
-                job.landmarks(ds, bench)
-            if name in result.details:
-                result.details[name]["seconds"] = round(time.monotonic() - t0, 1)
-            reporter.stage(name, "done")
+            job.dataset(DATASETS[name])
     except BenchmarkCancelled:
         result.cancelled = True
     if ctx.is_main:
         result.write(out_dir)
     return result
+
+
+MULTISCALE = (1.0, 2**-0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How descriptors are computed: `precision` ("fp32", or "auto": bf16 where it agrees with fp32),
+    `decode` ("full" or "draft" JPEG decoding) and the landmark `scales`."""
+
+    precision: str = "fp32"
+    decode: str = "full"
+    scales: tuple[float, ...] = (1.0,)
+
+    def settings(self, spec: Any, fast: bool) -> dict[str, Any]:
+        from irt_desktop.retrieval.spec import resize_side
+
+        ms = ", ".join(f"{s:.4g}" for s in self.scales)
+        return {
+            "mode": "fast (--fast)" if fast else "paper (fp32, full decoding)",
+            "precision": "fp32"
+            if self.precision == "fp32"
+            else "bf16 autocast where the device runs it and it agrees with fp32 (cosine >= 0.999), "
+            "else fp32 (the precision used is in each dataset's details)",
+            "decoding": "full JPEG decoding"
+            if self.decode == "full"
+            else "JPEG draft decoding (DCT scaling to at least the size the image is resized to)",
+            "resolution": f"{spec.input_size} px: category level short side {resize_side(spec)} (bicubic) "
+            f"then centre crop {spec.input_size}; landmarks longer side {spec.input_size}, queries at "
+            "their full image's scale (cirtorch)",
+            "landmark scales": "1 (single scale)"
+            if self.scales == (1.0,)
+            else f"{ms}: the mean of the L2-normalised descriptors, L2-normalised (cirtorch "
+            "extract_ms, p = 1)",
+        }
+
+
+def _device_name(device: str | None) -> str:
+    from irt_desktop.device import best_device
+
+    try:
+        return best_device(device)
+    except RuntimeError:
+        return str(device)
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of what computes the figures."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("irt-desktop", "torch", "torchvision", "timm", "numpy", "pillow"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    import torch
+
+    if torch.version.cuda:
+        out["cuda"] = str(torch.version.cuda)
+    return out
+
+
+@dataclass
+class _Run:
+    """One evaluated model on one dataset."""
+
+    bundle: ModelBundle
+    identity: ModelIdentity
+    model: IRT
+    metrics: dict[str, float]
+    precision: str = ""
 
 
 @dataclass
@@ -235,37 +370,106 @@ class _Job:
     iterations: int | None
     num_workers: int
     reporter: _Reporter
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    seeds: tuple[int, ...] = ()
+    data_root: Path = Path(".")
+    allow_partial: bool = False
     is_main: bool = True
+    # Landmark fine-tunes, trained once on SfM-120k and evaluated on both ROxford and RParis.
+    landmark_models: list[tuple[ModelBundle, ModelIdentity]] | None = None
 
-    def _trained(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> tuple[ModelBundle | None, str]:
-        """The model to evaluate and its variant; no model on DDP ranks other than 0 (they only train)."""
-        if self.train == "none":
-            return self.bundle, model_variant(self.bundle)
+    # -- one dataset ------------------------------------------------------------------------------------
+
+    def dataset(self, ds: BenchmarkDataset) -> None:
+        """Load, (train,) evaluate and record `ds`; a dataset that fails is recorded and left behind."""
+        self.reporter.stage(ds.name, "load", f"reading {ds.title}")
+        t0 = time.monotonic()
+        try:
+            try:
+                bench = ds.load(self.data_root, allow_partial=self.allow_partial)
+            except MissingDatasetFile as exc:
+                self.result.missing[ds.name] = str(exc)
+                return
+            if bench.partial:
+                self.result.partial[ds.name] = bench.partial
+                self.result.notes.append(
+                    f"{ds.name}: PARTIAL dataset ({bench.partial}), evaluated because --allow-partial was "
+                    "given: not the benchmark, no paper figure."
+                )
+            if isinstance(bench, CategoryBenchmark):
+                self.category(ds, bench)
+            else:
+                self.landmarks(ds, bench)
+        except BenchmarkCancelled:
+            raise
+        except Exception as exc:  # one dataset's failure never loses the others' results
+            self._failed(ds, exc)
+            return
+        if ds.name in self.result.details:
+            self.result.details[ds.name]["seconds"] = round(time.monotonic() - t0, 1)
+        self.reporter.stage(ds.name, "done")
+
+    def _failed(self, ds: BenchmarkDataset, exc: Exception) -> None:
+        self.result.rows = [r for r in self.result.rows if r.dataset != ds.name]
+        self.result.details.pop(ds.name, None)
+        message = str(exc).strip() or type(exc).__name__
+        if not isinstance(exc, DatasetError | UnreadableDatasetImage):
+            message = f"{type(exc).__name__}: {message}"
+        self.result.failed[ds.name] = message
+        first = message.splitlines()[0]
+        self.result.notes.append(f"{ds.name}: FAILED, not evaluated: {first}")
+
+    # -- training ---------------------------------------------------------------------------------------
+
+    def _fine_tune(
+        self, key: str, recipe: str, records: Any, data_name: str, seed: int | None
+    ) -> ModelBundle | None:
+        """Train `self.bundle` on `records` per `recipe` (the chosen variant, seed); None on DDP ranks
+        other than 0."""
         overrides: dict[str, Any] = {"device": self.device, "num_workers": self.num_workers}
         if self.train == "irt_l":
             overrides["koleo_weight"] = 0.0
         if self.iterations is not None:
             overrides["iterations"] = self.iterations
+        if seed is not None:
+            overrides["seed"] = seed
         width = self.bundle.load_model().width
         if self.dims is not None and self.dims < width:
             overrides["pca_dims"] = self.dims
-        cfg = TrainConfig.from_recipe(ds.recipe or ds.name, **overrides)
+        cfg = TrainConfig.from_recipe(recipe, **overrides)
+        suffix = f"-seed{seed}" if seed is not None else ""
         trainer = Trainer(
             self.bundle,
-            bench.train,
+            records,
             cfg,
-            work_dir=self.out_dir / "work" / f"{ds.name}-{self.train}",
+            work_dir=self.out_dir / "work" / f"{key}-{self.train}{suffix}",
             models_dir=self.models_dir,
-            data_name=ds.name,
+            data_name=data_name,
         )
-        self.reporter.stage(ds.name, "train", f"{cfg.variant}, {cfg.iterations} iterations", cfg.iterations)
-        res = trainer.run(progress=self.reporter.training(ds.name), cancel=self.reporter.cancel)
+        self.reporter.stage(
+            key, "train", f"{cfg.variant}, {cfg.iterations} iterations, seed {cfg.seed}", cfg.iterations
+        )
+        res = trainer.run(progress=self.reporter.training(key), cancel=self.reporter.cancel)
         if res.cancelled:
             raise BenchmarkCancelled
-        if res.bundle is None:
-            return None, cfg.variant
-        self.result.notes.append(f"{ds.name}: trained {res.bundle.id} ({cfg.variant}, recipe {cfg.recipe}).")
-        return res.bundle, cfg.variant
+        if res.bundle is not None:
+            self.result.notes.append(
+                f"{key}: trained {res.bundle.id} ({cfg.variant}, recipe {cfg.recipe}, seed {cfg.seed})."
+            )
+        return res.bundle
+
+    def _models(
+        self, key: str, recipe: str | None, records: Any, data_name: str
+    ) -> list[tuple[ModelBundle, ModelIdentity]]:
+        """The models to evaluate with their identities: the given one, or one fine-tune per seed."""
+        if self.train == "none":
+            return [(self.bundle, identify(self.bundle, models_dir=self.models_dir))]
+        out = []
+        for seed in self.seeds or (None,):
+            trained = self._fine_tune(key, recipe or key, records, data_name, seed)
+            if trained is not None:
+                out.append((trained, identify(trained, base=self.bundle, models_dir=self.models_dir)))
+        return out
 
     def _with_dims(self, ds: BenchmarkDataset, model: IRT, train_split) -> IRT:
         """Apply `--dims` to an untrained model: PCA fitted on the training split (PAPER.md)."""
@@ -278,7 +482,14 @@ class _Job:
             return model
         count = self.reporter.counter(ds.name, "pca", f"PCA to {self.dims} dims on the training split")
         feats = extract_features(
-            model, train_split, device=self.device, raw=True, num_workers=self.num_workers, progress=count
+            model,
+            train_split,
+            device=self.device,
+            raw=True,
+            num_workers=self.num_workers,
+            progress=count,
+            precision=self.evaluation.precision,
+            decode=self.evaluation.decode,
         )
         model.set_pca(PCAProjection.fit(feats, self.dims))
         self.result.notes.append(
@@ -286,140 +497,261 @@ class _Job:
         )
         return model
 
+    # -- evaluation -------------------------------------------------------------------------------------
+
     def category(self, ds: BenchmarkDataset, bench: CategoryBenchmark) -> None:
-        bundle, variant = self._trained(ds, bench)
-        if bundle is None or not self.is_main:
+        models = self._models(ds.name, ds.recipe, bench.train, ds.name)
+        if not self.is_main:
             return
-        model = self._with_dims(ds, bundle.load_model(), bench.train)
-        count = self.reporter.counter(ds.name, "embed", f"Recall@K on {ds.title}")
-        metrics = evaluate_model(
-            model, bench, bench.recall_ks, device=self.device, num_workers=self.num_workers, progress=count
+        runs = []
+        for bundle, ident in models:
+            model = self._with_dims(ds, bundle.load_model(), bench.train)
+            count = self.reporter.counter(ds.name, "embed", f"Recall@K on {ds.title}")
+            info: dict[str, Any] = {}
+            metrics = evaluate_model(
+                model,
+                bench,
+                bench.recall_ks,
+                device=self.device,
+                num_workers=self.num_workers,
+                progress=count,
+                precision=self.evaluation.precision,
+                decode=self.evaluation.decode,
+                info=info,
+            )
+            runs.append(_Run(bundle, ident, model, metrics, info.get("precision", "")))
+        if runs:
+            self._record(ds, runs, bool(bench.partial))
+
+    def _landmark_models(self) -> list[tuple[ModelBundle, ModelIdentity]]:
+        """The given model, or its fine-tunes on SfM-120k (trained once for both landmark datasets); the
+        given model, said so, when SfM-120k is missing or fails."""
+        if self.landmark_models is not None:
+            return self.landmark_models
+        if self.train == "none":
+            self.landmark_models = self._models("landmarks", None, None, "")
+            return self.landmark_models
+        try:
+            sfm = SFM120K.load(self.data_root, allow_partial=self.allow_partial)
+        except DatasetError as exc:
+            where = "missing" if isinstance(exc, MissingDatasetFile) else "failed"
+            getattr(self.result, where)[SFM120K.name] = str(exc)
+            self.result.notes.append(
+                f"landmarks: the paper fine-tunes its landmark models on SfM-120k, which is {where} here "
+                f"(see below); {self.bundle.id} was evaluated as given."
+            )
+            self.landmark_models = [(self.bundle, identify(self.bundle, models_dir=self.models_dir))]
+            return self.landmark_models
+        if sfm.partial:
+            self.result.partial[SFM120K.name] = sfm.partial
+        recipe = landmark_recipe(self.bundle)
+        self.result.notes.append(
+            f"sfm120k: {len(sfm.train):,} training images in {sfm.train.num_classes:,} clusters (the class "
+            f"of an image is its 3D model); recipe {recipe}; {sum(map(len, sfm.pairs.values())):,} "
+            f"query/positive pairs read, {sum(sfm.cross_cluster_pairs.values())} joining two clusters."
         )
-        self._record(ds, bundle, variant, model, metrics)
+        self.landmark_models = self._models(SFM120K.name, recipe, sfm.train, SFM120K.name)
+        return self.landmark_models
 
     def landmarks(self, ds: BenchmarkDataset, bench: RevisitedBenchmark) -> None:
-        if self.train != "none":
-            self.result.notes.append(
-                f"{ds.name}: the paper fine-tunes landmark models on SfM-120k, which irt-desktop cannot "
-                f"read; {self.bundle.id} was evaluated as given."
-            )
-        model = self.bundle.load_model()
-        if self.dims is not None and self.dims < model.dim and model.pca is None:
-            self.result.notes.append(
-                f"{ds.name}: the paper reports landmark figures at full width only and there is no landmark "
-                f"training split to fit a PCA on; evaluated at {model.dim} dims."
-            )
-        n = len(bench.db) + len(bench.queries)
-        count = self.reporter.counter(ds.name, "embed", f"mAP on {ds.title}")
-        # The revisited protocol's preprocessing, not the category-level centre crop (see
-        # landmark_transform); decoded at least at the input size, queries cut to their bbx first.
-        size = model.spec.input_size
-        preprocess = {"transform": landmark_transform(model.spec, model.patch_size), "min_side": size}
-        db = extract_features(
-            model, bench.db, device=self.device, num_workers=self.num_workers, progress=count, **preprocess
-        )
-        q = extract_features(
-            model,
-            bench.queries,
-            device=self.device,
-            num_workers=self.num_workers,
-            progress=lambda done, _t: count(len(bench.db) + done, n),
-            **preprocess,
-        )
+        models = self._landmark_models()  # every DDP rank trains; rank 0 alone evaluates
+        if not self.is_main or not models:
+            return
+        runs = []
+        for bundle, ident in models:
+            model = bundle.load_model()
+            if self.dims is not None and self.dims < model.dim and model.pca is None:
+                self.result.notes.append(
+                    f"{ds.name}: the paper reports landmark figures at full width only and no PCA is fitted "
+                    f"for them here; evaluated at {model.dim} dims."
+                )
+            db, q, precision = self._landmark_descriptors(ds, model, bench)
+            scores = evaluate_revisited(rank_database(db, q), bench.gnd)
+            metrics = {}
+            for protocol in ("easy", "medium", "hard"):
+                for key, value in scores[protocol].items():
+                    metrics[f"{key}_{protocol}"] = 100.0 * value
+            runs.append(_Run(bundle, ident, model, metrics, precision))
+        described = landmark_transform(runs[0].model.spec, runs[0].model.patch_size).describe()
         self.result.notes.append(
-            f"{ds.name}: images resized to {size} px on the longer side, aspect ratio kept, no crop (queries "
-            "cut to their bbx first), EXIF orientation ignored: the revisited protocol's convention "
-            "(revisitop/cirtorch); PAPER.md does not state the landmark test preprocessing."
+            f"{ds.name}: {described}. PAPER.md states no landmark preprocessing of its own."
         )
-        scores = evaluate_revisited(rank_database(db, q), bench.gnd)
-        metrics = {}
-        for protocol in ("easy", "medium", "hard"):
-            for key, value in scores[protocol].items():
-                metrics[f"{key}_{protocol}"] = 100.0 * value
-        self._record(
-            ds,
-            self.bundle,
-            model_variant(self.bundle),
-            model,
-            metrics,
-            shown=("mAP_medium", "mAP_hard", "mAP_easy"),
-        )
+        self._record(ds, runs, bool(bench.partial), shown=("mAP_medium", "mAP_hard", "mAP_easy"))
+
+    def _landmark_descriptors(
+        self, ds: BenchmarkDataset, model: IRT, bench: RevisitedBenchmark
+    ) -> tuple[np.ndarray, np.ndarray, str]:
+        """Database and query descriptors, averaged over the scales (cirtorch extract_ms with p = 1: the
+        descriptors are signed, so a plain mean of the L2-normalised ones, L2-normalised again)."""
+        n = (len(bench.db) + len(bench.queries)) * len(self.evaluation.scales)
+        count = self.reporter.counter(ds.name, "embed", f"mAP on {ds.title}")
+        done = 0
+        sums: list[np.ndarray] = []
+        info: dict[str, Any] = {}
+        for scale in self.evaluation.scales:
+            transform = landmark_transform(model.spec, model.patch_size, scale)
+            parts = []
+            for records in (bench.db, bench.queries):
+                offset = done
+                parts.append(
+                    extract_features(
+                        model,
+                        records,
+                        device=self.device,
+                        num_workers=self.num_workers,
+                        progress=lambda d, _t, o=offset: count(o + d, n),
+                        transform=transform,
+                        # Database images may be draft-decoded near the input size (--fast); queries are
+                        # decoded whole: their box is in the full image's pixels.
+                        min_side=model.spec.input_size,
+                        precision=self.evaluation.precision,
+                        decode=self.evaluation.decode,
+                        info=info,
+                    )
+                )
+                done += len(records)
+            sums = parts if not sums else [a + b for a, b in zip(sums, parts, strict=True)]
+        db, q = (unit_float32(x / len(self.evaluation.scales)) for x in sums)
+        return db, q, info.get("precision", "")
+
+    # -- the record -------------------------------------------------------------------------------------
 
     def _record(
         self,
         ds: BenchmarkDataset,
-        bundle: ModelBundle,
-        variant: str,
-        model: IRT,
-        metrics: dict[str, float],
+        runs: Sequence[_Run],
+        partial: bool,
         shown: Sequence[str] | None = None,
     ) -> None:
+        """Rows for `runs` (one model, or one fine-tune per seed: mean +- std), beside the paper's figure
+        where the model and the dataset are the paper's setting."""
+        first = runs[0]
+        ident, model = first.identity, first.model
         spec, dims = model.spec, model.dim
-        trained_on = training_data(bundle)
+        trained_on = training_data(first.bundle)
+        seeds = tuple(r.identity.seed for r in runs if r.identity.seed is not None)
+        comparable = ident.comparable and not partial
         setting = {
             "pooling": spec.pooling,
             "resolution": spec.input_size,
             "pca": model.pca is not None,
             "train_data": trained_on,
         }
-        caveat = self._schedule_caveat(ds, bundle)
+        caveat = self._schedule_caveat(ds, first.bundle)
         missing = []
-        for metric in shown or metrics:
-            paper = None
-            if variant:
-                paper = paper_value(variant, spec.backbone, dims, ds.paper_key, metric, **setting)
+        metrics = list(shown or first.metrics)
+        for metric in metrics:
+            values = [r.metrics[metric] for r in runs]
+            paper, unnamed = None, False
+            if comparable and ident.variant:
+                paper = paper_value(ident.variant, spec.backbone, dims, ds.paper_key, metric, **setting)
+                if paper is None and ident.variant in ("IRT_L", "IRT_R"):
+                    # The particular-objects row of DeiT-S† does not name its variant (paper_results.toml).
+                    paper = paper_value("fine-tuned", spec.backbone, dims, ds.paper_key, metric, **setting)
+                    unnamed = paper is not None
             if paper is None:
                 missing.append(metric)
-            flag = caveat if paper is not None else ""
-            row = BenchmarkRow(ds.name, metric, metrics[metric], paper, variant, dims, flag)
-            self.result.rows.append(row)
-        if caveat and len(missing) < len(shown or metrics):
+            flags = [caveat] if caveat and paper is not None else []
+            if unnamed:
+                flags.append("the paper does not name this row's variant (IRT_L or IRT_R)")
+            self.result.rows.append(
+                BenchmarkRow(
+                    ds.name,
+                    metric,
+                    float(np.mean(values)),
+                    paper,
+                    ident.label,
+                    dims,
+                    "; ".join(flags),
+                    ident.provenance,
+                    seeds,
+                    float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                    tuple(values) if len(values) > 1 else (),
+                    partial,
+                )
+            )
+        flagged = {r.caveat for r in self.result.rows if r.dataset == ds.name and r.caveat}
+        for text in sorted(flagged):
             self.result.notes.append(
-                f"{ds.name}: {caveat}: the paper's figures (marked *) are shown for reference, but this "
-                "result is not at the paper's schedule."
+                f"{ds.name}: {text}: the paper's figures (marked *) are shown for reference, but this result "
+                "is not at the paper's setting."
             )
         if missing:
-            self.result.notes += _why_no_paper_figure(ds, bundle, variant, model, trained_on, missing)
+            if partial:
+                self.result.notes.append(f"{ds.name}: no paper figure: the dataset is partial.")
+            elif not ident.comparable:
+                self.result.notes.append(f"{ds.name}: no paper figure beside {ident.label}: {ident.reason}.")
+            else:
+                self.result.notes += _why_no_paper_figure(ds, ident.variant, model, trained_on, missing)
         self.result.details[ds.name] = {
-            "model": bundle.id,
-            "variant": variant,
+            "model": first.bundle.id,
+            "models": [r.bundle.id for r in runs],
+            "variant": ident.label,
+            "identity": ident.to_dict(),
             "trained_on": trained_on,
             "dims": dims,
-            "metrics": metrics,
+            "seeds": list(seeds),
+            "precision": sorted({r.precision for r in runs if r.precision}),
+            "decoding": self.evaluation.decode,
+            "resolution": spec.input_size,
+            "partial": self.result.partial.get(ds.name, ""),
+            "metrics": {k: float(np.mean([r.metrics[k] for r in runs])) for k in first.metrics},
+            "runs": [r.metrics for r in runs] if len(runs) > 1 else [],
         }
 
     def _schedule_caveat(self, ds: BenchmarkDataset, bundle: ModelBundle) -> str:
         """Why a trained model's run is not the paper's (its recorded iterations against the dataset's
-        recipe, which has the paper's), or ""."""
+        recipe, which has the paper's; SfM-120k, whose schedule the paper does not state), or ""."""
         prov = bundle.card.provenance
-        if prov.get("kind") != "trained" or ds.recipe is None or training_data(bundle) != ds.paper_key:
+        trained_on = training_data(bundle)
+        if prov.get("kind") not in ("trained", "fine-tuned"):
             return ""
         done = (prov.get("training") or {}).get("iterations")
+        if ds.kind == "landmarks" and trained_on == SFM120K.paper_key:
+            return (
+                f"PAPER.md does not state the SfM-120k schedule: trained for {done} iterations of the "
+                "sfm120k recipe's assumed settings"
+            )
+        if ds.recipe is None or trained_on != ds.paper_key:
+            return ""
         paper = load_recipe(ds.recipe).train.get("iterations")
         if done is None or paper is None or int(done) == int(paper):
             return ""
         return f"trained for {int(done)} iterations, not the paper's {int(paper)}"
 
 
+def landmark_recipe(bundle: ModelBundle) -> str:
+    """The SfM-120k recipe for this backbone (one whose starting card has it), else `sfm120k`."""
+    from irt_desktop.retrieval.card import shipped_cards
+    from irt_desktop.retrieval.training.config import list_recipes
+
+    cards = shipped_cards()
+    for name in list_recipes():
+        recipe = load_recipe(name)
+        card = cards.get(recipe.card)
+        if (
+            recipe.dataset == "sfm120k"
+            and card is not None
+            and card.spec.backbone == bundle.card.spec.backbone
+        ):
+            return name
+    return "sfm120k"
+
+
 def _why_no_paper_figure(
     ds: BenchmarkDataset,
-    bundle: ModelBundle,
     variant: str,
     model: IRT,
     trained_on: str | None,
     metrics: Sequence[str],
 ) -> list[str]:
-    """Notes that say why `metrics` have no paper figure beside them."""
-    if not variant:
-        kind = bundle.card.provenance.get("kind", "unrecorded")
-        return [
-            f"{ds.name}: no paper figure: the provenance of {bundle.id} (kind: {kind}) records neither "
-            "off-the-shelf weights nor a training run, so it matches none of the paper's settings."
-        ]
+    """Notes that say why `metrics` of a comparable model have no paper figure beside them."""
     reported = [
         r
         for r in load_paper_results()
-        if r.table in PAPER_TABLES and r.variant == variant and r.dataset == ds.paper_key
+        if r.table in PAPER_TABLES
+        and (r.variant == variant or (r.variant == "fine-tuned" and variant in ("IRT_L", "IRT_R")))
+        and r.dataset == ds.paper_key
     ]
     unreported = [m for m in metrics if not any(r.metric == m for r in reported)]
     notes = []

@@ -141,6 +141,16 @@ def render(cls: SmokeClass, rng: np.random.Generator, size: int = 64) -> Image.I
     return canvas.resize((size, size), Image.LANCZOS)
 
 
+def smoke_counts(n_train_classes: int, n_test_classes: int, per_class: int):
+    """The counts a generated set holds, for the CUB reader's check (datasets.protocol)."""
+    from irt_desktop.retrieval.datasets import ExpectedCounts
+
+    return ExpectedCounts(
+        {"train": n_train_classes * per_class, "test": n_test_classes * per_class},
+        {"train": n_train_classes, "test": n_test_classes},
+    )
+
+
 def make_smoke_dataset(
     root: Path,
     n_train_classes: int = 24,

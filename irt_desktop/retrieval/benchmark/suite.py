@@ -33,10 +33,16 @@ def run_suite(
     num_workers: int | None = None,
     progress: Callable[[BenchmarkProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    fast: bool = False,
+    allow_partial: bool = False,
+    multiscale: bool = False,
+    seeds: Sequence[int] | None = None,
+    pooling: str | None = None,
 ) -> BenchmarkResult:
     """`suite` is "paper" (run_benchmark on `datasets`) or "smoke-<scale>" (run_smoke_suite; it ignores
-    the dataset and model choices). `dataset_folders` gives datasets a folder of their own, seen by the
-    run through links in `out_dir`. `num_workers` None: loader_workers_for(device)."""
+    the dataset and model choices, and always runs fast). `dataset_folders` gives datasets a folder of
+    their own, seen by the run through links in `out_dir`. `num_workers` None: loader_workers_for(device).
+    `fast`, `allow_partial`, `multiscale`, `seeds`, `pooling`: as for run_benchmark."""
     if suite not in SUITES:
         raise ValueError(f"unknown benchmark suite {suite!r}; choose one of {', '.join(SUITES)}")
     if num_workers is None:
@@ -67,4 +73,9 @@ def run_suite(
         models_dir=models_dir,
         iterations=iterations,
         num_workers=num_workers,
+        fast=fast,
+        allow_partial=allow_partial,
+        multiscale=multiscale,
+        seeds=seeds,
+        pooling=pooling,
     )

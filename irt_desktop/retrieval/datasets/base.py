@@ -12,7 +12,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import to_tensor
 
-from irt_desktop.images import DEFAULT_MAX_PIXELS, open_image
+from irt_desktop.images import DEFAULT_MAX_PIXELS, ImageError, open_image
 
 Box = tuple[float, float, float, float]
 
@@ -27,6 +27,10 @@ class MissingDatasetFile(DatasetError, FileNotFoundError):
 
 class MalformedDatasetFile(DatasetError, ValueError):
     """A file is there but its content is not what the dataset's format says."""
+
+
+class UnreadableDatasetImage(DatasetError):
+    """An image a dataset lists cannot be decoded; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class CategoryBenchmark:
     query: RetrievalSplit
     gallery: RetrievalSplit | None
     recall_ks: tuple[int, ...]
+    # What differs from the protocol's counts when a partial set was allowed; "" for the complete set.
+    partial: str = ""
 
 
 def require_file(path: Path, what: str) -> Path:
@@ -85,17 +91,40 @@ def require_file(path: Path, what: str) -> Path:
 
 
 def read_rows(path: Path, n_fields: int, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
-    """(1-based line number, whitespace-separated fields) of each non-blank line after `skip` lines."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if lineno <= skip or not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != n_fields:
-                raise MalformedDatasetFile(
-                    f"{path}, line {lineno}: expected {n_fields} fields, got {len(fields)}: {line.strip()!r}"
-                )
-            yield lineno, fields
+    """(1-based line number, whitespace-separated fields) of each non-blank line after `skip` lines.
+
+    A file that does not end with a newline has its last line flagged in any error about it: a list cut
+    mid-line most often shows there."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            lines = f.readlines()
+    except UnicodeDecodeError as exc:
+        raise MalformedDatasetFile(f"{path}: not a text file ({exc})") from None
+    for lineno, line in enumerate(lines, start=1):
+        if lineno <= skip or not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != n_fields:
+            raise MalformedDatasetFile(
+                f"{path}, line {lineno}: expected {n_fields} fields, got {len(fields)}: {line.strip()!r}"
+                + cut_short_hint(lines, lineno)
+            )
+        yield lineno, fields
+
+
+def cut_short_hint(lines: Sequence[str], lineno: int) -> str:
+    """ " (the last line has no newline: the file may be cut short)" for the unterminated last line."""
+    if lineno == len(lines) and lines and not lines[-1].endswith("\n"):
+        return " (the last line has no newline: the file may be cut short)"
+    return ""
+
+
+def require_image(path: Path, listed_in: Path, lineno: int | None, hint: str = "") -> Path:
+    """`path` if it is a file, else MalformedDatasetFile naming the list (and line) that names it."""
+    if not path.is_file():
+        where = f"{listed_in}, line {lineno}" if lineno is not None else str(listed_in)
+        raise MalformedDatasetFile(f"{where}: the image {path} is not there{hint}")
+    return path
 
 
 def parse_int(text: str, path: Path, lineno: int) -> int:
@@ -109,8 +138,10 @@ class ImageDataset(Dataset):
     """Decodes records with `irt_desktop.images.open_image`; items are `(image, label, index)`.
 
     `index` is the position in `records`, the identity the cross-batch memory uses. Records with a
-    box are decoded at full size and cropped before the transform; the others are decoded with
-    `min_side` (JPEG draft mode) when given, i.e. the size the transform will resize to.
+    box are decoded at full size and cropped before the transform (a transform with `takes_full_side`
+    is also told the longer side of the full image); the others are decoded with `min_side` (JPEG
+    draft mode) when given, i.e. the size the transform will resize to, else at full size. An image
+    that cannot be decoded raises UnreadableDatasetImage naming it.
     """
 
     def __init__(
@@ -132,7 +163,18 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         rec = self.records[index]
         min_side = None if rec.box is not None else self.min_side
-        img = open_image(rec.path, min_side=min_side, max_pixels=self.max_pixels, apply_exif=rec.apply_exif)
-        if rec.box is not None:
-            img = img.crop(rec.box)
+        try:
+            img = open_image(
+                rec.path, min_side=min_side, max_pixels=self.max_pixels, apply_exif=rec.apply_exif
+            )
+        except ImageError as exc:
+            raise UnreadableDatasetImage(f"{rec.path}: cannot be read ({exc})") from None
+        if rec.box is None:
+            return self.transform(img), rec.label, index
+        # The crop keeps the scale of its full image where the transform asks for it (the revisited
+        # protocol's queries: transforms.LandmarkTransform).
+        full_side = max(img.size)
+        img = img.crop(rec.box)
+        if getattr(self.transform, "takes_full_side", False):
+            return self.transform(img, full_side=full_side), rec.label, index
         return self.transform(img), rec.label, index

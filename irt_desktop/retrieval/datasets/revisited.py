@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from irt_desktop.retrieval.datasets.base import Box, ImageRecord, MalformedDatasetFile, require_file
+from irt_desktop.retrieval.datasets.base import (
+    Box,
+    ImageRecord,
+    MalformedDatasetFile,
+    require_file,
+    require_image,
+)
+from irt_desktop.retrieval.datasets.protocol import ExpectedCounts, check_counts
 from irt_desktop.retrieval.datasets.safe_pickle import safe_load
 
 NAMES = ("roxford5k", "rparis6k")
@@ -30,6 +37,8 @@ class RevisitedBenchmark:
     db: list[ImageRecord]
     queries: list[ImageRecord]
     gnd: list[dict[str, Any]]
+    # What differs from the protocol's counts when a partial set was allowed; "" for the complete set.
+    partial: str = ""
 
     @property
     def db_paths(self) -> list[Path]:
@@ -44,8 +53,19 @@ class RevisitedBenchmark:
         return [r.box for r in self.queries]  # type: ignore[misc]
 
 
-def load_revisited(root: str | Path, name: str) -> RevisitedBenchmark:
-    """Read `<root>/<name>/gnd_<name>.pkl` (`root` may also be the `<name>` folder itself)."""
+def load_revisited(
+    root: str | Path,
+    name: str,
+    expected: ExpectedCounts | None = None,
+    *,
+    allow_partial: bool = False,
+    check_images: bool = True,
+) -> RevisitedBenchmark:
+    """Read `<root>/<name>/gnd_<name>.pkl` (`root` may also be the `<name>` folder itself).
+
+    `expected`: database and query counts to hold (protocol.PROTOCOL_COUNTS[name] for the benchmark);
+    a set that differs raises PartialDataset unless `allow_partial`. `check_images`: every image of
+    imlist and qimlist must be in jpg/."""
     if name not in NAMES:
         raise ValueError(f"unknown revisited dataset {name!r}; choose one of {', '.join(NAMES)}")
     root = Path(root)
@@ -54,12 +74,21 @@ def load_revisited(root: str | Path, name: str) -> RevisitedBenchmark:
     try:
         data = safe_load(path)
         imlist, qimlist, raw_gnd = list(data["imlist"]), list(data["qimlist"]), list(data["gnd"])
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as exc:
-        raise MalformedDatasetFile(f"{path}: not a revisited ground-truth file ({exc})") from exc
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise MalformedDatasetFile(
+            f"{path}: not a revisited ground-truth file, or cut short ({type(exc).__name__}: {exc})"
+        ) from exc
     if len(raw_gnd) != len(qimlist):
         raise MalformedDatasetFile(f"{path}: {len(qimlist)} queries but {len(raw_gnd)} gnd entries")
     gnd = [_clean_query(g, q, len(imlist), path) for q, g in enumerate(raw_gnd)]
+    partial = check_counts(
+        path, expected, {"database": len(imlist), "query": len(qimlist)}, allow_partial=allow_partial
+    )
     jpg = folder / "jpg"
+    if check_images:
+        for key, names in (("imlist", imlist), ("qimlist", qimlist)):
+            for i, n in enumerate(names):
+                require_image(jpg / f"{n}.jpg", path, None, f" ({key}[{i}])")
     # As stored, EXIF ignored: the reference loaders (revisitop, cirtorch: PIL open + convert) do not turn
     # images, and `bbx` is given in the stored pixel grid, so turning a query would misplace its crop.
     db = [ImageRecord(jpg / f"{n}.jpg", -1, apply_exif=False) for n in imlist]
@@ -67,7 +96,7 @@ def load_revisited(root: str | Path, name: str) -> RevisitedBenchmark:
         ImageRecord(jpg / f"{n}.jpg", -1, g["bbx"], apply_exif=False)
         for n, g in zip(qimlist, gnd, strict=True)
     ]
-    return RevisitedBenchmark(name, db, queries, gnd)
+    return RevisitedBenchmark(name, db, queries, gnd, partial)
 
 
 def _clean_query(g: Any, q: int, n_db: int, path: Path) -> dict[str, Any]:

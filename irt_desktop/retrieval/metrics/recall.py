@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -21,13 +20,40 @@ def as_numpy(x: ArrayLike) -> np.ndarray:
 
 
 def unit_float32(feats: ArrayLike) -> np.ndarray:
-    """C-contiguous float32 rows scaled to unit length (zero rows stay zero), as FAISS inner product wants."""
+    """C-contiguous float32 rows scaled to unit length (zero rows stay zero), for inner-product search."""
     x = np.array(as_numpy(feats), dtype=np.float32, copy=True, order="C")
     if x.ndim != 2:
         raise ValueError(f"features must be [n, d], got shape {x.shape}")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     np.divide(x, norms, out=x, where=norms > 0)
     return x
+
+
+def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, inverse): `distinct[inverse] == x`, rows compared bit for bit.
+
+    Scores are computed once per distinct row and shared by its copies. A BLAS product does not give
+    bit-identical rows bit-identical scores (which kernel computes a row depends on its position: edge
+    tiles, the tail of a gemv), so without this two copies of one image would differ by a few 1e-8 and
+    their tie would be broken by position instead of by the documented rule.
+    """
+    x = np.ascontiguousarray(x)
+    if len(x) == 0:
+        return x, np.zeros(0, dtype=np.int64)
+    keys = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if len(first) == len(x):
+        return x, np.arange(len(x))
+    return x[first], inverse.ravel()
+
+
+def similarity(
+    q: np.ndarray, g: np.ndarray, g_unique: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """`[len(q), len(g)]` float32 inner products, identical gallery rows scoring identically."""
+    distinct, inverse = g_unique if g_unique is not None else unique_rows(g)
+    scores = q @ distinct.T
+    return scores if len(distinct) == len(g) else scores[:, inverse]
 
 
 def recall_at_k(
@@ -37,7 +63,7 @@ def recall_at_k(
     gallery_feats: ArrayLike | None = None,
     gallery_labels: ArrayLike | None = None,
     *,
-    chunk_size: int = 2048,
+    chunk_size: int = 256,
 ) -> dict[int, float]:
     """Fraction of queries with at least one same-label item among their K nearest neighbours.
 
@@ -45,12 +71,12 @@ def recall_at_k(
     by its index, not by distance, so an exact duplicate of it still counts as a neighbour). With a
     gallery, queries search the gallery only.
 
-    Similarity is the inner product of L2-normalised float32 features (cosine). Ties are broken
-    deterministically: among equal scores the lower gallery index ranks first. FAISS returns an
-    arbitrary member of a tie at the last place it fetches, so one item more than the K kept is fetched:
-    a query whose K-th kept score equals the next candidate's (a tie across the boundary, which may
-    continue among unfetched items) is re-ranked exactly against the whole gallery; every other query's
-    top K is exact as fetched. K larger than the gallery means "all of it".
+    Similarity is the inner product of L2-normalised float32 features (cosine). Ties follow one rule on
+    every query: among equal scores the lower gallery index ranks first. The rule needs scores that are
+    equal when the vectors are: each query's scores against the whole gallery come from one matrix
+    product over the distinct gallery rows (see `unique_rows`), and a query's rank of its best positive
+    is counted exactly from that one row of scores (no top-K fetch, no second scoring path that could
+    round differently). K larger than the gallery means "all of it".
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
@@ -68,45 +94,34 @@ def recall_at_k(
     if len(q) == 0 or n_ref < 1:
         raise ValueError("recall needs at least one query and one item to search")
 
-    k_max = min(ks[-1], n_ref)
-    # K to keep, the query itself (leave-one-out) and one candidate beyond the K-th to detect a tie there.
-    k_fetch = min(k_max + loo + 1, len(g))
-    partial = k_fetch < len(g)
-    first_hit = np.full(len(q), np.iinfo(np.int64).max, dtype=np.int64)
+    g_unique = unique_rows(g)
+    first_hit = np.empty(len(q), dtype=np.int64)
     for start in range(0, len(q), chunk_size):
-        qc = q[start : start + chunk_size]
-        rows = np.arange(start, start + len(qc))
-        scores, ids = faiss.knn(qc, g, k_fetch, metric=faiss.METRIC_INNER_PRODUCT)
-        is_self = ids == rows[:, None] if loo else np.zeros_like(ids, dtype=bool)
-        # Self last, then by descending score, then by ascending gallery index.
-        order = np.lexsort((ids, -scores, is_self), axis=-1)
-        ranked_ids = np.take_along_axis(ids, order, 1)
-        ranked_scores = np.take_along_axis(scores, order, 1)
-        hits = g_labels[ranked_ids[:, :k_max]] == q_labels[rows, None]
-        first_hit[rows] = np.where(hits.any(1), hits.argmax(1), first_hit[rows])
-        if partial:
-            # Column k_max is the best candidate not kept, never the query itself: at least k_max + 1
-            # fetched items are not the query. Every unfetched item scores <= it, so unless it ties with
-            # the K-th kept item, the kept K are exactly the K best. A tie may continue among unfetched
-            # items, of which a lower gallery index would rank first: those queries are rescanned.
-            for r in np.flatnonzero(ranked_scores[:, k_max - 1] <= ranked_scores[:, k_max]):
-                first_hit[rows[r]] = _exact_first_hit(
-                    qc[r], g, g_labels, q_labels[rows[r]], rows[r] if loo else -1
-                )
+        rows = np.arange(start, min(start + chunk_size, len(q)))
+        first_hit[rows] = _first_hits(q[rows], q_labels[rows], g, g_labels, g_unique, rows if loo else None)
     return {k: float(np.mean(first_hit < k)) for k in ks}
 
 
-def _exact_first_hit(
-    qv: np.ndarray, g: np.ndarray, g_labels: np.ndarray, label: object, self_idx: int
-) -> int:
-    """Rank (0-based) of the best positive under the same tie rule, from a full scan of the gallery."""
-    scores = g @ qv
-    keep = np.ones(len(g), dtype=bool)
-    if self_idx >= 0:
-        keep[self_idx] = False
-    positives = np.flatnonzero((g_labels == label) & keep)
-    if len(positives) == 0:
-        return np.iinfo(np.int64).max
-    best = positives[np.argmax(scores[positives])]  # argmax takes the lowest index among ties
-    ahead = (scores > scores[best]) | ((scores == scores[best]) & (np.arange(len(g)) < best))
-    return int(np.count_nonzero(ahead & keep))
+def _first_hits(
+    qc: np.ndarray,
+    labels: np.ndarray,
+    g: np.ndarray,
+    g_labels: np.ndarray,
+    g_unique: tuple[np.ndarray, np.ndarray],
+    self_rows: np.ndarray | None,
+) -> np.ndarray:
+    """0-based rank of each query's best positive (int64 max when it has none): the number of other
+    items scoring above it, or equal to it with a lower index."""
+    scores = similarity(qc, g, g_unique)
+    keep = np.ones(scores.shape, dtype=bool)
+    if self_rows is not None:
+        keep[np.arange(len(qc)), self_rows] = False
+    positive = (g_labels[None, :] == labels[:, None]) & keep
+    has_positive = positive.any(axis=1)
+    masked = np.where(positive, scores, -np.inf)
+    best_score = masked.max(axis=1, keepdims=True)
+    best = np.argmax(positive & (masked == best_score), axis=1)  # the lowest index among tied positives
+    index = np.arange(scores.shape[1])[None, :]
+    ahead = (scores > best_score) | ((scores == best_score) & (index < best[:, None]))
+    ranks = np.count_nonzero(ahead & keep, axis=1)
+    return np.where(has_positive, ranks, np.iinfo(np.int64).max)

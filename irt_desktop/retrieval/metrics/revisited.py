@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from irt_desktop.retrieval.metrics.recall import unit_float32
+from irt_desktop.retrieval.metrics.recall import similarity, unit_float32
 
 PROTOCOLS = ("easy", "medium", "hard")
 
@@ -99,6 +99,7 @@ def evaluate_revisited(
 
 
 def rank_database(db_feats: npt.ArrayLike, query_feats: npt.ArrayLike) -> np.ndarray:
-    """`[n_db, n_queries]` ranking by cosine similarity, ties by ascending database index."""
-    scores = unit_float32(db_feats) @ unit_float32(query_feats).T
+    """`[n_db, n_queries]` ranking by cosine similarity, ties by ascending database index (identical
+    database descriptors score identically: `recall.unique_rows`)."""
+    scores = similarity(unit_float32(query_feats), unit_float32(db_feats)).T
     return np.argsort(-scores, axis=0, kind="stable")

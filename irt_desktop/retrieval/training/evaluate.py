@@ -33,21 +33,32 @@ def extract_features(
     progress: Progress | None = None,
     transform: Callable[[Image.Image], torch.Tensor] | None = None,
     min_side: int | None = None,
+    precision: str = "auto",
+    decode: str = "draft",
+    info: dict | None = None,
 ) -> np.ndarray:
     """`[n, dim]` float32 descriptors (L2-normalised; `raw`: pooled features before PCA and L2).
 
-    Test preprocessing: `transform`, by default the category-level eval_transform, with JPEGs decoded
-    near `min_side` (default: the size that transform resizes to). A transform may give images of
-    different shapes (landmark_transform keeps the aspect ratio): each loaded batch is run as one forward
-    pass per shape. bf16 autocast where the Embedder finds it safe. Leaves `model` in eval mode on
-    `device`.
+    Test preprocessing: `transform`, by default the category-level eval_transform. `decode` "draft":
+    JPEGs decoded near `min_side` (default: the size that transform resizes to) with DCT scaling, fast
+    and a little different from a full decode; "full": every image decoded at full size (the paper
+    benchmark's default). A transform may give images of different shapes (landmark_transform keeps the
+    aspect ratio): each loaded batch is run as one forward pass per shape. `precision` "auto": bf16
+    autocast where the Embedder finds it safe; "fp32": never. `info`, when given, receives the precision
+    actually used. Leaves `model` in eval mode on `device`.
     """
-    embedder = Embedder(model, device=device, batch_size=batch_size)
-    dataset = ImageDataset(
-        records,
-        transform or eval_transform(model.spec),
-        min_side=resize_side(model.spec) if min_side is None else min_side,
-    )
+    if precision not in ("auto", "fp32"):
+        raise ValueError(f"precision must be auto or fp32, got {precision!r}")
+    if decode not in ("draft", "full"):
+        raise ValueError(f"decode must be draft or full, got {decode!r}")
+    embedder = Embedder(model, device=device, batch_size=batch_size, low_precision=precision == "auto")
+    if info is not None:
+        info["precision"] = embedder.precision
+    if decode == "full":
+        min_side = None
+    elif min_side is None:
+        min_side = resize_side(model.spec)
+    dataset = ImageDataset(records, transform or eval_transform(model.spec), min_side=min_side)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False, collate_fn=_group_by_shape
     )
@@ -90,9 +101,13 @@ def evaluate_model(
     device: str | None = None,
     num_workers: int = 2,
     progress: Progress | None = None,
+    precision: str = "auto",
+    decode: str = "draft",
+    info: dict | None = None,
 ) -> dict[str, float]:
     """`{"R@k": percent}`: leave-one-out within a RetrievalSplit (SOP, CUB, a held-out folder split),
-    queries against the gallery for a benchmark that has one (In-Shop), else leave-one-out on its queries."""
+    queries against the gallery for a benchmark that has one (In-Shop), else leave-one-out on its queries.
+    `precision`, `decode`, `info`: as for extract_features."""
     if isinstance(split, CategoryBenchmark):
         query, gallery = split.query, split.gallery
     else:
@@ -102,13 +117,12 @@ def evaluate_model(
     def part(offset: int) -> Progress | None:
         return None if progress is None else (lambda done, _total: progress(offset + done, n_total))
 
-    q = extract_features(model, query, device=device, num_workers=num_workers, progress=part(0))
+    common = {"device": device, "num_workers": num_workers, "precision": precision, "decode": decode}
+    q = extract_features(model, query, progress=part(0), info=info, **common)
     if gallery is None:
         recalls = recall_at_k(q, query.labels, ks)
     else:
-        g = extract_features(
-            model, gallery, device=device, num_workers=num_workers, progress=part(len(query))
-        )
+        g = extract_features(model, gallery, progress=part(len(query)), **common)
         recalls = recall_at_k(q, query.labels, ks, g, gallery.labels)
     return {f"R@{k}": 100.0 * v for k, v in recalls.items()}
 

@@ -443,40 +443,50 @@ class _Run:
         )
 
     def _card(self, total: int, metrics: dict | None, pca_info: dict | None) -> ModelCard:
+        """The bundle's card: titled by what it is ("Fine-tuned on <data> from <base>", never grown by
+        repetition), its provenance the training record with the base's own provenance inside."""
+        from irt_desktop.retrieval.provenance import Kind, Provenance, finetune_title
+
         base, cfg = self.t.base, self.cfg
         variant = cfg.variant
         label = cfg.recipe or "custom"
         name = self.t.name or f"{base.card.name}-{label}-{variant.lower()}"
         settings = {k: v for k, v in cfg.to_dict().items() if k not in ("device", "num_workers", "extra")}
+        record = {
+            "recipe": settings,
+            "data": {
+                "name": self.t.data_name,
+                "images": len(self.t.records),
+                "classes": len({r.label for r in self.t.records}),
+                "fingerprint": self.fingerprint,
+            },
+            "metrics": metrics,
+            "pca": pca_info,
+            "training": {
+                "iterations": total,
+                "device": self.device,
+                "precision": self.precision,
+                "processes": self.ctx.world_size,
+                "memory_size": self.memory.size if self.memory is not None else 0,
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        }
+        provenance = Provenance(
+            Kind.FINETUNED,
+            variant=variant,
+            data_name=self.t.data_name,
+            base_id=base.id,
+            base_name=base.card.name,
+            base=Provenance.from_dict(base.card.provenance),
+            extra=record,
+        )
         return ModelCard(
             name=name,
             spec=self.model.spec,
-            title=f"{base.card.title or base.card.name}, fine-tuned on {self.t.data_name} ({variant})",
+            title=finetune_title(self.t.data_name, base.card.title or base.card.name),
             description=f"{variant} fine-tuned from {base.id} on {self.t.data_name} for {total} iterations.",
             weights={},
-            provenance={
-                "kind": "trained",
-                "variant": variant,
-                "base_model": base.id,
-                "base_name": base.card.name,
-                "recipe": settings,
-                "data": {
-                    "name": self.t.data_name,
-                    "images": len(self.t.records),
-                    "classes": len({r.label for r in self.t.records}),
-                    "fingerprint": self.fingerprint,
-                },
-                "metrics": metrics,
-                "pca": pca_info,
-                "training": {
-                    "iterations": total,
-                    "device": self.device,
-                    "precision": self.precision,
-                    "processes": self.ctx.world_size,
-                    "memory_size": self.memory.size if self.memory is not None else 0,
-                    "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                },
-            },
+            provenance=provenance.to_dict(),
         )
 
 

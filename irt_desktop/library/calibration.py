@@ -1,0 +1,125 @@
+"""The near-copy threshold, calibrated per model and library at run time.
+
+A random network and a fine-tuned DeiT do not share a score scale, so no fixed number serves both. The
+library makes copies of a sample of its own photos (a JPEG re-encode, a resize, a slight crop, a resize
+plus re-encode), embeds them with the serving model and scores each against the photo's stored
+descriptor: what a true copy scores. It also scores each sampled photo against its nearest *other* photo:
+what a non-copy reaches. The threshold is the midpoint between the copies' low end (5th percentile) and
+the non-copies' high end (95th percentile), and the Calibration says so, with the figures.
+
+Threads: any thread (it decodes files and runs the model: the GUI calls it from a worker).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from irt_desktop.library.records import Calibration
+
+SAMPLE = 32
+COPY_QUANTILE = 0.05
+OTHER_QUANTILE = 0.95
+# Never below this: at lower scores "the same photo" means nothing whatever the model.
+FLOOR = 0.5
+SETTING = "duplicates.calibration.{model_id}"
+
+Embed = Callable[[Sequence[Image.Image]], np.ndarray]
+Neighbours = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def _jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    out = Image.open(buf)
+    out.load()
+    return out.convert("RGB")
+
+
+def _resize(im: Image.Image, scale: float) -> Image.Image:
+    return im.resize((max(8, round(im.width * scale)), max(8, round(im.height * scale))), Image.BICUBIC)
+
+
+def _crop(im: Image.Image, keep: float) -> Image.Image:
+    dx, dy = round(im.width * (1 - keep) / 2), round(im.height * (1 - keep) / 2)
+    return im.crop((dx, dy, im.width - dx, im.height - dy))
+
+
+# What a copy of a photo usually is: re-encoded by a messenger, resized for the web, cropped a little.
+COPY_TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "re-encoded (JPEG q60)": lambda im: _jpeg(im, 60),
+    "resized to 50%": lambda im: _resize(im, 0.5),
+    "cropped 4% each side": lambda im: _crop(im, 0.92),
+    "resized to 60% + JPEG q75": lambda im: _jpeg(_resize(im, 0.6), 75),
+}
+
+
+def calibrate(
+    model_id: str,
+    photos: Sequence[tuple[int, Image.Image, np.ndarray]],
+    embed: Embed,
+    neighbours: Neighbours,
+    exact_ids: set[int] | None = None,
+) -> Calibration | None:
+    """`photos`: (image id, decoded photo, its stored vector) of a sample; `neighbours(vectors, k)`:
+    scores and ids of the library's nearest vectors. None when the sample is empty."""
+    if not photos:
+        return None
+    exact_ids = exact_ids or set()
+    images, owners = [], []
+    for n, (_image_id, im, _vec) in enumerate(photos):
+        for transform in COPY_TRANSFORMS.values():
+            images.append(transform(im))
+            owners.append(n)
+    copies = embed(images)
+    stored = np.stack([np.asarray(vec, np.float32) for _, _, vec in photos])
+    copy_scores = [float(copies[i] @ stored[owner]) for i, owner in enumerate(owners)]
+    scores, ids = neighbours(stored, 4)
+    other_scores = []
+    for row, (image_id, _, _) in enumerate(photos):
+        for score, other in zip(scores[row], ids[row], strict=True):
+            # The photo itself and byte-identical copies of it are not "another photo".
+            if other >= 0 and int(other) != image_id and int(other) not in exact_ids and score < 0.99999:
+                other_scores.append(float(score))
+                break
+    lo = float(np.quantile(copy_scores, COPY_QUANTILE))
+    if other_scores:
+        hi = float(np.quantile(other_scores, OTHER_QUANTILE))
+        threshold = (lo + hi) / 2
+        how = (
+            f"midpoint of {lo:.4f} (5th percentile of {len(copy_scores)} scores of {len(photos)} of your "
+            f"photos against their own re-encodings, resizes and crops) and {hi:.4f} (95th percentile "
+            "of the same photos against their nearest other photo)"
+        )
+        if hi >= lo:
+            how += "; the two overlap with this model, so expect some false groups: check before trashing"
+    else:
+        threshold = lo - 0.01 * (1 - lo)
+        how = f"just below {lo:.4f}, the 5th percentile of {len(copy_scores)} copy scores (no other photos)"
+    threshold = float(min(max(threshold, FLOOR), 0.9999))
+    return Calibration(
+        model_id=model_id,
+        threshold=round(threshold, 4),
+        copy_scores=[round(s, 5) for s in copy_scores],
+        other_scores=[round(s, 5) for s in other_scores],
+        sample=len(photos),
+        how=how,
+    )
+
+
+def to_json(c: Calibration) -> str:
+    return json.dumps(c.__dict__)
+
+
+def from_json(text: str | None) -> Calibration | None:
+    if not text:
+        return None
+    try:
+        return Calibration(**json.loads(text))
+    except (TypeError, ValueError):
+        return None
