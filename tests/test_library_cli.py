@@ -125,4 +125,3 @@ def test_cli_index_watch_runs_until_interrupted(tmp_path, tiny_bundle):
     finally:
         os.kill(proc.pid, signal.SIGINT)
         proc.wait(30)
-

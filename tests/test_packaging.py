@@ -91,7 +91,7 @@ def test_installed_copy_loads_its_data_through_importlib_resources(wheel, tmp_pa
     info = json.loads(out.stdout)
     assert Path(info["package"]).is_relative_to(site)
     assert Path(info["cards_dir"]).is_relative_to(site)
-    assert info["cards"] == ["deit-b", "deit-s", "deit-s-distilled", "dinov2-s"]
+    assert info["cards"] == ["deit-b", "deit-b-distilled-384", "deit-s", "deit-s-distilled", "dinov2-s"]
     assert info["icon_bytes"] > 100
 
 

@@ -7,6 +7,7 @@ reading whole files, so the GUI asks for it from a worker).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from irt_desktop.library.calibration import SAMPLE as CAL_SAMPLE
 from irt_desktop.library.calibration import SETTING, calibrate, from_json, to_json
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.duplicates import exact_groups, find_duplicates
-from irt_desktop.library.errors import LibraryError
+from irt_desktop.library.errors import LibraryBusy, LibraryError, StorageError
 from irt_desktop.library.models import ModelRegistry
 from irt_desktop.library.records import (
     Calibration,
@@ -102,7 +103,9 @@ class Reports:
             if calibration is None and embed is not None:
                 calibration = self._calibrate(model_id, vi, embed)
                 if calibration is not None:
-                    self._catalog.set_setting(key, to_json(calibration))
+                    # A cache: a reader beside a writer (or on a read-only folder) skips storing it.
+                    with contextlib.suppress(LibraryBusy, StorageError):
+                        self._catalog.set_setting(key, to_json(calibration))
         if threshold is None:
             threshold = calibration.threshold if calibration is not None else DEFAULT_THRESHOLD
         transformed = None

@@ -53,13 +53,13 @@ def vectors(db: Path) -> dict[int, int]:
         return {}
 
 
-def markers(db: Path) -> int:
+def markers(db: Path) -> set[int]:
     """Decode markers left: files whose decode the kill interrupted (suspects for the next run)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        return conn.execute("SELECT count(*) FROM decoding").fetchone()[0]
+        return {r[0] for r in conn.execute("SELECT image_id FROM decoding")}
     except sqlite3.Error:
-        return 0
+        return set()
     finally:
         conn.close()
 
@@ -137,7 +137,8 @@ def main() -> int:
 
     seen: dict[int, int] = {}  # image id -> seq of its vector, from every snapshot after a kill
     overwritten: set[int] = set()
-    landed = finished = mid = suspects = 0
+    landed = finished = mid = 0
+    suspects: set[int] = set()
     for k in range(args.kills):
         if k:  # the user's photos change between runs
             for _ in range(args.new_per_run):
@@ -181,16 +182,16 @@ def main() -> int:
             mid += 1
             what += ", mid-embedding"
         if proc.returncode == -signal.SIGKILL and (left := markers(db)):
-            suspects += left
-            what += f", {left} decode markers left"
+            suspects |= left
+            what += f", {len(left)} decode markers left"
         for image_id, seq in snap.items():
             seen.setdefault(image_id, seq)
         print(f"  run {k + 1:2d}: {what}; vectors {before} -> {len(snap)} of {total} photos", flush=True)
 
     proc = start(libdir, photos, bundle)
     _, err = proc.communicate(timeout=600)
-    print(f"kills mid-embedding (some but not all of the run's work committed): {mid}; decode markers "
-          f"left by kills (files the next run decoded alone, last): {suspects}")
+    print(f"kills mid-embedding (some but not all of the run's work committed): {mid}; files left with "
+          f"a decode marker by a kill (decoded alone, last, by a later run): {len(suspects)}")
     return check(libdir, photos, proc.returncode, err, seen, overwritten, landed, finished)
 
 

@@ -130,13 +130,15 @@ def run_smoke_suite(
             if res.cancelled or res.bundle is None:
                 raise BenchmarkCancelled
             train_s = time.monotonic() - t0
-            result.settings["precision"] = res.bundle.card.provenance.get("training", {}).get("precision")
+            training = res.bundle.card.provenance.get("training", {})
+            result.settings["training precision"] = training.get("precision")
             count = reporter.counter("smoke", "embed", f"{variant}: Recall@K on unseen classes")
             scores[variant] = evaluate_bundle(
                 res.bundle, bench.query, ks, device=device, progress=count, num_workers=num_workers
             )
             result.details[variant] = {
                 "model": res.bundle.id,
+                "variant": f"{variant}, trained from random init",
                 "train_seconds": round(train_s, 1),
                 "metrics": scores[variant],
             }
@@ -145,7 +147,11 @@ def run_smoke_suite(
                 f"{variant}: {cfg.iterations} iterations in {train_s:.0f} s "
                 f"({last.images_per_s:.0f} images/s at the end), final loss {last.loss:.3f}."
             )
-        result.details[RANDOM_INIT] = {"model": untrained.id, "metrics": scores[RANDOM_INIT]}
+        result.details[RANDOM_INIT] = {
+            "model": untrained.id,
+            "variant": RANDOM_INIT,
+            "metrics": scores[RANDOM_INIT],
+        }
         for variant, metrics in scores.items():
             words = "random init (untrained)" if variant == RANDOM_INIT else "trained from random init"
             for metric, value in metrics.items():
