@@ -5,10 +5,11 @@ normalisation follow in numpy float32, as in the torch path, so the output is th
 indexing and search path never imports torch, timm or torchvision.
 Conversion (which needs torch) is `openvino_convert`, run in a child process (`openvino_cache`).
 
-Two compiled models serve two kinds of request: a throughput one for indexing batches (one stream per
-core pair, requests split across streams) and a latency one for a single query. Both share the
-process's one OpenVINO thread pool; torch must not compute in the same process at the same time (two
-thread pools on two cores slowed eager torch 60x here).
+Two compiled models serve two kinds of request, each compiled when first needed: a throughput one
+for indexing batches (one stream per core, one request per stream, the batch split across them) and a
+latency one for a single query (one stream over every core). A query during indexing runs beside the
+batch rather than waiting for it. Torch must not compute in the same process (two thread pools on
+two cores slowed eager torch 60x here): training and conversion run in child processes.
 """
 
 from __future__ import annotations
@@ -79,12 +80,11 @@ class OpenVINOEmbedder:
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self._config = config
-        self._throughput = self._compile("THROUGHPUT")
-        self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
-        # One request per stream, made once. No Python callbacks: a callback needs the GIL on OpenVINO's
-        # stream thread, and destroying the compiled model (which joins those threads while holding the
-        # GIL) then deadlocks (seen in conversion children).
-        self._requests = [self._throughput.create_infer_request() for _ in range(self._streams)]
+        # Each model is compiled when first needed (~0.2 s each here): a search after launch needs only
+        # the latency one, indexing only the throughput one.
+        self._throughput: Any = None
+        self._streams = 1
+        self._requests: list[Any] = []
         self._batch_lock = threading.Lock()
         self._latency: Any = None
         self._latency_request: Any = None
@@ -118,7 +118,7 @@ class OpenVINOEmbedder:
         return (z / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
     def warm_up(self) -> None:
-        """Compile the latency model and run each model once, so the first real query pays nothing."""
+        """Compile the latency model and run it once, so the first real query pays for neither."""
         size = self.spec.input_size
         self.embed_array(np.zeros((1, 3, size, size), np.float32))
 
@@ -130,6 +130,14 @@ class OpenVINOEmbedder:
 
     def _run_streams(self, x: np.ndarray) -> np.ndarray:
         """Split the batch across the streams so every core works; results keep the input order."""
+        if self._throughput is None:
+            self._throughput = self._compile("THROUGHPUT")
+            self._streams = max(1, int(self._throughput.get_property("NUM_STREAMS")))
+            # One request per stream, made once. No Python callbacks: a callback needs the GIL on an
+            # OpenVINO stream thread, and wait() can return before that thread has taken it; the caller,
+            # holding the GIL, could then free the compiled model while the stream thread waits for it
+            # (a deadlock seen in conversion children).
+            self._requests = [self._throughput.create_infer_request() for _ in range(self._streams)]
         chunks = np.array_split(x, min(self._streams, len(x)))
         if len(chunks) == 1:
             return _output(self._requests[0].infer({0: chunks[0]}))

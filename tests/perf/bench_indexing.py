@@ -132,12 +132,14 @@ def worker_model(backend: str, bundle_dir: Path, batch: int, seconds: float) -> 
     for threads in (1, None):
         embedder = _embedder(backend, bundle_dir, threads)
         embedder.embed_array(x)  # warm-up: allocations, kernel selection
-        done, t = 0, time.perf_counter()
+        done, t, cpu = 0, time.perf_counter(), time.process_time()
         while done < 2 * batch or time.perf_counter() - t < seconds:
             embedder.embed_array(x)
             done += batch
-        rate = done / (time.perf_counter() - t)
-        perfkit.emit(backend=backend, what="M1" if threads == 1 else "M", img_s=rate)
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+        perfkit.emit(
+            backend=backend, what="M1" if threads == 1 else "M", img_s=done / wall, cpu_img_s=done / cpu
+        )
         if backend == "torch":
             import torch
 
@@ -153,15 +155,16 @@ def worker_decode(paths: list[Path], batch: int) -> None:
     for workers in (1, os.cpu_count() or 1):
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda p: decode_file(0, str(p), tensorize), paths[:4]))  # warm-up
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             out = list(pool.map(lambda p: decode_file(0, str(p), tensorize), paths))
-            dt = time.perf_counter() - t
+            dt, cpu = time.perf_counter() - t, time.process_time() - cpu
         bad = [d.error for d in out if d.error]
         assert not bad, bad[:3]
-        perfkit.emit(what="D1" if workers == 1 else "D", img_s=len(paths) / dt, workers=workers)
+        what = "D1" if workers == 1 else "D"
+        perfkit.emit(what=what, img_s=len(paths) / dt, cpu_img_s=len(paths) / cpu, workers=workers)
 
 
-def worker_end_to_end(backend: str, bundle_dir: Path, photos: Path, batch: int) -> None:
+def worker_end_to_end(backend: str, bundle_dir: Path, photos: Path, batch: int, pipeline: str) -> None:
     """The library's own path, with $IRT_BACKEND=backend (set by the parent)."""
     from irt_desktop.library import Library, PipelineConfig
     from irt_desktop.retrieval.bundle import load_bundle
@@ -174,14 +177,17 @@ def worker_end_to_end(backend: str, bundle_dir: Path, photos: Path, batch: int) 
             marks["embed-last"] = time.monotonic()
 
     with tempfile.TemporaryDirectory() as tmp:
-        lib = Library.open(Path(tmp) / "lib", pipeline=PipelineConfig(batch_size=batch))
+        config = PipelineConfig(**{"batch_size": batch, **json.loads(pipeline)})
+        lib = Library.open(Path(tmp) / "lib", pipeline=config)
         lib.activate_model(load_bundle(bundle_dir))
         lib.add_root(photos)
         t = time.monotonic()
         lib.embedder()  # the model loaded before the run, as the GUI does once the library opens
         load_s = time.monotonic() - t
         served = lib.models.served(lib.model_id)
+        cpu = time.process_time()
         report = lib.index(progress=progress)
+        cpu = time.process_time() - cpu
         lib.close()
     assert report.embedded and not report.failed, report
     embed_s = marks.get("save", time.monotonic()) - marks.get("load-model", t)
@@ -189,6 +195,7 @@ def worker_end_to_end(backend: str, bundle_dir: Path, photos: Path, batch: int) 
         backend=backend,
         what="E",
         img_s=report.embedded / report.seconds,
+        cpu_img_s=report.embedded / cpu,
         embed_img_s=report.embedded / embed_s,
         seconds=report.seconds,
         scan_s=marks.get("load-model", t) - t - load_s if "load-model" in marks else None,
@@ -212,6 +219,12 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "irt-bench-12mp")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "irt-bench-indexing")
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    ap.add_argument(
+        "--pipeline",
+        default="{}",
+        help='PipelineConfig fields for E as JSON, e.g. \'{"decode_workers": 1, "nice_decoders": false}\'',
+    )
+    ap.add_argument("--only", default="", help="run only these kinds (e.g. e2e-openvino,e2e-torch)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     ap.add_argument("--bundle", type=Path, help=argparse.SUPPRESS)
@@ -230,16 +243,25 @@ def main() -> int:
         worker_decode(sorted(photos.glob("*.jpg")), args.batch_size)
         return 0
     if args.worker == "e2e":
-        worker_end_to_end(args.backend, args.bundle, photos, args.batch_size)
+        worker_end_to_end(args.backend, args.bundle, photos, args.batch_size, args.pipeline)
         return 0
 
     cores = os.cpu_count() or 1
     print(f"{perfkit.cpu_line()}; load {perfkit.load()}", flush=True)
     common = ["--work", str(args.work), "--cache", str(args.cache), "--n", str(args.n)]
-    common += ["--batch-size", str(args.batch_size), "--seconds", str(args.seconds)]
+    common += [
+        "--batch-size",
+        str(args.batch_size),
+        "--seconds",
+        str(args.seconds),
+        "--pipeline",
+        args.pipeline,
+    ]
     [prep] = perfkit.run_worker(HERE, ["--worker", "prepare", "--backends", ",".join(backends), *common])
     print(f"{args.n} JPEGs {W}x{H}, {prep['mb']:.1f} MB on average; DeiT-S 224 px, batch {args.batch_size}")
     kinds = [f"model-{b}" for b in backends] + ["decode"] + [f"e2e-{b}" for b in backends]
+    if args.only:
+        kinds = [k for k in kinds if k in args.only.split(",")]
 
     def one(kind: str) -> list[dict]:
         what, _, backend = kind.partition("-")
@@ -255,9 +277,9 @@ def main() -> int:
     return 0
 
 
-def _values(rows: list[dict], what: str, backend: str | None = None) -> dict[int, float]:
+def _values(rows: list[dict], what: str, backend: str | None = None, key: str = "img_s") -> dict[int, float]:
     return {
-        r["round"]: r["img_s"]
+        r["round"]: r[key]
         for r in rows
         if r.get("what") == what and (backend is None or r.get("backend") == backend)
     }
@@ -267,6 +289,8 @@ def report(rows: list[dict], backends: list[str], cores: int, rounds: int) -> No
     med = perfkit.median
 
     def span(v: dict[int, float]) -> str:
+        if not v:
+            return "   n/a"
         return f"{med(list(v.values())):6.1f} img/s  [{min(v.values()):.1f}-{max(v.values()):.1f}]"
 
     d1, d = _values(rows, "D1"), _values(rows, "D")
@@ -294,6 +318,19 @@ def report(rows: list[dict], backends: list[str], cores: int, rounds: int) -> No
             f"{med(same):.2f} median same-round  (served by {', '.join(sorted(map(str, served)))}"
             f"{'; torch was imported' if torch_loaded else '; torch not imported'})"
         )
+        # Per core-second of this process's CPU time: what other processes' load cannot change.
+        m1c = med(list(_values(rows, "M1", b, "cpu_img_s").values()))
+        d1c = med(list(_values(rows, "D1", key="cpu_img_s").values()))
+        ec = med(list(_values(rows, "E", b, "cpu_img_s").values()))
+        per_core = 1 / (1 / m1c + 1 / d1c)
+        print(
+            f"  per CPU-second             : M1 {m1c:.1f}, D1 {d1c:.1f} -> at best {per_core:.1f} img per "
+            f"core-second; E {ec:.1f} -> {ec / per_core:.2f} of it"
+        )
+    print(
+        "  (E/bound assumes the c cores are free; with other work on them D/D1 says how many this "
+        f"process got: {med(list(d.values())) / med(list(d1.values())):.2f})"
+    )
 
 
 if __name__ == "__main__":
