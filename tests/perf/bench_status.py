@@ -32,7 +32,10 @@ from pathlib import Path
 sys.path[:0] = [{tests!r}]
 from imagegen import save_photo
 from irt_desktop.library import Library
-from irt_desktop.retrieval.spec import ModelSpec
+try:
+    from irt_desktop.retrieval.spec import ModelSpec
+except ImportError:  # before the torch-free spec existed
+    from irt_desktop.retrieval.model import ModelSpec
 from irt_desktop.retrieval.weights import random_init_bundle
 
 photos = Path({photos!r})
@@ -74,7 +77,10 @@ def build(checkout: Path, work: Path, n: int) -> Path:
         library=str(library),
     )
     subprocess.run(
-        [sys.executable, "-c", code], check=True, env={**env_for(checkout), "IRT_BACKEND": "torch"}
+        [sys.executable, "-c", code],
+        check=True,
+        env={**env_for(checkout), "IRT_BACKEND": "torch"},
+        cwd=checkout,
     )
     (work / "built").write_text("ok")
     return library
@@ -96,6 +102,7 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "irt_desktop", "--library", str(libraries[name]), "status"],
             env=env_for(checkout),
+            cwd=checkout,
             capture_output=True,
             check=False,
         )
@@ -107,6 +114,7 @@ def main() -> None:
             proc = subprocess.run(
                 [sys.executable, "-m", "irt_desktop", "--library", str(libraries[name]), "status"],
                 env=env_for(sides[name]),
+                cwd=sides[name],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -118,6 +126,7 @@ def main() -> None:
         probe = subprocess.run(
             [sys.executable, "-c", TORCH_CHECK.format(library=str(libraries[name]))],
             env=env_for(checkout),
+            cwd=checkout,
             capture_output=True,
             text=True,
             check=False,
