@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from irt_desktop.gui import icons
+from irt_desktop.gui.elide import wrapping
 
 
 class Banner(QFrame):
@@ -28,13 +29,12 @@ class Banner(QFrame):
         layout.addWidget(self._icon)
         text_box = QVBoxLayout()
         text_box.setSpacing(2)
-        self.title = QLabel()
+        # Both wrap at any width: a long message (a path, a list of files) makes the banner taller,
+        # never the window wider.
+        self.title = wrapping(QLabel())
         self.title.setStyleSheet("font-weight: 600;")
-        self.title.setWordWrap(True)
-        self.text = QLabel()
-        self.text.setWordWrap(True)
+        self.text = wrapping(QLabel())
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         text_box.addWidget(self.title)
         text_box.addWidget(self.text)
         layout.addLayout(text_box, 1)
