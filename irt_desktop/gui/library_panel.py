@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 from irt_desktop.gui import formatting, icons
 from irt_desktop.gui.elide import wrapping
 from irt_desktop.gui.indexing_status import readable_photos
-from irt_desktop.gui.unreadable_dialog import UnreadableFilesDialog
 
 if TYPE_CHECKING:
     from irt_desktop.library.records import Root
@@ -40,9 +39,6 @@ STATUS_TEXT = {
 }
 
 RootRole = Qt.ItemDataRole.UserRole + 1
-# Kept for the callers that built the old message box; the dialog is UnreadableFilesDialog now.
-failures_box = UnreadableFilesDialog
-
 
 def root_summary(root: Root, indexing: bool = False) -> str:
     """`indexing`: a pass is running, so a folder with photos left says how far it has got."""
@@ -181,6 +177,7 @@ class LibraryPanel(QWidget):
         if n_skipped:
             problems.append(formatting.plural(n_skipped, "skipped name"))
         self.problems_button.setText(f"Show {', '.join(problems)}…")
+        self.problems_button.setToolTip("The files that could not be read and the names the scans left out")
         self._update_buttons()
 
     def roots(self) -> list[Root]:

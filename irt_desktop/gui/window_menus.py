@@ -72,7 +72,8 @@ def build_actions(w: MainWindow) -> None:
     w.resume_action = act(
         w, "Resume &indexing", "play", None, w.client.resume_indexing, "Index the photos that are left"
     )
-    w.resume_action.setEnabled(False)
+    w.cancel_action.setEnabled(False)  # while a pass runs (window_status)
+    w.resume_action.setEnabled(False)  # after a Cancel
     w.import_weights_action = act(w, "&Import weights file…", "import", None, w.import_weights)
     w.download_model_action = act(w, "&Download default model", "download", None, w.fetch_model)
     w.models_action = act(

@@ -47,7 +47,7 @@ class WindowStatus(QObject):
         self.model_button.setToolTip("The model search uses; click to see and switch models")
         # Permanent widgets stay put; transient messages (showMessage) use the free space on the left
         # instead of being painted over the indexing status.
-        bar.addPermanentWidget(self.indexing, 1)
+        bar.addPermanentWidget(self.indexing)
         bar.addPermanentWidget(self.model_button)
         bar.addPermanentWidget(self.device_label)
         self._refresh_started = 0.0
@@ -79,6 +79,7 @@ class WindowStatus(QObject):
     def _on_started(self) -> None:
         self.indexing.set_running()
         self.window.library_panel.set_indexing(True)
+        self.window.cancel_action.setEnabled(True)
 
     def _on_progress(self, p: IndexProgress) -> None:
         self.indexing.set_progress(p)
@@ -106,6 +107,7 @@ class WindowStatus(QObject):
     def _on_finished(self, report: IndexReport | None, error: BaseException | None) -> None:
         self.indexing.set_idle(finished_text(report, error))
         self.window.library_panel.set_indexing(False)
+        self.window.cancel_action.setEnabled(False)
 
     def _on_paused(self, paused: bool) -> None:
         self.indexing.set_paused(paused)
@@ -118,7 +120,7 @@ class WindowStatus(QObject):
     def _on_stopped(self, stopped: bool) -> None:
         self.indexing.set_stopped(stopped)
         w = self.window
-        w.cancel_action.setEnabled(not stopped)
+        w.cancel_action.setEnabled(not stopped and w.client.indexer.is_running)
         w.resume_action.setEnabled(stopped)
         if stopped:
             self.message("Indexing stops after the current batch; photos indexed so far stay searchable")
