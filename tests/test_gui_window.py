@@ -76,7 +76,10 @@ def test_cancel_keeps_what_is_indexed_holds_until_resume_and_resumes(
         lambda: client.indexer.is_running and client.library.status().n_pending == 24, timeout=WAIT_MS
     )
     # The folder's line counts the first indexing while it runs, not "0 photos".
-    qtbot.waitUntil(lambda: "indexing: 0 of 24" in w.library_panel.list.item(0).text(), timeout=WAIT_MS)
+    folders = w.library_panel.list
+    qtbot.waitUntil(
+        lambda: folders.count() == 1 and "indexing: 0 of 24" in folders.item(0).text(), timeout=WAIT_MS
+    )
     qtbot.waitUntil(lambda: status.label.text().startswith("Paused"), timeout=WAIT_MS)
     assert "/s" not in status.label.text() and "left" not in status.label.text()
     assert status.cancel_button.isVisible()

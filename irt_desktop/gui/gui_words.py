@@ -41,7 +41,7 @@ _RULES_TEXT: list[tuple[str, str]] = [
     ),
     (
         r"import them without --card to use them as",
-        "import them again, letting the file decide, to use them as",
+        "import them again with “Detect from the file (recommended)” to use them as",
     ),
     (
         r"name its timm architecture with --backbone",

@@ -119,8 +119,7 @@ def failure_text(exc: BaseException, path: Path | None) -> str:
     """The one sentence retrieval.weights gives, naming the file when the sentence does not."""
     text = (str(exc) or type(exc).__name__).strip()
     # retrieval's sentences speak to the CLI; the import dialog's own words for the same choice:
-    text = text.replace("import them without --card", f"import them again with “{DETECT}”")
-    text = gui_text(text)
+    text = gui_text(text)  # the import dialog's own words for what retrieval says in options
     if path is not None and not text.startswith(path.name):
         text = f"{path.name}: {text}"
     return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QToolButton
 
@@ -53,6 +53,10 @@ class WindowStatus(QObject):
         self._refresh_started = 0.0
         self._refresh_cost = 0.0
         self._refreshing = False
+        # Ticks while a pass runs (paused too: a pause right after the scan must show what it found).
+        self._roots_timer = QTimer(self)
+        self._roots_timer.setInterval(int(ROOTS_REFRESH_S * 1000))
+        self._roots_timer.timeout.connect(self._refresh_roots_now_and_then)
 
     def connect(self) -> None:
         w, c = self.window, self.window.client
@@ -80,17 +84,20 @@ class WindowStatus(QObject):
         self.indexing.set_running()
         self.window.library_panel.set_indexing(True)
         self.window.cancel_action.setEnabled(True)
+        self._roots_timer.start()
 
     def _on_progress(self, p: IndexProgress) -> None:
         self.indexing.set_progress(p)
-        self._refresh_roots_now_and_then()
+        if p.phase == "load-model":
+            # The scan has just committed what it found: the folders can say how far indexing is.
+            self._refresh_roots_now_and_then(force=True)
 
-    def _refresh_roots_now_and_then(self) -> None:
+    def _refresh_roots_now_and_then(self, force: bool = False) -> None:
         """The folder list during a pass (a first indexing would otherwise read "0 photos" until the
         end): re-read every ROOTS_REFRESH_S, spaced further apart when the counts take long."""
         now = time.monotonic()
-        wait = max(ROOTS_REFRESH_S, self._refresh_cost / ROOTS_REFRESH_SHARE)
-        if self._refreshing or now - self._refresh_started < wait:
+        wait = max(ROOTS_REFRESH_S, self._refresh_cost / ROOTS_REFRESH_SHARE) * 0.9
+        if self._refreshing or (not force and now - self._refresh_started < wait):
             return
         client = self.window.client
         if client.state != READY:
@@ -108,6 +115,7 @@ class WindowStatus(QObject):
         self.indexing.set_idle(finished_text(report, error))
         self.window.library_panel.set_indexing(False)
         self.window.cancel_action.setEnabled(False)
+        self._roots_timer.stop()
 
     def _on_paused(self, paused: bool) -> None:
         self.indexing.set_paused(paused)
