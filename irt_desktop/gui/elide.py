@@ -91,6 +91,7 @@ def wrapping(label: QLabel) -> QLabel:
     policy = label.sizePolicy()
     policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
     policy.setHeightForWidth(True)
+    # The Ignored policy alone frees the width; an explicit minimum width would make layouts size the
+    # label's height for that width (a form row a hundred lines tall).
     label.setSizePolicy(policy)
-    label.setMinimumWidth(1)
     return label

@@ -106,10 +106,13 @@ class LibraryPanel(QWidget):
             f"Look for new and changed photos now ({QKeySequence('F5').toString()})"
         )
         buttons.setSpacing(4)
+        self._button_texts = {}
         for b in (self.add_button, self.remove_button, self.rescan_button):
-            # Narrow panels shrink the buttons (text elided by the style) rather than widen the window.
+            # A narrow panel shows the buttons' icons only (resizeEvent) rather than widen the window.
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(56)
+            b.setMinimumWidth(36)
+            b.setAccessibleName(b.text().replace("&", "").rstrip("…"))
+            self._button_texts[b] = b.text()
             buttons.addWidget(b)
         layout.addLayout(buttons)
         self.totals = wrapping(QLabel(""))
@@ -179,6 +182,16 @@ class LibraryPanel(QWidget):
         self.problems_button.setText(f"Show {', '.join(problems)}…")
         self.problems_button.setToolTip("The files that could not be read and the names the scans left out")
         self._update_buttons()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        need = 0
+        for b, text in self._button_texts.items():
+            metrics = b.fontMetrics()
+            need += metrics.horizontalAdvance(text.replace("&", "")) + b.iconSize().width() + 28
+        room = self.width() - 16
+        for b, text in self._button_texts.items():
+            b.setText(text if room >= need else "")
 
     def roots(self) -> list[Root]:
         return list(self._roots)

@@ -81,8 +81,10 @@ class UnreadableFilesDialog(QDialog):
             for s in skipped[:MAX_LISTED]:
                 self._row(self.skipped_group, s.path, s.reason)
         self.tree.expandAll()
-        self.tree.setColumnWidth(0, 220)
-        self.tree.setColumnWidth(1, 240)
+        # Names and reasons as wide as they need, within bounds; the folder takes what is left.
+        for column, (low, high) in enumerate(((160, 280), (180, 380))):
+            self.tree.resizeColumnToContents(column)
+            self.tree.setColumnWidth(column, max(low, min(high, self.tree.columnWidth(column))))
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.itemActivated.connect(lambda item, _col: self.open_selected() if item.parent() else None)
 
@@ -105,7 +107,7 @@ class UnreadableFilesDialog(QDialog):
         if first is not None:
             self.tree.setCurrentItem(first)
         self._update_buttons()
-        self.resize(760, 420)
+        self.resize(820, 420)
 
     def _group(self, title: str, n: int) -> QTreeWidgetItem:
         item = QTreeWidgetItem(self.tree, [f"{title} ({formatting.count(n)})"])

@@ -191,17 +191,32 @@ def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
     pump(app, lambda: bool(found))
     failures, skipped = found[0]
     w.move(0, 0)
+    from PySide6.QtCore import QSize
+
+    import irt_desktop.gui.window_size as window_size
+
+    real_room = window_size.screen_room
     for theme in ("light", "dark"):
         apply_theme(app, theme)
         for width, height in MATRIX_SIZES:
+            # The window is told its screen is this size (the X screen is one size for the whole run):
+            # it shows what a laptop of that size shows, a window capped at its screen included.
+            room = QSize(width, height)
+            window_size.screen_room = lambda _w, room=room: room
+            w.setMinimumSize(0, 0)
             w.resize(width, height)
             settle(app, 0.5)
             tag = f"{theme}-{width}x{height}"
             for i, name in enumerate(TAB_NAMES):
                 w.tabs.setCurrentIndex(i)
                 settle(app, 0.6)
-                if (w.width(), w.height()) != (width, height):
-                    print(f"NOTE: {name} tab: the window is {w.width()}x{w.height()}, not {width}x{height}")
+                hint = w.minimumSizeHint()
+                grown = (w.width(), w.height()) != (width, height)
+                if grown or hint.width() > width or hint.height() > height:
+                    print(
+                        f"NOTE: {name} tab at {width}x{height}: window {w.width()}x{w.height()}, "
+                        f"its widgets want at least {hint.width()}x{hint.height()}"
+                    )
                 grab_screen(app, w, out / "window" / f"{name}-{tag}.png")
             w.tabs.setCurrentIndex(0)
             settle(app, 0.3)
@@ -220,6 +235,7 @@ def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
             settle(app, 0.5)
             grab_screen(app, w, out / "window" / f"unreadable-{tag}.png")
             box.reject()
+    window_size.screen_room = real_room
     apply_theme(app, "light")
     w.resize(1280, 800)
     settle(app)
