@@ -185,6 +185,7 @@ def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
     does not keep the size it was given is reported (it grew itself to fit something)."""
     from irt_desktop.gui.settings_dialog import SettingsDialog
     from irt_desktop.gui.unreadable_dialog import UnreadableFilesDialog
+    from irt_desktop.library.model_store import no_model_message
 
     found: list = []
     w.client.submit(lambda lib: (lib.failures(), lib.skipped()), found.append)
@@ -221,6 +222,11 @@ def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
             w.tabs.setCurrentIndex(0)
             settle(app, 0.3)
             grab(w.library_panel, out / "window" / f"library-panel-{tag}.png")
+            # A long error of command lines, as the library words it, in the banner: it must wrap.
+            w.notices.model_failed(no_model_message(w.client.library_dir / "models"))
+            settle(app, 0.5)
+            grab_screen(app, w, out / "window" / f"long-error-{tag}.png")
+            w.banner.hide()
             excludes = w.client.exclude_patterns
             dialog = SettingsDialog(w.settings, w.client.library_dir, w, exclude_patterns=excludes)
             dialog.show()
