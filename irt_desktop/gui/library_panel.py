@@ -107,6 +107,7 @@ class LibraryPanel(QWidget):
         )
         buttons.setSpacing(4)
         self._button_texts = {}
+        self._buttons_need: dict[str, int] = {}  # font -> width the buttons need with their texts
         for b in (self.add_button, self.remove_button, self.rescan_button):
             # A narrow panel shows the buttons' icons only (resizeEvent) rather than widen the window.
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -185,11 +186,18 @@ class LibraryPanel(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        need = 0
-        for b, text in self._button_texts.items():
-            metrics = b.fontMetrics()
-            need += metrics.horizontalAdvance(text.replace("&", "")) + b.iconSize().width() + 28
-        room = self.width() - 16
+        key = self.font().key()
+        need = self._buttons_need.get(key)
+        if need is None:
+            need = 0
+            for b, text in self._button_texts.items():
+                # What the button asks for with its text (measured on a copy: it may show none now).
+                probe = QPushButton(b.icon(), text)
+                probe.setFont(b.font())
+                need += probe.sizeHint().width() + 4
+            self._buttons_need[key] = need
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
         for b, text in self._button_texts.items():
             b.setText(text if room >= need else "")
 

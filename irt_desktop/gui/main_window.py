@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
-LIBRARY_PANEL_PX = 240
+LIBRARY_PANEL_PX = 250
 
 
 class MainWindow(QMainWindow):
