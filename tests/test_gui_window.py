@@ -265,3 +265,46 @@ def test_no_gui_message_tells_the_user_to_type_a_command():
         if tells_to_type_a_command(text)
     ]
     assert not found, "\n".join(found)
+
+
+def test_a_damaged_catalog_is_repaired_from_the_banner(
+    qtbot, themed_app, library_dir, gui_settings, tmp_path, monkeypatch
+):
+    from irt_desktop.gui import window_notices
+    from irt_desktop.library import Library
+    from irt_desktop.paths import LibraryLayout
+
+    photos = make_photos(tmp_path / "Trip", 3)
+    with Library.open(library_dir) as library:  # its close leaves a backup
+        library.add_root(photos[0].parent)
+    layout = LibraryLayout(library_dir)
+    layout.catalog.write_bytes(b"\0garbage" * 4000)
+    client, w = build_window(library_dir, gui_settings)
+    qtbot.addWidget(w)
+    w.show()
+    client.start()
+    qtbot.waitUntil(lambda: client.state == "failed", timeout=WAIT_MS)
+    text = w.banner.text.text()
+    assert not tells_to_type_a_command(text), text
+    repair = next(b for b in w.banner.buttons() if b.text() == "Repair…")
+    asked = []
+    monkeypatch.setattr(window_notices, "confirm", lambda *a: asked.append(a[1]) or True)
+    repair.click()
+    qtbot.waitUntil(lambda: client.state == "ready", timeout=WAIT_MS)
+    assert asked == ["Repair the library?"]
+    assert list(library_dir.glob("catalog-damaged-*.sqlite"))  # kept aside, never deleted
+    qtbot.waitUntil(lambda: [r.path for r in client.roots] == [photos[0].parent], timeout=WAIT_MS)
+    w.close()
+
+
+def test_panel_buttons_show_icons_only_when_the_panel_is_narrow(qtbot, themed_app):
+    from irt_desktop.gui.library_panel import LibraryPanel
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.resize(180, 400)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.add_button.text() == "")
+    assert panel.add_button.toolTip() and panel.add_button.accessibleName() == "Add"
+    panel.resize(420, 400)
+    qtbot.waitUntil(lambda: panel.add_button.text() == "&Add…")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from irt_desktop.gui.gui_words import gui_text
 from irt_desktop.gui.library_client import FAILED, NO_MODEL, READY
@@ -69,11 +69,7 @@ class WindowNotices(QObject):
                 "backup are picked up by the next scan; the search index is rebuilt."
             )
             button = "Repair"
-        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=w)
-        go = box.addButton(button, QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is not go:
+        if not confirm(w, title, text, button):
             return
         folder = w.client.library_dir
         w.client.run_in_lane(
@@ -194,3 +190,12 @@ class WindowNotices(QObject):
         self.window.status.message(f"{title}: {text}", 10000)
         if not self._dialog_shows_it():
             self.banner.show_message(title, text, kind="error", dismiss=self.restore)
+
+
+def confirm(parent: QWidget, title: str, text: str, button: str) -> bool:
+    """Ask before a change to the library's files; `button` names what it does (Cancel is the default)."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    go = box.addButton(button, QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+    box.exec()
+    return box.clickedButton() is go
