@@ -20,7 +20,6 @@ from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -43,14 +42,13 @@ from irt_desktop.gui.query import Query, read_mime
 from irt_desktop.gui.search_view import SearchView
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
-from irt_desktop.gui.unreadable_dialog import UnreadableFilesDialog
+from irt_desktop.gui.window_folders import FolderActions
 from irt_desktop.gui.window_menus import build_actions
 from irt_desktop.gui.window_notices import WindowNotices
 from irt_desktop.gui.window_size import bound_minimum, default_size, free_the_minimum
 from irt_desktop.gui.window_status import WindowStatus
 
 if TYPE_CHECKING:
-    from irt_desktop.library.records import Failure, Root, Skipped
     from irt_desktop.retrieval.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ DEFAULT_SIZE = (1280, 800)
 LIBRARY_PANEL_PX = 250
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FolderActions, QMainWindow):
     library_switch_requested = Signal(Path)
 
     # Made by window_menus.build_actions.
@@ -247,44 +245,6 @@ class MainWindow(QMainWindow):
             box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
             box.open()
             self._error_box = box
-
-    # --- folders -----------------------------------------------------------------------------------------
-    def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_dir)
-        if folder:
-            self.settings.last_dir = folder
-            self.add_folders([Path(folder)])
-
-    def add_folders(self, folders: list[Path]) -> None:
-        known = {Path(r.path) for r in self.client.roots}
-        for folder in folders:
-            if folder in known:
-                self.statusBar().showMessage(f"{folder} is already in the library", 5000)
-                continue
-            self.client.add_root(folder)
-
-    def remove_root(self, root: Root) -> None:
-        answer = QMessageBox.question(
-            self,
-            "Stop watching this folder?",
-            f"Remove {root.path} from the library?\n\nThe photos stay on disk; only their entries in the "
-            "library are removed, and they no longer appear in searches.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.client.remove_root(root.id)
-
-    def _filter_to_root(self, root: Root) -> None:
-        self.tabs.setCurrentWidget(self.search_view)
-        self.search_view.filter_to_root(root)
-
-    def show_failures(self) -> None:
-        def show(found: tuple[list[Failure], list[Skipped]]) -> None:
-            self._failures_box = UnreadableFilesDialog(found[0], self, found[1])
-            self._failures_box.open()
-
-        self.client.submit(lambda lib: (lib.failures(), lib.skipped()), show, name="list unreadable files")
 
     # --- drops and paste ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
