@@ -131,7 +131,7 @@ class WindowStatus(QObject):
         w.cancel_action.setEnabled(not stopped and w.client.indexer.is_running)
         w.resume_action.setEnabled(stopped)
         if stopped:
-            self.message("Indexing stops after the current batch; photos indexed so far stay searchable")
+            self.message("Indexing stopped; Resume indexes the rest")
 
     def _on_status(self, status: LibraryStatus) -> None:
         self.device_label.setToolTip(model_tooltip(status))

@@ -180,6 +180,42 @@ def grab_screen(app: QApplication, widget: QWidget, path: Path) -> None:
     print(f"wrote {path} ({widget.width()}x{widget.height()})")
 
 
+def indexing_states(app: QApplication, w: MainWindow, out: Path) -> None:
+    """A folder added while indexing is paused, then cancelled, then resumed: the status bar and the
+    folder list in each state, at 1024x700 in both themes."""
+    client = w.client
+    folder = client.library_dir.parent / "Pictures" / "Kyoto 2019 — a folder with a long name"
+    for i in range(40):
+        save_photo(folder / f"DSC{i:05d}.jpg", 5000 + i, (400, 300), quality=85)
+    w.resize(1024, 700)
+    w.indexing_status.pause_button.setChecked(True)
+    w.add_folders([folder])
+    pump(app, lambda: client.indexer.is_running and w.indexing_status.label.text().startswith("Paused"))
+    pump(app, lambda: any("indexing:" in r for r in _panel_lines(w)), timeout=30)
+    for theme in ("light", "dark"):
+        apply_theme(app, theme)
+        settle(app, 0.5)
+        grab_screen(app, w, out / "window" / f"indexing-paused-{theme}-1024x700.png")
+    apply_theme(app, "light")
+    w.indexing_status.cancel_button.click()
+    status = w.indexing_status.label
+    pump(app, lambda: not client.indexer.is_running and status.text().startswith("Indexing stopped ·"))
+    for theme in ("light", "dark"):
+        apply_theme(app, theme)
+        settle(app, 0.5)
+        grab_screen(app, w, out / "window" / f"indexing-stopped-{theme}-1024x700.png")
+    apply_theme(app, "light")
+    w.indexing_status.resume_button.click()
+    pump(app, lambda: not client.indexer.is_stopped and client.library.status().n_pending == 0, timeout=300)
+    pump(app, lambda: not client.indexer.is_running, timeout=60)
+    settle(app, 0.5)
+
+
+def _panel_lines(w: MainWindow) -> list[str]:
+    folders = w.library_panel.list
+    return [folders.item(i).text() for i in range(folders.count())]
+
+
 def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
     """Every tab, the Settings dialog and the unreadable-files dialog, per size and theme. A window that
     does not keep the size it was given is reported (it grew itself to fit something)."""
@@ -197,6 +233,9 @@ def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
     import irt_desktop.gui.window_size as window_size
 
     real_room = window_size.screen_room
+    window_size.screen_room = lambda _w: QSize(1024, 700)
+    w.setMinimumSize(0, 0)
+    indexing_states(app, w, out)
     for theme in ("light", "dark"):
         apply_theme(app, theme)
         for width, height in MATRIX_SIZES:
