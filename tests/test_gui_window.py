@@ -298,13 +298,17 @@ def test_a_damaged_catalog_is_repaired_from_the_banner(
 
 
 def test_panel_buttons_show_icons_only_when_the_panel_is_narrow(qtbot, themed_app):
+    from PySide6.QtCore import Qt
+
     from irt_desktop.gui.library_panel import LibraryPanel
 
     panel = LibraryPanel()
     qtbot.addWidget(panel)
     panel.resize(180, 400)
     panel.show()
-    qtbot.waitUntil(lambda: panel.add_button.text() == "")
+    icons_only, beside = Qt.ToolButtonStyle.ToolButtonIconOnly, Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    qtbot.waitUntil(lambda: panel.add_button.toolButtonStyle() == icons_only)
     assert panel.add_button.toolTip() and panel.add_button.accessibleName() == "Add"
     panel.resize(420, 400)
-    qtbot.waitUntil(lambda: panel.add_button.text() == "&Add…")
+    qtbot.waitUntil(lambda: panel.add_button.toolButtonStyle() == beside)
+    assert panel.rescan_button.width() >= panel.rescan_button.sizeHint().width()

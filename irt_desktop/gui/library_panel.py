@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -97,23 +98,19 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.empty_hint)
 
         buttons = QHBoxLayout()
-        self.add_button = QPushButton(icons.icon("folder-add"), "&Add…")
+        self.add_button = _tool_button("folder-add", "&Add…")
         self.add_button.setToolTip("Add a folder to watch (Ctrl+Shift+O)")
-        self.remove_button = QPushButton(icons.icon("remove"), "&Remove")
+        self.remove_button = _tool_button("remove", "&Remove")
         self.remove_button.setToolTip("Stop watching the selected folder (photos stay on disk)")
-        self.rescan_button = QPushButton(icons.icon("rescan"), "Re&scan")
+        self.rescan_button = _tool_button("rescan", "Re&scan")
         self.rescan_button.setToolTip(
             f"Look for new and changed photos now ({QKeySequence('F5').toString()})"
         )
         buttons.setSpacing(4)
-        self._button_texts = {}
-        self._buttons_need: dict[str, int] = {}  # font -> width the buttons need with their texts
         for b in (self.add_button, self.remove_button, self.rescan_button):
             # A narrow panel shows the buttons' icons only (resizeEvent) rather than widen the window.
-            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(36)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             b.setAccessibleName(b.text().replace("&", "").rstrip("…"))
-            self._button_texts[b] = b.text()
             buttons.addWidget(b)
         layout.addLayout(buttons)
         self.totals = wrapping(QLabel(""))
@@ -186,20 +183,14 @@ class LibraryPanel(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        key = self.font().key()
-        need = self._buttons_need.get(key)
-        if need is None:
-            need = 0
-            for b, text in self._button_texts.items():
-                # What the button asks for with its text (measured on a copy: it may show none now).
-                probe = QPushButton(b.icon(), text)
-                probe.setFont(b.font())
-                need += probe.sizeHint().width() + 4
-            self._buttons_need[key] = need
+        buttons = (self.add_button, self.remove_button, self.rescan_button)
+        beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        need = sum(_hint_with_style(b, beside) for b in buttons) + 4 * len(buttons)
         margins = self.layout().contentsMargins()
         room = self.width() - margins.left() - margins.right()
-        for b, text in self._button_texts.items():
-            b.setText(text if room >= need else "")
+        style = beside if room >= need else Qt.ToolButtonStyle.ToolButtonIconOnly
+        for b in buttons:
+            b.setToolButtonStyle(style)
 
     def roots(self) -> list[Root]:
         return list(self._roots)
@@ -232,3 +223,21 @@ class LibraryPanel(QWidget):
         if folders:
             self.folders_dropped.emit(folders)
             event.acceptProposedAction()
+
+
+def _tool_button(icon: str, text: str) -> QToolButton:
+    button = QToolButton()
+    button.setIcon(icons.icon(icon))
+    button.setText(text)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    return button
+
+
+def _hint_with_style(button: QToolButton, style: Qt.ToolButtonStyle) -> int:
+    if button.toolButtonStyle() == style:
+        return button.sizeHint().width()
+    old = button.toolButtonStyle()
+    button.setToolButtonStyle(style)
+    width = button.sizeHint().width()
+    button.setToolButtonStyle(old)
+    return width
