@@ -107,9 +107,12 @@ class LibraryPanel(QWidget):
             f"Look for new and changed photos now ({QKeySequence('F5').toString()})"
         )
         buttons.setSpacing(4)
+        self._buttons_row = buttons
         for b in (self.add_button, self.remove_button, self.rescan_button):
             # A narrow panel shows the buttons' icons only (resizeEvent) rather than widen the window.
-            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # Ignored: a tool button's minimum is its whole text, which would become the panel's.
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            b.setMinimumWidth(32)
             b.setAccessibleName(b.text().replace("&", "").rstrip("…"))
             buttons.addWidget(b)
         layout.addLayout(buttons)
@@ -185,7 +188,8 @@ class LibraryPanel(QWidget):
         super().resizeEvent(event)
         buttons = (self.add_button, self.remove_button, self.rescan_button)
         beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
-        need = sum(_hint_with_style(b, beside) for b in buttons) + 4 * len(buttons)
+        gaps = self._buttons_row.spacing() * (len(buttons) - 1)
+        need = sum(_hint_with_style(b, beside) for b in buttons) + gaps
         margins = self.layout().contentsMargins()
         room = self.width() - margins.left() - margins.right()
         style = beside if room >= need else Qt.ToolButtonStyle.ToolButtonIconOnly

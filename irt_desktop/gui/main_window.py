@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
-LIBRARY_PANEL_PX = 250
+LIBRARY_PANEL_PX = 270
 
 
 class MainWindow(FolderActions, QMainWindow):

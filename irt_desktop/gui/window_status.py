@@ -130,8 +130,6 @@ class WindowStatus(QObject):
         w = self.window
         w.cancel_action.setEnabled(not stopped and w.client.indexer.is_running)
         w.resume_action.setEnabled(stopped)
-        if stopped:
-            self.message("Indexing stopped; Resume indexes the rest")
 
     def _on_status(self, status: LibraryStatus) -> None:
         self.device_label.setToolTip(model_tooltip(status))
