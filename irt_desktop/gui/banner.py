@@ -102,6 +102,8 @@ class Banner(QFrame):
         while self._buttons.count():
             item = self._buttons.takeAt(0)
             if item.widget():
+                # Hidden now: deleteLater waits for the event loop, and the old buttons would show.
+                item.widget().hide()
                 item.widget().deleteLater()
         for label, callback in actions or []:
             button = QPushButton(label)
