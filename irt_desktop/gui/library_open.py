@@ -106,3 +106,28 @@ def describe_device(library: Library | None, settings: AppSettings) -> str:
         return text  # "without bf16" already says it all
     low = autocast_dtype(device, low_precision)
     return f"{text} · {str(low).removeprefix('torch.') if low else 'fp32'}"
+
+
+def is_damaged_error(exc: BaseException | None) -> bool:
+    """True for the library's CatalogDamaged (looked up, not imported, like is_no_model_error)."""
+    errors = sys.modules.get("irt_desktop.library.errors")
+    return exc is not None and errors is not None and isinstance(exc, errors.CatalogDamaged)
+
+
+def repair_library(library_dir: Path, start_empty: bool = False) -> tuple[bool, list[str]]:
+    """What `irt-desktop repair` does, for the GUI while the library is closed: under the writer lock,
+    the damaged catalog is kept aside (renamed, never deleted) and the newest sound backup restored, or,
+    with `start_empty`, an empty catalog started. (ok, the report's lines)."""
+    from irt_desktop.library.health import refuse_non_folder, remove_leftovers, repair
+    from irt_desktop.library.lock import WriterLock
+
+    layout = LibraryLayout(library_dir)
+    refuse_non_folder(layout.root)
+    lock = WriterLock(layout.root, role="repair")
+    lock.acquire()
+    try:
+        remove_leftovers(layout, lock.acquired_at or 0.0)
+        report = repair(layout, start_empty=start_empty)
+    finally:
+        lock.release()
+    return report.ok, list(report.lines)
