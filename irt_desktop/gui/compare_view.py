@@ -1,6 +1,8 @@
 """Side-by-side compare of one duplicate group: two or more photos up at full resolution with one zoom
 for all, the differences (size, dimensions, date, camera, folder) highlighted, keep/trash per photo from
-the keyboard (Left/Right choose, K keep, T or Delete trash, Space toggle, Enter apply, Esc cancel).
+the keyboard (Left/Right choose, K keep, T or Delete trash, Space toggle, B keep only this one, Enter
+apply, Esc cancel). In a one-by-one review (look-alikes) it says which group of how many, and Enter
+applies and goes on to the next.
 
 `CompareModel` is the Qt-free part (facts, differences, decisions), tested without a window; the dialog
 draws it. Full-resolution previews are decoded by the task runner, never on the GUI thread.
@@ -89,6 +91,11 @@ class CompareModel:
             # Never every copy: the last one standing is kept.
             self.trash[info.id] = False
 
+    def keep_only_current(self) -> None:
+        """A burst's best frame: keep this one, trash the others of the group."""
+        keep = self.members[self.current].id
+        self.trash = {m.id: m.id != keep for m in self.members}
+
     def toggle(self) -> None:
         info = self.members[self.current]
         self.set_trash(not self.trash.get(info.id, False))
@@ -147,10 +154,20 @@ class CompareView(QDialog):
     decided = Signal(object)
 
     def __init__(
-        self, model: CompareModel, runner: TaskRunner | None = None, parent: QWidget | None = None
+        self,
+        model: CompareModel,
+        runner: TaskRunner | None = None,
+        parent: QWidget | None = None,
+        *,
+        position: tuple[int, int] | None = None,
     ) -> None:
+        """`position`: (n, of) in a one-by-one review; Enter then applies and moves on."""
         super().__init__(parent)
-        self.setWindowTitle("Compare side by side")
+        self.position = position
+        title = "Compare side by side"
+        if position is not None:
+            title = f"Review look-alikes: group {position[0]} of {position[1]}"
+        self.setWindowTitle(title)
         self.model = model
         self.runner = runner
         self.zoom = 0.0  # 0: fit
@@ -171,7 +188,10 @@ class CompareView(QDialog):
         self.actual_button.clicked.connect(lambda: self.set_zoom(1.0))
         self.zoom_in.clicked.connect(lambda: self.set_zoom((self.zoom or self._fit_scale()) * 1.5))
         self.zoom_out.clicked.connect(lambda: self.set_zoom((self.zoom or self._fit_scale()) / 1.5))
-        self.help = QLabel("←/→ choose a photo · K keep · T or Delete trash · Space toggle · Enter apply")
+        self.help = QLabel(
+            "←/→ choose · K keep · T or Del trash · Space toggle · B keep only this · Enter apply"
+        )
+        self.help.setWordWrap(True)
         self.help.setObjectName("hint")
         tools = QHBoxLayout()
         for b in (self.fit_button, self.actual_button, self.zoom_in, self.zoom_out):
@@ -182,7 +202,10 @@ class CompareView(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Apply choices")
+        last = position is None or position[0] >= position[1]
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "&Apply choices" if last else "&Apply, next group"
+        )
         buttons.accepted.connect(self.apply)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -190,6 +213,7 @@ class CompareView(QDialog):
         lay.addLayout(row, 1)
         lay.addWidget(buttons)
         self.resize(1200, 760)
+        self.setMinimumSize(640, 420)
         self.refresh()
         self._load()
 
@@ -286,6 +310,8 @@ class CompareView(QDialog):
             self.model.set_trash(True)
         elif key == Qt.Key.Key_Space:
             self.model.toggle()
+        elif key == Qt.Key.Key_B:
+            self.model.keep_only_current()
         elif key == Qt.Key.Key_Plus:
             self.set_zoom((self.zoom or self._fit_scale()) * 1.5)
         elif key == Qt.Key.Key_Minus:

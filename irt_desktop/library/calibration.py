@@ -7,6 +7,11 @@ descriptor: what a true copy scores. It also scores each sampled photo against i
 what a non-copy reaches. The threshold is the midpoint between the copies' low end (5th percentile) and
 the non-copies' high end (95th percentile), and the Calibration says so, with the figures.
 
+Look-alikes (bursts, the same scene shot again) get a looser threshold the same way: the library also
+makes "second frames" of the sampled photos (reframed, re-exposed, tilted a little, the subject moved)
+and the look-alike threshold is the midpoint between their low end and the non-copies' high end, always
+below the near-copy one (a look-alike is what is close but not a copy).
+
 Threads: any thread (it decodes files and runs the model: the GUI calls it from a worker).
 """
 
@@ -59,6 +64,53 @@ COPY_TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
 }
 
 
+def _shift(im: Image.Image, keep: float, dx: float, dy: float) -> Image.Image:
+    """A window of `keep` of each side, moved by (dx, dy) of the slack: the camera pointed a bit aside."""
+    w, h = round(im.width * keep), round(im.height * keep)
+    x, y = round((im.width - w) * dx), round((im.height - h) * dy)
+    return im.crop((x, y, x + w, y + h)).resize(im.size, Image.BICUBIC)
+
+
+def _exposure(im: Image.Image, factor: float) -> Image.Image:
+    return Image.eval(im, lambda v: min(255, round(v * factor)))
+
+
+def _tilt(im: Image.Image, degrees: float) -> Image.Image:
+    turned = im.rotate(degrees, Image.BICUBIC, expand=False)
+    return _crop(turned, 0.9).resize(im.size, Image.BICUBIC)
+
+
+# What the next frame of a burst, or the same scene taken again, looks like against the first.
+LOOKALIKE_TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "reframed (80% window, moved aside)": lambda im: _shift(im, 0.8, 1.0, 0.5),
+    "re-exposed (-1/3 EV) and reframed": lambda im: _exposure(_shift(im, 0.85, 0.0, 0.3), 0.8),
+    "tilted 4 degrees": lambda im: _tilt(im, 4.0),
+}
+
+
+def _lookalike_threshold(
+    look_scores: list[float], other_hi: float | None, near: float
+) -> tuple[float | None, str]:
+    if not look_scores:
+        return None, ""
+    lo = float(np.quantile(look_scores, COPY_QUANTILE))
+    if other_hi is not None:
+        look = (lo + other_hi) / 2
+        how = (
+            f"midpoint of {lo:.4f} (5th percentile of {len(look_scores)} scores of your photos against "
+            f"'second frames' of them: reframed, re-exposed, tilted) and {other_hi:.4f} (95th percentile "
+            "of the same photos against their nearest other photo)"
+        )
+    else:
+        look = lo - 0.01 * (1 - lo)
+        how = f"just below {lo:.4f}, the 5th percentile of {len(look_scores)} second-frame scores"
+    if look >= near:
+        # A look-alike is never a near copy: below the near-copy threshold by as much as that is below 1.
+        look = near - (1 - near)
+        how += f"; moved below the near-copy threshold {near:.4f}, which this model reaches for both"
+    return float(min(max(look, FLOOR), near)), how
+
+
 def calibrate(
     model_id: str,
     photos: Sequence[tuple[int, Image.Image, np.ndarray]],
@@ -71,14 +123,18 @@ def calibrate(
     if not photos:
         return None
     exact_ids = exact_ids or set()
-    images, owners = [], []
+    images, owners, look = [], [], []
     for n, (_image_id, im, _vec) in enumerate(photos):
-        for transform in COPY_TRANSFORMS.values():
-            images.append(transform(im))
-            owners.append(n)
-    copies = embed(images)
+        for transforms, is_look in ((COPY_TRANSFORMS, False), (LOOKALIKE_TRANSFORMS, True)):
+            for transform in transforms.values():
+                images.append(transform(im))
+                owners.append(n)
+                look.append(is_look)
+    embedded = embed(images)
     stored = np.stack([np.asarray(vec, np.float32) for _, _, vec in photos])
-    copy_scores = [float(copies[i] @ stored[owner]) for i, owner in enumerate(owners)]
+    scored = [float(embedded[i] @ stored[owner]) for i, owner in enumerate(owners)]
+    copy_scores = [s for s, is_look in zip(scored, look, strict=True) if not is_look]
+    look_scores = [s for s, is_look in zip(scored, look, strict=True) if is_look]
     scores, ids = neighbours(stored, 4)
     other_scores = []
     for row, (image_id, _, _) in enumerate(photos):
@@ -88,6 +144,7 @@ def calibrate(
                 other_scores.append(float(score))
                 break
     lo = float(np.quantile(copy_scores, COPY_QUANTILE))
+    hi = None
     if other_scores:
         hi = float(np.quantile(other_scores, OTHER_QUANTILE))
         threshold = (lo + hi) / 2
@@ -102,6 +159,7 @@ def calibrate(
         threshold = lo - 0.01 * (1 - lo)
         how = f"just below {lo:.4f}, the 5th percentile of {len(copy_scores)} copy scores (no other photos)"
     threshold = float(min(max(threshold, FLOOR), 0.9999))
+    look_threshold, look_how = _lookalike_threshold(look_scores, hi, threshold)
     return Calibration(
         model_id=model_id,
         threshold=round(threshold, 4),
@@ -109,6 +167,9 @@ def calibrate(
         other_scores=[round(s, 5) for s in other_scores],
         sample=len(photos),
         how=how,
+        lookalike_threshold=None if look_threshold is None else round(look_threshold, 4),
+        lookalike_scores=[round(s, 5) for s in look_scores],
+        lookalike_how=look_how,
     )
 
 
