@@ -148,6 +148,11 @@ class DuplicatesModel:
         ids = {m.id for m in group.members}
         self.checked[kind] = (self.checked[kind] - ids) | (trash_ids & ids)
 
+    def whole_groups(self, kind: str) -> list[DuplicateGroup]:
+        """Groups of `kind` with every member ticked: trashing them leaves no copy of that photo outside
+        the trash (the confirmation says so first)."""
+        return [g for g in self.groups[kind] if all(m.id in self.checked[kind] for m in g.members)]
+
     def checked_infos(self, kind: str) -> list[ImageInfo]:
         seen: dict[int, ImageInfo] = {}
         for g in self.groups[kind]:
@@ -179,11 +184,18 @@ class DuplicatesModel:
             f"Move {self.noun(kind, len(paths))} ({formatting.size(freed)} freed once the trash is "
             f"emptied) from {formatting.plural(len(per_folder), 'folder')} to the trash?"
         )
-        keepers = sum(1 for g in self.groups[kind] if any(m.id in self.checked[kind] for m in g.members))
+        touched = sum(1 for g in self.groups[kind] if any(m.id in self.checked[kind] for m in g.members))
+        whole = self.whole_groups(kind)
         lines = [f"{folder}  ({n})" for folder, n in sorted(per_folder.items())]
         details = "Folders:\n" + "\n".join(lines)
-        if kind != "lookalike":
-            details += f"\n\nEach of the {formatting.plural(keepers, 'group')} keeps at least one photo."
+        if whole:
+            names = ", ".join(g.members[0].path.name for g in whole[:5]) + ("…" if len(whole) > 5 else "")
+            head = (
+                f"Every copy of {formatting.plural(len(whole), 'photo')} is checked: nothing of "
+                f"{'it' if len(whole) == 1 else 'them'} would be left outside the trash ({names}). " + head
+            )
+        else:
+            details += f"\n\nEach of the {formatting.plural(touched, 'group')} keeps at least one photo."
         return head, details
 
     def summary(self) -> str:
