@@ -234,13 +234,15 @@ def run(n: int, mode: str = "library") -> dict:
                 lib.close()
         report = r.pop("_report")
         pairs = {}
-        for g in report.groups:
-            for m in g.members[1:]:
-                a, b = g.members[0].id, m.id
-                pairs[(min(a, b), max(a, b))] = (1.0, "")
+        for g in report.groups:  # found = in one group, whichever kind
+            for a in g.members:
+                for b in g.members:
+                    if a.id < b.id:
+                        pairs[(a.id, b.id)] = (1.0, "")
         x = synthetic(n)["vectors"]
     out.update(r)
     out["copy_recall"] = _recall(pairs, data["copies"], x, near)
+    out["burst_recall"] = _recall(pairs, data["bursts"], x, look)
     return out
 
 
@@ -279,7 +281,7 @@ def main() -> int:
             f"thresholds near {r['threshold']} / look-alike "
             f"{r['lookalike_threshold']}; groups: {r.get('exact_groups', 0)} exact, {r['near_groups']} near, "
             f"{r['lookalike_groups']} look-alike (largest {r['largest_group']}); planted-copy recall "
-            f"{r['copy_recall']}"
+            f"{r['copy_recall']}, planted-burst recall {r['burst_recall']}"
             + (
                 f"; range search {r['range_search_s']} s, grouping {r['grouping_s']} s"
                 if "grouping_s" in r
