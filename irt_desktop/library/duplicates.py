@@ -206,13 +206,16 @@ def complete_linkage(
                 if y not in seen:
                     seen.add(y)
                     stack.append(y)
-        keys = {i: keep_key(infos[i], keep_folders) for i in component}  # once per photo, not per round
-        remaining = dict.fromkeys(component)
-        while len(remaining) > 1:
-            keeper = min(remaining, key=keys.__getitem__)
+        # The keep rule once per photo; keepers in its order (the best one not yet taken), which is
+        # O(m log m) for a component of m where picking the minimum each round was O(m^2).
+        keys = {i: keep_key(infos[i], keep_folders) for i in component}
+        taken: set[int] = set()
+        for keeper in sorted(component, key=keys.__getitem__):
+            if keeper in taken:
+                continue
             group = [keeper]
             near = neighbours[keeper]
-            for cand in sorted((c for c in near if c in remaining), key=lambda c: -near[c]):
+            for cand in sorted((c for c in near if c not in taken), key=lambda c: -near[c]):
                 # Two copies each turned a different way from the keeper (one rotated, one mirrored) cannot
                 # match each other with one turn: their tie to the keeper is what counts for them.
                 if all(
@@ -220,8 +223,7 @@ def complete_linkage(
                     for m in group
                 ):
                     group.append(cand)
-            for member in group:
-                del remaining[member]
+            taken.update(group)
             if len(group) > 1:
                 groups.append(group)
     return groups
