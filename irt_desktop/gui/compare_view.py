@@ -212,7 +212,12 @@ class CompareView(QDialog):
         lay.addLayout(tools)
         lay.addLayout(row, 1)
         lay.addWidget(buttons)
-        self.resize(1200, 760)
+        # Large enough to compare, never larger than the screen (a 1024x700 laptop panel included).
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        w, h = 1200, 760
+        if screen is not None and screen.width() > 0:
+            w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
+        self.resize(w, h)
         self.setMinimumSize(640, 420)
         self.refresh()
         self._load()
