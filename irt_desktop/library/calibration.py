@@ -104,6 +104,11 @@ def _lookalike_threshold(
     else:
         look = lo - 0.01 * (1 - lo)
         how = f"just below {lo:.4f}, the 5th percentile of {len(look_scores)} second-frame scores"
+    if other_hi is not None and look < other_hi:
+        # Second frames score no higher than unrelated photos with this model: below their 95th
+        # percentile one photo in twenty would have a "look-alike" by chance.
+        look = other_hi
+        how += f"; raised to {other_hi:.4f} so that chance neighbours are not offered as look-alikes"
     if look >= near:
         # A look-alike is never a near copy: below the near-copy threshold by as much as that is below 1.
         look = near - (1 - near)
