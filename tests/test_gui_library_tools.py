@@ -1,6 +1,6 @@
 """Duplicates (exact and near, each kind trashed on its own after confirmation, undone action by
-action), the first-run model flow (offline banner,
-import), settings, result actions and keyboard use of the main window."""
+action), the first-run model flow (offline banner, import), settings, result actions and keyboard use
+of the main window."""
 
 from __future__ import annotations
 
