@@ -114,7 +114,7 @@ def thresholds_for(data: dict) -> tuple[float, float]:
     near = float(min(0.985, other_hi + 0.01))
     b = data["bursts"][:512]
     burst_lo = float(np.quantile(np.einsum("ij,ij->i", x[b[:, 0]], x[b[:, 1]]), 0.05))
-    look = float(min((burst_lo + other_hi) / 2, near - 0.005))
+    look = float(min(max((burst_lo + other_hi) / 2, other_hi), near - 0.005))  # as calibration clamps
     return round(near, 4), round(look, 4)
 
 
