@@ -91,6 +91,10 @@ def _pair_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index
     nlist = int(2 * np.sqrt(n))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.niter = 10  # cells only route the search: a rough k-means is enough, and 4x cheaper
+    # Unit centroids: plain k-means under inner product lets a few long centroids gather most vectors
+    # (descriptors share a mean direction), and every query then scans those huge cells: 100k photos
+    # had cells of 5000 where 160 is the mean, and the search took 2.3x as long.
+    ivf.cp.spherical = True
     rng = np.random.default_rng(0)
     ivf.train(vectors[rng.choice(n, min(n, nlist * 40), replace=False)])
     ivf.add(vectors)

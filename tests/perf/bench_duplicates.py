@@ -93,14 +93,14 @@ def synthetic(n: int, seed: int = 0, dim: int = DIM) -> dict:
     )
     for k in range(2):
         noise = rng.standard_normal((n_bursts, dim), dtype=np.float32) * norms[b_src] / np.sqrt(dim)
-        x[b_dst[:, k]] = x[b_src] + 0.25 * noise
+        x[b_dst[:, k]] = x[b_src] + 0.8 * noise  # cos ~0.78: past chance, short of a copy
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     bursts = np.concatenate([np.stack([b_src, b_dst[:, k]], 1) for k in range(2)])
     return {"vectors": x, "copies": np.stack([src, dst], 1), "bursts": bursts}
 
 
 def thresholds_for(data: dict) -> tuple[float, float]:
-    """What calibration would find: near between planted copies and the nearest non-copy; look-alikes
+    """What calibration would find: near between planted copies and the nearest non-copy, look-alikes
     between planted bursts and the nearest non-copy (from samples)."""
     import faiss
 
@@ -111,10 +111,13 @@ def thresholds_for(data: dict) -> tuple[float, float]:
         flat.add(x[start : start + 200_000])
     scores, _ = flat.search(sample, 3)
     other_hi = float(np.quantile(scores[:, 1], 0.95))
-    near = float(min(0.985, other_hi + 0.01))
-    b = data["bursts"][:512]
-    burst_lo = float(np.quantile(np.einsum("ij,ij->i", x[b[:, 0]], x[b[:, 1]]), 0.05))
-    look = float(min(max((burst_lo + other_hi) / 2, other_hi), near - 0.005))  # as calibration clamps
+    pair = lambda rows: np.einsum("ij,ij->i", x[rows[:, 0]], x[rows[:, 1]])  # noqa: E731
+    copy_lo = float(np.quantile(pair(data["copies"][:512]), 0.05))
+    burst_lo = float(np.quantile(pair(data["bursts"][:512]), 0.05))
+    # The same rules as library.calibration: midpoints, the look-alike one never below the non-copies'
+    # 95th percentile and always below the near-copy one.
+    near = (copy_lo + other_hi) / 2
+    look = float(min(max((burst_lo + other_hi) / 2, other_hi), near - 0.005))
     return round(near, 4), round(look, 4)
 
 
