@@ -141,6 +141,7 @@ class _Pane(QFrame):
         self.facts.setTextFormat(Qt.TextFormat.RichText)
         self.facts.setWordWrap(True)
         self.verdict = QLabel()
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
         lay = QVBoxLayout(self)
         lay.addWidget(self.verdict)
         lay.addWidget(self.scroll, 1)
@@ -219,6 +220,11 @@ class CompareView(QDialog):
             w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
         self.resize(w, h)
         self.setMinimumSize(640, 420)
+        # The photo the keys act on: a highlighted frame, in either theme's highlight colour.
+        self.setStyleSheet(
+            "QFrame#comparePane { border: 1px solid palette(mid); border-radius: 4px; }"
+            'QFrame#comparePane[current="true"] { border: 3px solid palette(highlight); }'
+        )
         self.refresh()
         self._load()
 
@@ -300,10 +306,18 @@ class CompareView(QDialog):
             pane.facts.setToolTip(str(info.path))
             trash = self.model.trash.get(info.id, False)
             keeper = " (suggested keeper)" if info.id == self.model.keeper_id else ""
-            pane.verdict.setText(("🗑 Trash" if trash else "✔ Keep") + keeper)
-            pane.setProperty("current", n == self.model.current)
-            pane.setLineWidth(3 if n == self.model.current else 1)
-            pane.setFrameShadow(QFrame.Shadow.Sunken if n == self.model.current else QFrame.Shadow.Plain)
+            # Fixed colours on both themes: red-on-white reads in light and dark alike.
+            verdict = (
+                "<span style='background:#c0392b;color:#ffffff'>&nbsp;🗑 Trash&nbsp;</span>"
+                if trash
+                else "<b>✔ Keep</b>"
+            )
+            pane.verdict.setText(verdict + keeper)
+            current = n == self.model.current
+            if pane.property("current") != current:
+                pane.setProperty("current", current)
+                pane.style().unpolish(pane)  # the [current] rule of the stylesheet applies anew
+                pane.style().polish(pane)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()

@@ -15,6 +15,7 @@ confirmation names how many files, how much space (hard links once) and which fo
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -73,11 +74,23 @@ class Row:
     info: ImageInfo
     cells: list[str]
     tooltip: str
+    folder: str  # the whole folder (the folder column's tooltip)
     keeper: bool
+
+
+def shown_folders(folders: Sequence[str]) -> list[str]:
+    """Each folder as the folder column shows it: from the group's common folder's parent on, so what
+    tells two copies apart ("Pictures/Backup copy/Holidays" vs "Pictures/Holidays") is never elided
+    away by a long shared prefix; one folder for all: its name."""
+    if len(set(folders)) <= 1:
+        return [Path(f).name or f for f in folders]
+    base = Path(os.path.commonpath(folders)).parent
+    return [os.path.relpath(f, base) for f in folders]
 
 
 def rows_of(group: DuplicateGroup) -> list[Row]:
     out = []
+    shown = shown_folders([str(Path(m.path).parent) for m in group.members])
     for rank, info in enumerate(group.members):
         path = str(info.path)
         paired = group.paired[rank] if rank < len(group.paired) else None
@@ -97,13 +110,13 @@ def rows_of(group: DuplicateGroup) -> list[Row]:
             tip += "\nSuggested copy to keep.\n" + group.keep_reason
         cells = [
             name,
-            str(Path(path).parent),
+            shown[rank],
             formatting.size(info.size),
             formatting.dimensions(info.width, info.height),
             formatting.date(info.taken).split(" ")[0],
             match,
         ]
-        out.append(Row(info, cells, tip, rank == 0))
+        out.append(Row(info, cells, tip, str(Path(path).parent), rank == 0))
     return out
 
 

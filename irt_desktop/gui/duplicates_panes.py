@@ -28,10 +28,10 @@ GroupRole = Qt.ItemDataRole.UserRole + 2
 TREE_ICON = 64
 
 
-class _ElideLeft(QStyledItemDelegate):
+class _ElideMiddle(QStyledItemDelegate):
     def initStyleOption(self, option, index) -> None:
         super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideLeft
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class GroupTree(QTreeWidget):
@@ -52,8 +52,9 @@ class GroupTree(QTreeWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(60)
         self.setColumnWidth(0, 280)
-        # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
-        self._folder_delegate = _ElideLeft(self)
+        # Folders are shown from the group's common folder on (duplicates_model.shown_folders): both
+        # ends mean something, so a narrow column cuts the middle; the tooltip has the whole path.
+        self._folder_delegate = _ElideMiddle(self)
         self.setItemDelegateForColumn(1, self._folder_delegate)
 
 
@@ -118,7 +119,7 @@ class KindPane(QWidget):
                     bold.setBold(True)
                     item.setFont(0, bold)
                 item.setToolTip(0, row.tooltip)
-                item.setToolTip(1, row.cells[1])
+                item.setToolTip(1, row.folder)
                 item.setData(0, InfoRole, row.info)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 state = Qt.CheckState.Checked if row.info.id in checked else Qt.CheckState.Unchecked

@@ -115,7 +115,7 @@ def main() -> int:
     dv.check_all_but_best("exact")
     if dv.model.groups["near"]:
         dv.check_all_but_best("near")
-    pump(app, lambda: False, timeout=3)  # thumbnails
+    settle(app, 3.0)  # thumbnails
     for theme in ("light", "dark"):
         apply_theme(app, theme)
         for width, height in SIZES:
