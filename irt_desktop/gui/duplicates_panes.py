@@ -51,7 +51,7 @@ class GroupTree(QTreeWidget):
         for column in (2, 3, 4, 5):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(60)
-        self.setColumnWidth(0, 280)
+        self.setColumnWidth(0, 250)
         # Folders are shown from the group's common folder on (duplicates_model.shown_folders): both
         # ends mean something, so a narrow column cuts the middle; the tooltip has the whole path.
         self._folder_delegate = _ElideMiddle(self)
