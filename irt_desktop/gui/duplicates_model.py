@@ -81,11 +81,13 @@ class Row:
 def shown_folders(folders: Sequence[str]) -> list[str]:
     """Each folder as the folder column shows it: below the group's common folder ("Holidays 2023" vs
     "Backup copy/Holidays 2023"), so what tells two copies apart is never cut off behind a long shared
-    prefix; the common folder itself, and one folder for all, by name."""
+    prefix; one folder for all by its name."""
     if len(set(folders)) <= 1:
         return [Path(f).name or f for f in folders]
     base = os.path.commonpath(folders)
-    return [os.path.relpath(f, base) if f != base else (Path(f).name or f) for f in folders]
+    if base in folders:  # "Family" and "Family/Bursts", not "Family" and "Bursts"
+        base = str(Path(base).parent)
+    return [os.path.relpath(f, base) for f in folders]
 
 
 def rows_of(group: DuplicateGroup) -> list[Row]:
