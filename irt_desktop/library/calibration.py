@@ -29,6 +29,7 @@ from irt_desktop.library.records import Calibration
 SAMPLE = 32
 COPY_QUANTILE = 0.05
 OTHER_QUANTILE = 0.95
+OTHERS_SAMPLE = 2000  # photos whose nearest other photo is scored (stored vectors: no decoding)
 # Never below this: at lower scores "the same photo" means nothing whatever the model.
 FLOOR = 0.5
 SETTING = "duplicates.calibration.{model_id}"
@@ -99,7 +100,7 @@ def _lookalike_threshold(
         how = (
             f"midpoint of {lo:.4f} (5th percentile of {len(look_scores)} scores of your photos against "
             f"'second frames' of them: reframed, re-exposed, tilted) and {other_hi:.4f} (95th percentile "
-            "of the same photos against their nearest other photo)"
+            "of your photos against their nearest other photo)"
         )
     else:
         look = lo - 0.01 * (1 - lo)
@@ -122,9 +123,12 @@ def calibrate(
     embed: Embed,
     neighbours: Neighbours,
     exact_ids: set[int] | None = None,
+    others: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Calibration | None:
     """`photos`: (image id, decoded photo, its stored vector) of a sample; `neighbours(vectors, k)`:
-    scores and ids of the library's nearest vectors. None when the sample is empty."""
+    scores and ids of the library's nearest vectors; `others`: (ids, vectors) of a larger sample for
+    the non-copies' scores (no decoding needed: their tail is what the threshold must clear, and 32
+    photos put a 95th percentile on their second-highest score). None when the sample is empty."""
     if not photos:
         return None
     exact_ids = exact_ids or set()
@@ -140,15 +144,26 @@ def calibrate(
     scored = [float(embedded[i] @ stored[owner]) for i, owner in enumerate(owners)]
     copy_scores = [s for s, is_look in zip(scored, look, strict=True) if not is_look]
     look_scores = [s for s, is_look in zip(scored, look, strict=True) if is_look]
-    scores, ids = neighbours(stored, 4)
+    if others is None:
+        others = (np.asarray([p[0] for p in photos], np.int64), stored)
+    other_ids, other_vecs = others
+    scores, ids = neighbours(np.ascontiguousarray(other_vecs, np.float32), 4)
     other_scores = []
-    for row, (image_id, _, _) in enumerate(photos):
+    for row, image_id in enumerate(np.asarray(other_ids).tolist()):
         for score, other in zip(scores[row], ids[row], strict=True):
             # The photo itself and byte-identical copies of it are not "another photo".
             if other >= 0 and int(other) != image_id and int(other) not in exact_ids and score < 0.99999:
                 other_scores.append(float(score))
                 break
     lo = float(np.quantile(copy_scores, COPY_QUANTILE))
+    median = float(np.median(copy_scores))
+    # A nearest "other" photo scoring as high as most fresh copies (above their lower quartile) is
+    # most likely a copy the library holds already: counted among non-copies it would push the
+    # threshold above the real copies (a small library with a few copies has them in its top 5%).
+    copy_q1 = float(np.quantile(copy_scores, 0.25))
+    likely_copies = sum(1 for x in other_scores if x >= copy_q1)
+    if likely_copies < len(other_scores):
+        other_scores = [x for x in other_scores if x < copy_q1]
     hi = None
     if other_scores:
         hi = float(np.quantile(other_scores, OTHER_QUANTILE))
@@ -156,23 +171,44 @@ def calibrate(
         how = (
             f"midpoint of {lo:.4f} (5th percentile of {len(copy_scores)} scores of {len(photos)} of your "
             f"photos against their own re-encodings, resizes and crops) and {hi:.4f} (95th percentile "
-            "of the same photos against their nearest other photo)"
+            f"of {len(other_scores)} of your photos against their nearest other photo)"
         )
-        if hi >= lo:
+        if hi >= lo and median > hi:
+            # They overlap: a midpoint would group distinct photos. Missing a few of the hardest copies
+            # (crops) is the lesser harm, so go up to midway between the non-copies' high end and the
+            # copies' median.
+            threshold = (hi + median) / 2
+            how = (
+                f"midway between {hi:.4f} (95th percentile of {len(other_scores)} of your photos against "
+                f"their nearest other photo) and {median:.4f} (median of {len(copy_scores)} scores of "
+                f"{len(photos)} photos against their own re-encodings, resizes and crops): with this model "
+                "the copies' "
+                f"low end ({lo:.4f}) reaches into distinct photos, so the hardest copies (crops) may be "
+                "missed rather than distinct photos grouped"
+            )
+        elif hi >= lo:
             how += "; the two overlap with this model, so expect some false groups: check before trashing"
+        if likely_copies:
+            how += (
+                f"; {likely_copies} photos whose nearest other photo scored like a copy (>= {copy_q1:.4f}) "
+                "were left out of the non-copies"
+            )
     else:
         threshold = lo - 0.01 * (1 - lo)
         how = f"just below {lo:.4f}, the 5th percentile of {len(copy_scores)} copy scores (no other photos)"
-    threshold = float(min(max(threshold, FLOOR), 0.9999))
+    threshold = round(float(min(max(threshold, FLOOR), 0.9999)), 4)
     look_threshold, look_how = _lookalike_threshold(look_scores, hi, threshold)
+    if look_threshold is not None:
+        # Shown and stored to 4 places: strictly below the near-copy threshold there too.
+        look_threshold = min(round(look_threshold, 4), round(threshold - 0.0001, 4))
     return Calibration(
         model_id=model_id,
-        threshold=round(threshold, 4),
+        threshold=threshold,
         copy_scores=[round(s, 5) for s in copy_scores],
         other_scores=[round(s, 5) for s in other_scores],
         sample=len(photos),
         how=how,
-        lookalike_threshold=None if look_threshold is None else round(look_threshold, 4),
+        lookalike_threshold=look_threshold,
         lookalike_scores=[round(s, 5) for s in look_scores],
         lookalike_how=look_how,
     )

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from irt_desktop.images import ImageError, open_image
+from irt_desktop.library.calibration import OTHERS_SAMPLE as CAL_OTHERS
 from irt_desktop.library.calibration import SAMPLE as CAL_SAMPLE
 from irt_desktop.library.calibration import SETTING, calibrate, from_json, to_json
 from irt_desktop.library.catalog import Catalog
@@ -156,7 +157,9 @@ class Reports:
             if len(photos) == CAL_SAMPLE:
                 break
         exact = {i for g in exact_groups(self._catalog) for i in g}
-        return calibrate(model_id, photos, lambda ims: embed(list(ims)), vi.search, exact)
+        sample = np.sort(order[:CAL_OTHERS])
+        others = (ids[sample], vectors[sample])
+        return calibrate(model_id, photos, lambda ims: embed(list(ims)), vi.search, exact, others)
 
     def _transformed(self, embed: Embed, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, str]]:
         """Descriptors of each photo rotated a quarter turn either way, half a turn, and mirrored."""
