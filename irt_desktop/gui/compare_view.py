@@ -198,8 +198,9 @@ class CompareView(QDialog):
         for b in (self.fit_button, self.actual_button, self.zoom_in, self.zoom_out):
             b.setAutoDefault(False)
             tools.addWidget(b)
-        tools.addStretch(1)
-        tools.addWidget(self.help)
+        # The hint takes the row's free width (wrapping only when the dialog is narrow).
+        self.help.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tools.addWidget(self.help, 1)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
