@@ -181,7 +181,9 @@ def test_a_failed_import_says_why_leaves_the_model_and_can_be_dismissed(
     assert w.model_button.text() == f"Model: {tiny_bundle.card.title}"
 
 
-def test_a_failed_first_import_keeps_the_no_model_banner_behind_it(qtbot, themed_app, gui_settings, tmp_path):
+def test_a_failed_first_import_keeps_the_no_model_banner_behind_it(
+    qtbot, themed_app, gui_settings, tmp_path
+):
     from test_gui_helpers import build_window
 
     client, w = build_window(tmp_path / "empty", gui_settings)
@@ -312,9 +314,8 @@ def test_download_from_the_manager_shows_progress_installs_without_switching_and
 
     monkeypatch.setattr(w.model_setup, "_installer", installer)
     dialog.download()
-    qtbot.waitUntil(
-        lambda: w.model_setup.dialog is not None and "of" in w.model_setup.dialog.labelText(), timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: w.model_setup.dialog is not None and "of" in w.model_setup.dialog.labelText(),
+                    timeout=WAIT_MS)
     go.set()
     qtbot.waitUntil(lambda: dialog.selected_id() == other_bundle.id, timeout=WAIT_MS)
     assert asked == ["deit-s"] and dialog.banner.title.text().startswith("Installed")

@@ -50,7 +50,9 @@ def _library(tmp_path: Path, photos: Path, bundle, others=()) -> Library:
     return lib
 
 
-def test_activation_serves_the_old_model_until_complete_and_switching_back_is_immediate(tmp_path, bundles):
+def test_activation_serves_the_old_model_until_complete_and_switching_back_is_immediate(
+    tmp_path, bundles
+):
     a, b, c = bundles
     photos = tmp_path / "photos"
     make_tree(photos)
@@ -280,10 +282,8 @@ def test_cli_import_activate_and_remove_outside_the_library(tmp_path, capsys, bu
     rc, out, err = _cli(capsys, "--library", libdir, "models", "import", weights, "--activate", "--json")
     assert rc == 0, err
     row = json.loads(out)
-    assert (
-        row["imported"]
-        and row["backbone"] == "deit_tiny_patch16_224"
-        and row["provenance"] == ("imported, unverified")
+    assert row["imported"] and row["backbone"] == "deit_tiny_patch16_224" and row["provenance"] == (
+        "imported, unverified"
     )
     assert row["switching_to"] and not row["active"] and row["pending"] == 3
     # Removing a bundle folder that is not in the library is refused.

@@ -184,21 +184,8 @@ def test_two_indexers_never_embed_a_photo_twice(tmp_path, tiny_bundle):
 
     def start(*extra: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "irt_desktop",
-                "--library",
-                str(lib),
-                "index",
-                str(photos),
-                "--model",
-                str(tiny_bundle.path),
-                "--batch-size",
-                "2",
-                "--json",
-                *extra,
-            ],
+            [sys.executable, "-m", "irt_desktop", "--library", str(lib), "index", str(photos),
+             "--model", str(tiny_bundle.path), "--batch-size", "2", "--json", *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -306,16 +293,8 @@ def test_index_hands_its_folder_to_the_window_that_holds_the_library(qtbot, tmp_
     server.folders_received.connect(lambda *a: received.append(a))
     try:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "irt_desktop",
-                "--library",
-                str(lib),
-                "index",
-                str(new_folder),
-                "--no-recursive",
-            ],
+            [sys.executable, "-m", "irt_desktop", "--library", str(lib), "index", str(new_folder),
+             "--no-recursive"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

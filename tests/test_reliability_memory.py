@@ -143,10 +143,8 @@ def test_budget_holds_peak_decoded_memory(tmp_path, tiny_bundle, big_photos):
     # The same run without a budget to speak of goes well past it: the measurement sees decodes.
     unbounded = _peak(tmp_path, tiny_bundle.path, warm, photos, 100_000 * MB)
     assert unbounded["embedded"] == 11 and unbounded["peak"] > BUDGET, unbounded
-    print(
-        f"peak decoded memory: {bounded['peak'] / MB:.0f} MB with a {BUDGET / MB:.0f} MB budget, "
-        f"{unbounded['peak'] / MB:.0f} MB without"
-    )
+    print(f"peak decoded memory: {bounded['peak'] / MB:.0f} MB with a {BUDGET / MB:.0f} MB budget, "
+          f"{unbounded['peak'] / MB:.0f} MB without")
 
 
 # -- poison files ------------------------------------------------------------------------------------

@@ -202,7 +202,9 @@ def _hand_over(args: argparse.Namespace, holder) -> bool:
         from irt_desktop.gui.single_instance import hand_over_folders
     except ImportError:  # no Qt here: then there is no window to hand them to either
         return False
-    if not hand_over_folders(args.library, folders, recursive=not args.no_recursive, network=args.network):
+    if not hand_over_folders(
+        args.library, folders, recursive=not args.no_recursive, network=args.network
+    ):
         return False
     if args.json:
         print(json.dumps({"handed_over_to": holder.pid, "folders": [str(f) for f in folders]}, indent=2))

@@ -275,9 +275,8 @@ def repair(layout: LibraryLayout, *, start_empty: bool = False) -> RepairReport:
         with contextlib.suppress(OSError):
             layout.open_marker.unlink()
         return RepairReport(True, [f"{catalog} is sound (quick_check ok): nothing to repair"])
-    report = RepairReport(
-        False, [f"{catalog} is damaged: {problem}" if problem != "missing" else f"{catalog} is missing"]
-    )
+    report = RepairReport(False, [f"{catalog} is damaged: {problem}" if problem != "missing" else
+                                  f"{catalog} is missing"])
     chosen = None
     for candidate in Backups(layout).list():
         why = verify(candidate)
@@ -304,7 +303,9 @@ def repair(layout: LibraryLayout, *, start_empty: bool = False) -> RepairReport:
             "the vector index is rebuilt from the catalog"
         )
     else:
-        report.lines.append("started an empty catalog: add the folders again with `irt-desktop index FOLDER`")
+        report.lines.append(
+            "started an empty catalog: add the folders again with `irt-desktop index FOLDER`"
+        )
     for faiss_file in layout.vectors.glob("*.faiss"):
         with contextlib.suppress(OSError):
             faiss_file.unlink()

@@ -190,10 +190,8 @@ def main() -> int:
 
     proc = start(libdir, photos, bundle)
     _, err = proc.communicate(timeout=600)
-    print(
-        f"kills mid-embedding (some but not all of the run's work committed): {mid}; files left with "
-        f"a decode marker by a kill (decoded alone, last, by a later run): {len(suspects)}"
-    )
+    print(f"kills mid-embedding (some but not all of the run's work committed): {mid}; files left with "
+          f"a decode marker by a kill (decoded alone, last, by a later run): {len(suspects)}")
     return check(libdir, photos, proc.returncode, err, seen, overwritten, landed, finished)
 
 

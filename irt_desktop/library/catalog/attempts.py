@@ -72,7 +72,9 @@ class AttemptsMixin(CatalogBase):
             f"retry_at = NULL, unfinished = unfinished + 1, updated_at = ? WHERE id = ? AND {READABLE}",
             [(ImageStatus.FAILED.value, reason, FailureKind.PERMANENT.value, at, i) for i in crashed],
         )
-        tx.executemany("UPDATE images SET unfinished = unfinished + 1 WHERE id = ?", [(i,) for i in suspects])
+        tx.executemany(
+            "UPDATE images SET unfinished = unfinished + 1 WHERE id = ?", [(i,) for i in suspects]
+        )
         tx.executemany("DELETE FROM decoding WHERE image_id = ?", [(i,) for i in crashed + suspects])
 
     def suspect_ids(self) -> set[int]:
