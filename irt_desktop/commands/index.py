@@ -60,6 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--device", default=None, help="cpu, cuda, cuda:N, mps or auto (default: auto, or $IRT_DEVICE)"
     )
     p.add_argument("--fp32", action="store_true", help="no bf16/fp16 autocast, even where it is fast")
+    p.add_argument(
+        "--scan-only",
+        action="store_true",
+        help="catalogue the folders' photos without embedding them (for `irt-desktop export-manifest`)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=run_index)
 
@@ -105,7 +110,13 @@ def _open_for_index(args: argparse.Namespace):
 def _can_hand_over(args: argparse.Namespace) -> bool:
     """Only adding folders can go to the app: the other options change how this process indexes."""
     return bool(args.paths) and not (
-        args.model or args.exclude or args.clear_excludes or args.batch_size or args.device or args.fp32
+        args.model
+        or args.exclude
+        or args.clear_excludes
+        or args.batch_size
+        or args.device
+        or args.fp32
+        or args.scan_only
     )
 
 
@@ -119,9 +130,7 @@ def _hand_over(args: argparse.Namespace, holder) -> bool:
         from irt_desktop.gui.single_instance import hand_over_folders
     except ImportError:  # no Qt here: then there is no window to hand them to either
         return False
-    if not hand_over_folders(
-        args.library, folders, recursive=not args.no_recursive, network=args.network
-    ):
+    if not hand_over_folders(args.library, folders, recursive=not args.no_recursive, network=args.network):
         return False
     if args.json:
         print(json.dumps({"handed_over_to": holder.pid, "folders": [str(f) for f in folders]}, indent=2))
@@ -155,6 +164,8 @@ def _index(args: argparse.Namespace, lib) -> int:
             print(f"folder {root.id}: {root.path}", file=sys.stderr)
     if not lib.roots():
         raise CommandError("the library has no folders yet: `irt-desktop index FOLDER`")
+    if args.scan_only:
+        return _scan_only(args, lib)
     report = lib.index(progress=_Progress() if sys.stderr.isatty() and not args.json else None)
     if args.json:
         print(json.dumps(_report_json(report, lib), indent=2))
@@ -162,6 +173,25 @@ def _index(args: argparse.Namespace, lib) -> int:
         _print_report(report, lib)
     if args.watch:
         _watch(lib)
+    return 0
+
+
+def _scan_only(args: argparse.Namespace, lib) -> int:
+    from irt_desktop.library.bulk import scan
+
+    if args.watch:
+        raise CommandError("--scan-only does not watch: leave out --watch")
+    s = scan(lib)
+    pending = lib.catalog.count_pending(lib.models.indexing)
+    if args.json:
+        fields = ("seen", "new", "changed", "moved", "copied", "deleted", "unchanged", "excluded")
+        print(json.dumps({**{f: getattr(s, f) for f in fields}, "pending": pending}, indent=2))
+        return 0
+    print(
+        f"scanned {s.seen} photos: {s.new} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
+        f"{s.deleted} deleted, {s.unchanged} unchanged; {pending} to embed "
+        "(`irt-desktop export-manifest OUT.parquet` lists them)"
+    )
     return 0
 
 
