@@ -77,7 +77,9 @@ def scanned(tmp_path, tiny_bundle, capsys):
 
 
 @pytest.mark.slow
-def test_manifest_ray_import_round_trip_matches_local_indexing(tmp_path, tiny_bundle, scanned, ray_embed, capsys):
+def test_manifest_ray_import_round_trip_matches_local_indexing(
+    tmp_path, tiny_bundle, scanned, ray_embed, capsys
+):
     import pyarrow.parquet as pq
     import ray
 
@@ -193,5 +195,5 @@ def test_import_refuses_changed_and_missing_files_and_keeps_the_rest(tmp_path, s
 
 def test_import_of_a_manifest_says_to_embed_it_first(scanned, capsys):
     _, lib_dir, manifest = scanned
-    code, out, err = _cli(capsys, "--library", str(lib_dir), "import-vectors", str(manifest))
+    code, _out, err = _cli(capsys, "--library", str(lib_dir), "import-vectors", str(manifest))
     assert code == 2 and "embed it first" in err and "Traceback" not in err

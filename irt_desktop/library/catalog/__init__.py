@@ -18,8 +18,8 @@ called inside the caller's `transaction()` on the same thread.
 """
 
 from irt_desktop.library.catalog.attempts import AttemptsMixin, DecodeMarks
-from irt_desktop.library.catalog.bulk import BulkMixin
 from irt_desktop.library.catalog.base import CATALOG_FILE, LIVE, READABLE, Tx
+from irt_desktop.library.catalog.bulk import BulkMixin
 from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
 from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
