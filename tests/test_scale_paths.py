@@ -1,0 +1,116 @@
+"""What keeps a 10^6-photo library within memory and time (issue 16), said as behaviour, not timings:
+the FAISS file is streamed both ways (never held whole as bytes beside the index), the catalog's
+vector reads fill one array, the saved-state checksum is hashed in slices, IVF calibration does not
+copy the collection, and status counts with queries rather than rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+
+import faiss
+import numpy as np
+import pytest
+
+from irt_desktop.library.vector_index import MAGIC, VectorIndex
+
+
+def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_index_file_is_streamed_both_ways_and_keeps_its_format(tmp_path, monkeypatch):
+    x = _unit(500)
+    ids = np.arange(10, 510, dtype=np.int64)
+    vi = VectorIndex.build("m", 32, ids, x)
+    # A file as the earlier, whole-bytes writer made it: the streamed reader must take it.
+    payload = faiss.serialize_index(vi._index).tobytes()
+    header = json.dumps(
+        {
+            "kind": "exact",
+            "dim": 32,
+            "model_id": "m",
+            "nlist": 0,
+            "nprobe": 0,
+            "trained_on": 0,
+            "recall_at_10": None,
+            "count": 500,
+            "checksum": "c",
+            "payload_blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
+        }
+    ).encode()
+    old = tmp_path / "old.faiss"
+    old.write_bytes(MAGIC + struct.pack("<I", len(header)) + header + payload)
+
+    def refuse(*a, **k):
+        raise AssertionError("the whole index was held as bytes")
+
+    monkeypatch.setattr(faiss, "serialize_index", refuse)
+    monkeypatch.setattr(faiss, "deserialize_index", refuse)
+    monkeypatch.setattr(type(old), "read_bytes", refuse)
+    loaded = VectorIndex.load(old, "m", 500, "c")
+    assert loaded.ntotal == 500
+    new = tmp_path / "new.faiss"
+    loaded.save(new, 500, "c")
+    monkeypatch.undo()
+    # Byte for byte what the earlier writer wrote for the same index and catalog state.
+    assert new.read_bytes() == old.read_bytes()
+    _, found = VectorIndex.load(new, "m", 500, "c").search(x[:5], 1)
+    assert found[:, 0].tolist() == ids[:5].tolist()
+
+
+def test_ivf_calibration_does_not_copy_the_collection_into_a_flat_index(monkeypatch):
+    x = _unit(6000, seed=1)
+    ids = np.arange(6000, dtype=np.int64)
+
+    def refuse(self, *a, **k):
+        raise AssertionError("an exact flat index was filled with the collection")
+
+    monkeypatch.setattr(faiss.IndexFlatIP, "add", refuse)
+    vi = VectorIndex.build("m", 32, ids, x, exact_max=1000)
+    assert vi.info.recall_at_10 is not None and vi.ntotal == 6000
+
+
+@pytest.fixture
+def catalog_with_vectors(tmp_path):
+    from irt_desktop.library.catalog import Catalog
+
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    with cat.transaction() as tx:
+        root = cat.insert_root(tx, str(tmp_path), recursive=True, follow_symlinks=False, network=False)
+        cat.insert_new_images(
+            tx, [(root, str(tmp_path / f"{i}.jpg"), 100 + i, 1, None) for i in range(10)], 1.0
+        )
+    cat.register_model("m", "m", 4, None)
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    with cat.transaction() as tx:
+        ids = [r[0] for r in tx.execute("SELECT id FROM images ORDER BY id")]
+        cat.put_vectors(tx, "m", ids[:6], x[:6], cat.next_seq(tx))
+        cat.put_vectors(tx, "m", ids[6:], x[6:], cat.next_seq(tx))
+        cat.mark_deleted(tx, [ids[2]], 2.0)  # its vector stays, but it is not live
+    yield cat, ids, x
+    cat.close()
+
+
+def test_vector_state_is_hashed_in_slices_with_the_one_pass_digest(catalog_with_vectors, monkeypatch):
+    import irt_desktop.library.catalog.vectors as vectors
+
+    cat = catalog_with_vectors[0]
+    rows = cat.conn.execute(
+        "SELECT v.image_id, v.seq FROM vectors v JOIN images i ON i.id = v.image_id "
+        "WHERE v.model_id = 'm' AND i.status != 'deleted' ORDER BY v.image_id"
+    ).fetchall()
+    expected = hashlib.blake2b(np.asarray(rows, np.int64).tobytes(), digest_size=16).hexdigest()
+    monkeypatch.setattr(vectors, "STATE_SLICE", 3)  # several slices, the last one short
+    assert cat.vector_state("m") == (9, expected)
+
+
+def test_live_vectors_fill_one_array_sized_by_a_count(catalog_with_vectors):
+    cat, ids, x = catalog_with_vectors
+    got_ids, got = cat.live_vectors("m", 4)
+    live = [i for n, i in enumerate(ids) if n != 2]
+    assert got_ids.tolist() == live
+    assert np.array_equal(got, np.delete(x, 2, axis=0))
+    assert got.flags.c_contiguous and got.dtype == np.float32
