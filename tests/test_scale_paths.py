@@ -114,3 +114,40 @@ def test_live_vectors_fill_one_array_sized_by_a_count(catalog_with_vectors):
     assert got_ids.tolist() == live
     assert np.array_equal(got, np.delete(x, 2, axis=0))
     assert got.flags.c_contiguous and got.dtype == np.float32
+
+
+def test_count_vectors_leaves_out_deleted_rows_without_joining_every_vector(catalog_with_vectors):
+    cat, ids, _ = catalog_with_vectors
+    joined = cat.scalar(
+        "SELECT count(*) FROM vectors v JOIN images i ON i.id = v.image_id "
+        "WHERE v.model_id = 'm' AND i.status != 'deleted'"
+    )
+    assert cat.count_vectors("m") == joined == 9
+    cat.register_model("other", "other", 4, None)
+    with cat.transaction() as tx:
+        cat.put_vectors(tx, "other", ids[:3], np.zeros((3, 4), np.float32), cat.next_seq(tx))
+    assert cat.count_vectors("m") == 9 and cat.count_vectors("other") == 2
+    plan = " ".join(
+        str(r[-1])
+        for r in cat.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM vectors INDEXED BY vectors_image WHERE model_id = 'm'"
+        )
+    )
+    assert "vectors_image" in plan
+
+
+def test_status_reads_counts_not_rows(open_library, photos):
+    """Every statement status() runs over images or vectors is a count; the totals are the folders'."""
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    statements: list[str] = []
+    lib.catalog.conn.set_trace_callback(statements.append)
+    try:
+        st = lib.status()
+    finally:
+        lib.catalog.conn.set_trace_callback(None)
+    over_rows = [s for s in statements if ("images" in s or "vectors" in s) and "count(" not in s.lower()]
+    assert over_rows == []
+    assert st.n_images == 12 == st.n_indexed and st.n_pending == 0
+    assert st.n_images == sum(r.n_images for r in st.roots)

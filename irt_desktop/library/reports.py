@@ -27,7 +27,6 @@ from irt_desktop.library.records import (
     DuplicateReport,
     Failure,
     ImageInfo,
-    ImageStatus,
     LibraryStatus,
 )
 from irt_desktop.library.roots import Roots
@@ -50,16 +49,20 @@ class Reports:
         self._roots = roots
 
     def status(self) -> LibraryStatus:
+        """Counting queries only, in one read snapshot: the library's totals are the sums of the
+        per-folder counts (every image belongs to a folder), not a second pass over the images."""
         serving, target = self._models.serving, self._models.target
-        counts = self._catalog.status_counts()
         vi = self._vectors.loaded(serving) if serving else None  # never loads an index just to report
+        with self._catalog.snapshot():
+            roots = self._roots.records(target or serving)
+            n_indexed = self._catalog.count_vectors(serving) if serving else 0
         return LibraryStatus(
-            n_images=sum(counts.values()),
-            n_indexed=self._catalog.count_vectors(serving) if serving else 0,
-            n_pending=self._catalog.count_pending(target or serving),
-            n_failed=counts.get(ImageStatus.FAILED, 0),
+            n_images=sum(r.n_images for r in roots),
+            n_indexed=n_indexed,
+            n_pending=sum(r.n_pending for r in roots),
+            n_failed=sum(r.n_failed for r in roots),
             model_id=serving,
-            roots=self._roots.records(target or serving),
+            roots=roots,
             target_model_id=target,
             index_kind=None if vi is None else vi.info.kind,
         )
