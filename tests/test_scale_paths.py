@@ -151,3 +151,26 @@ def test_status_reads_counts_not_rows(open_library, photos):
     assert over_rows == []
     assert st.n_images == 12 == st.n_indexed and st.n_pending == 0
     assert st.n_images == sum(r.n_images for r in st.roots)
+
+
+def test_adding_new_ids_does_not_scan_the_index_but_replacing_still_replaces(tmp_path, monkeypatch):
+    x = _unit(300, seed=2)
+    vi = VectorIndex.build("m", 32, np.arange(100), x[:100])
+    vi.save(tmp_path / "m.faiss", 100, "c")
+    selector = faiss.IDSelectorBatch
+    removals = []
+
+    def counted(ids):
+        removals.append(len(ids))
+        return selector(ids)
+
+    monkeypatch.setattr(faiss, "IDSelectorBatch", counted)  # built only to remove ids
+    for fresh in (vi, VectorIndex.load(tmp_path / "m.faiss", "m", 100, "c")):  # max id known, and not
+        removals.clear()
+        fresh.add(np.arange(100, 200), x[100:200])  # new photos: nothing to replace
+        assert removals == [] and fresh.ntotal == 200
+        fresh.add(np.arange(150, 250), x[200:300])  # 150..199 again: replaced, never stored twice
+        assert removals == [100] and fresh.ntotal == 250
+        assert sorted(fresh.ids().tolist()) == list(range(250))
+        _, found = fresh.search(x[250], 1)
+        assert found[0, 0] == 200  # ids 150..249 now hold x[200..299]
