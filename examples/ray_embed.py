@@ -61,7 +61,7 @@ def embed_manifest(
     """Run the job on the Ray already initialised; the number of rows written."""
     import ray
 
-    from irt_desktop.library.bulk import manifest_model
+    from irt_desktop.library.bulk_embed import manifest_model
 
     model_id = manifest_model(manifest)
     ds = ray.data.read_parquet(str(manifest), columns=["path"])

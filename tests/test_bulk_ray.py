@@ -96,7 +96,14 @@ def test_manifest_ray_import_round_trip_matches_local_indexing(
         with _open(lib_dir) as lib:
             bundle = lib.models_dir / lib.model_id
         n = ray_embed.embed_manifest(
-            manifest, out, bundle, workers=2, batch_size=32, backend="torch", low_precision=False
+            manifest,
+            out,
+            bundle,
+            workers=2,
+            cpus_per_worker=0.5,
+            batch_size=32,
+            backend="torch",
+            low_precision=False,
         )
     finally:
         ray.shutdown()
@@ -126,16 +133,15 @@ def test_manifest_ray_import_round_trip_matches_local_indexing(
             # decoding records (sizes, hashes, dimensions).
             again = remote.index()
             assert again.embedded == 0 and again.scan.unchanged == N_PHOTOS
-            info = remote.image(next(iter(remote.catalog.image_infos([1]).values())).id)
-            assert info.width == 96 and info.height == 72
+            infos = remote.catalog.image_infos(list(range(1, N_PHOTOS + 1))).values()
+            assert {(i.width, i.height) for i in infos} == {(96, 72)}
 
 
 def _embed_here(manifest: Path, bundle: Path, out: Path) -> Path:
     """The embedding job's own code, in this process (the refusal tests need no cluster)."""
     import pyarrow.parquet as pq
 
-    from irt_desktop.library.bulk import iter_manifest
-    from irt_desktop.library.bulk_embed import ManifestEmbedder
+    from irt_desktop.library.bulk_embed import ManifestEmbedder, iter_manifest
 
     embedder = ManifestEmbedder(bundle, backend="torch", device="cpu", low_precision=False)
     tables = [embedder.embed(cols["path"]) for cols in iter_manifest(manifest)]

@@ -19,7 +19,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,6 @@ import numpy as np
 
 from irt_desktop.library.bulk_embed import (
     MANIFEST_COLUMNS,
-    MODEL_KEY,
     VECTOR_COLUMNS,
     manifest_schema,
     pyarrow,
@@ -132,7 +131,8 @@ def export_manifest(library: Library, out: Path, progress: Progress | None = Non
                 report.hashed += sum(1 for row, c in kept if (c[2], c[3]) != (row.quick_hash, row.full_hash))
                 _cache_hashes(library, kept)
                 columns = list(zip(*[(r.path, *c) for r, c in kept], strict=True)) or [[]] * 5
-                writer.write_table(pa.Table.from_arrays([pa.array(c) for c in columns], schema=writer.schema))
+                arrays = [pa.array(c, type=f.type) for c, f in zip(columns, writer.schema, strict=True)]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=writer.schema))
                 report.exported += len(kept)
                 if progress is not None:
                     progress(report.exported + len(report.unreadable), total)
@@ -392,19 +392,3 @@ def _commit(library: Library, model_id: str, dim: int, batch: list[_Accepted], r
         if len(ids):
             cache.add(model_id, id_array, vec_array)
     report.imported += len(ids)
-
-
-def iter_manifest(path: Path) -> Iterator[dict[str, list]]:
-    """The manifest's rows, READ_BATCH at a time, as column lists (for embedding jobs and tests)."""
-    pa = pyarrow()
-    f = pa.parquet.ParquetFile(path)
-    for batch in f.iter_batches(batch_size=READ_BATCH):
-        yield batch.to_pydict()
-
-
-def manifest_model(path: Path) -> str | None:
-    """The model id a manifest was exported for."""
-    pa = pyarrow()
-    meta = pa.parquet.read_schema(path).metadata or {}
-    value = meta.get(MODEL_KEY)
-    return value.decode() if value else None

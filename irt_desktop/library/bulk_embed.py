@@ -14,7 +14,7 @@ Threads: a ManifestEmbedder belongs to one thread (one Ray actor); it decodes an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ MODEL_KEY = b"irt.model_id"
 KIND_KEY = b"irt.kind"
 MANIFEST_COLUMNS = ("path", "size", "mtime_ns", "quick_hash", "full_hash")
 VECTOR_COLUMNS = ("path", "full_hash", "bundle_id", "vector")
+MANIFEST_BATCH = 8192  # rows a manifest is read in
 
 
 def pyarrow() -> Any:
@@ -166,3 +167,19 @@ def vector_matrix(column: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(rows.flatten().cast(pa.float32()).to_numpy(zero_copy_only=False), np.float32)
         out[valid] = values.reshape(-1, dim)
     return out, valid
+
+
+def iter_manifest(path: Path) -> Iterator[dict[str, list]]:
+    """The manifest's rows, READ_BATCH at a time, as column lists (for embedding jobs and tests)."""
+    pa = pyarrow()
+    f = pa.parquet.ParquetFile(path)
+    for batch in f.iter_batches(batch_size=MANIFEST_BATCH):
+        yield batch.to_pydict()
+
+
+def manifest_model(path: Path) -> str | None:
+    """The model id a manifest was exported for."""
+    pa = pyarrow()
+    meta = pa.parquet.read_schema(path).metadata or {}
+    value = meta.get(MODEL_KEY)
+    return value.decode() if value else None

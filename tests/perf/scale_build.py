@@ -143,8 +143,7 @@ def write_vectors(manifest: Path, out: Path, model_id: str, n: int) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from irt_desktop.library.bulk import iter_manifest
-    from irt_desktop.library.bulk_embed import vectors_schema
+    from irt_desktop.library.bulk_embed import iter_manifest, vectors_schema
 
     gen = Descriptors()
     schema = vectors_schema(DIM, model_id)
