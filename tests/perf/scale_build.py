@@ -137,6 +137,28 @@ class Descriptors:
         return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def describe_vectors(n: int = 20_000) -> dict:
+    """What the generated descriptors look like: PCA variance and the scores of pairs by kind."""
+    gen = Descriptors()
+    idx = np.arange(n, dtype=np.int64)
+    x = gen.vectors(idx)
+    c = x - x.mean(0)
+    lam = np.linalg.eigvalsh(np.cov(c, rowvar=False))[::-1]
+    share = np.cumsum(lam) / lam.sum()
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, n, 4000), rng.integers(0, n, 4000)
+    other = (a // EVENT_SIZE) != (b // EVENT_SIZE)
+    same = idx[(idx % 4 == 1)][:4000]
+    burst = idx[(idx % 4 == 3)][:4000]
+    return {
+        "dims_50pct": int(np.searchsorted(share, 0.5) + 1),
+        "dims_90pct": int(np.searchsorted(share, 0.9) + 1),
+        "cos_unrelated_median": float(np.median(np.sum(x[a[other]] * x[b[other]], 1))),
+        "cos_same_event_median": float(np.median(np.sum(x[same] * x[same + 1], 1))),
+        "cos_burst_pair_median": float(np.median(np.sum(x[burst] * x[burst - 1], 1))),
+    }
+
+
 def write_vectors(manifest: Path, out: Path, model_id: str, n: int) -> dict:
     """What an embedding job would write for the manifest: the generated descriptor of each photo,
     null with the decoder's complaint for the broken files (import-vectors refuses those)."""
@@ -232,6 +254,7 @@ def build(cache: Path, n: int) -> dict:
         st = lib.status()
         steps["status"] = {"n_images": st.n_images, "n_indexed": st.n_indexed, "n_failed": st.n_failed}
         steps["model_id"] = lib.model_id
+    steps["vectors_shape"] = describe_vectors()
     steps["library"] = str(lib_dir)
     steps["photos"] = str(work / "photos")
     steps["peak_rss_mb"] = round(rss_mb())
@@ -243,7 +266,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("n", type=int)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/irt-scale"))
+    ap.add_argument("--describe", action="store_true", help="only print what the vectors look like")
     args = ap.parse_args()
+    if args.describe:
+        print(json.dumps(describe_vectors(args.n), indent=2))
+        return 0
     os.environ.setdefault("IRT_BACKEND", "torch")  # the broken files' run loads the model: no compile
     t = time.monotonic()
     steps = build(args.cache, args.n)
