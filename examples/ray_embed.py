@@ -64,7 +64,8 @@ def embed_manifest(
     from irt_desktop.library.bulk_embed import manifest_model
 
     model_id = manifest_model(manifest)
-    ds = ray.data.read_parquet(str(manifest), columns=["path"])
+    # Several blocks per actor, so every actor has work (a manifest is one or a few row groups).
+    ds = ray.data.read_parquet(str(manifest)).select_columns(["path"]).repartition(4 * workers)
     vectors = ds.map_batches(
         EmbedActor,
         fn_constructor_kwargs={
@@ -81,7 +82,7 @@ def embed_manifest(
         num_gpus=gpus_per_worker,
     )
     vectors.write_parquet(str(out))
-    return ray.data.read_parquet(str(out), columns=["path"]).count()
+    return ray.data.read_parquet(str(out)).count()
 
 
 def main(argv: list[str] | None = None) -> int:
