@@ -114,6 +114,13 @@ MIGRATIONS: list[list[str]] = [
                 OR reason LIKE 'cannot read%' OR reason LIKE 'cannot open%' THEN 0 END
             WHERE status = 'failed'""",
     ],
+    # 6 (5 on the `scale` branch until the trash journal's 5 is merged before it): the state a saved
+    # FAISS file is checked against (every vector's id and write generation) and the per-model counts,
+    # read from a narrow index instead of the table, whose pages also hold the vector BLOBs: at 10^6
+    # vectors that read went from seconds to a tenth of that, at every open and save of the index.
+    [
+        "CREATE INDEX vectors_state ON vectors(model_id, image_id, seq)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from irt_desktop.library.catalog.base import READABLE, CatalogBase, Tx, chunks, marks
+from irt_desktop.library.catalog.base import NO_VECTOR, READABLE, CatalogBase, Tx, chunks, marks
 from irt_desktop.library.records import ImageStatus
 
 # Rows per slice of the manifest read: bounded memory at 10^6 rows, few round trips.
@@ -56,9 +56,7 @@ class BulkMixin(CatalogBase):
             else:
                 rows = self.conn.execute(
                     "SELECT id, path, size, mtime_ns, quick_hash, full_hash FROM images i "
-                    f"WHERE {READABLE} AND id > ? AND NOT EXISTS "
-                    "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id) "
-                    "ORDER BY id LIMIT ?",
+                    f"WHERE {READABLE} AND id > ? AND {NO_VECTOR} ORDER BY id LIMIT ?",
                     (last, model_id, n),
                 ).fetchall()
             if not rows:
@@ -72,7 +70,7 @@ class BulkMixin(CatalogBase):
         for chunk in chunks(list(paths)):
             rows = self.conn.execute(
                 "SELECT i.path, i.id, i.size, i.mtime_ns, i.status, i.quick_hash, i.full_hash, "
-                "EXISTS (SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id) "
+                f"NOT {NO_VECTOR} "
                 f"FROM images i WHERE i.path IN ({marks(len(chunk))}) AND i.{READABLE}",
                 [model_id, *chunk],
             )

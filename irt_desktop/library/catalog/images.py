@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from irt_desktop.library.catalog.base import LIVE, READABLE, Tx, chunks, marks
+from irt_desktop.library.catalog.base import LIVE, NO_VECTOR, READABLE, Tx, chunks, marks
 from irt_desktop.library.catalog.vectors import VectorsMixin
 from irt_desktop.library.folders import prefix_range
 from irt_desktop.library.records import Failure, FailureKind, ImageInfo, ImageStatus
@@ -37,6 +37,8 @@ class StoredImage:
 # time.
 NewFile = tuple[int, str, int, int, str | None] | tuple[int, str, int, int, str | None, str | None]
 
+_STATUS = {s.value: s for s in ImageStatus}
+
 # A failure's end: the row is readable again with nothing left of the failed attempts.
 _NO_FAILURE = "reason = NULL, failure_kind = NULL, attempts = 0, retry_at = NULL, unfinished = 0"
 
@@ -56,8 +58,9 @@ class ImagesMixin(VectorsMixin):
             lo, hi = prefix_range(region)
             sql += " AND (path = ? OR (path >= ? AND path < ?))"
             params += [region, lo, hi]
+        status = _STATUS.__getitem__  # a dict lookup, not an Enum call per row (a third of the read)
         return {
-            r[0]: StoredImage(r[1], r[2], r[3], ImageStatus(r[4]), r[5], r[6], r[7])
+            r[0]: StoredImage(r[1], r[2], r[3], status(r[4]), r[5], r[6], r[7])
             for r in self.conn.execute(sql, params)
         }
 
@@ -314,23 +317,15 @@ class ImagesMixin(VectorsMixin):
     def pending_for(self, model_id: str) -> list[tuple[int, str]]:
         """(id, path) of live, readable images that have no vector from `model_id` yet, oldest first."""
         return self.conn.execute(
-            f"SELECT id, path FROM images i WHERE {READABLE} AND NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id) ORDER BY id",
-            (model_id,),
+            f"SELECT id, path FROM images i WHERE {READABLE} AND {NO_VECTOR} ORDER BY id", (model_id,)
         ).fetchall()
 
     def count_pending(self, model_id: str | None) -> int:
         """Images `model_id` still has to embed (None: no model yet, so every readable image)."""
         if model_id is None:
             return int(self.scalar(f"SELECT count(*) FROM images WHERE {READABLE}") or 0)
-        return int(
-            self.scalar(
-                f"SELECT count(*) FROM images i WHERE {READABLE} AND NOT EXISTS "
-                "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id)",
-                (model_id,),
-            )
-            or 0
-        )
+        sql = f"SELECT count(*) FROM images i WHERE {READABLE} AND {NO_VECTOR}"
+        return int(self.scalar(sql, (model_id,)) or 0)
 
     # -- exact duplicates ----------------------------------------------------------------------------
 

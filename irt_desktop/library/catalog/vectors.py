@@ -90,13 +90,11 @@ class VectorsMixin(CatalogBase):
 
     def count_vectors(self, model_id: str) -> int:
         """Live images with a vector from `model_id`: all of the model's vectors (counted in the narrow
-        image index, not the table whose pages hold the BLOBs), less those of soft-deleted rows (found
-        through the (root, status) index: they are few). At 10^6 vectors the join of every vector with
-        its image row was most of `status`."""
+        vectors_state index, not the table whose pages hold the BLOBs), less those of soft-deleted rows
+        (found through the (root, status) index: they are few). At 10^6 vectors the join of every
+        vector with its image row was most of `status`."""
         with self.snapshot():
-            total = self.scalar(
-                "SELECT count(*) FROM vectors INDEXED BY vectors_image WHERE model_id = ?", (model_id,)
-            )
+            total = self.scalar("SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,))
             deleted = self.scalar(
                 "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id AND v.model_id = ? "
                 f"WHERE i.root_id IN (SELECT id FROM roots) AND i.status = '{ImageStatus.DELETED}'",
