@@ -177,3 +177,24 @@ def test_adding_new_ids_does_not_scan_the_index_but_replacing_still_replaces(tmp
         assert sorted(fresh.ids().tolist()) == list(range(250))
         _, found = fresh.search(x[250], 1)
         assert found[0, 0] == 200  # ids 150..249 now hold x[200..299]
+
+
+def test_new_catalogs_keep_a_vector_in_its_page(tmp_path):
+    """No overflow page per vector: the file grows by about a vector's bytes per vector, not 3x."""
+    from irt_desktop.library.catalog import Catalog
+
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    assert cat.scalar("PRAGMA page_size") == 16384
+    n, dim = 3000, 384
+    with cat.transaction() as tx:
+        root = cat.insert_root(tx, str(tmp_path), recursive=True, follow_symlinks=False, network=False)
+        cat.insert_new_images(tx, [(root, f"/p/{i}.jpg", 1, 1, None) for i in range(n)], 1.0)
+    cat.register_model("m", "m", dim, None)
+    before = cat.scalar("PRAGMA page_count") * 16384
+    with cat.transaction() as tx:
+        ids = [r[0] for r in tx.execute("SELECT id FROM images")]
+        cat.put_vectors(tx, "m", ids, _unit(n, dim), cat.next_seq(tx))
+    cat.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    grown = cat.scalar("PRAGMA page_count") * 16384 - before
+    assert grown / n < 1.5 * 4 * dim  # 4 KB pages: ~4.7 KB a vector (one overflow page each)
+    cat.close()
