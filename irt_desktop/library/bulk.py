@@ -19,7 +19,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +208,7 @@ def import_vectors(library: Library, source: Path, progress: Progress | None = N
     cache = library.vector_cache
     cache.index_for(model_id)  # loaded (or rebuilt) before the first batch, not inside it
     with ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="irt-hash") as pool:
-        for batch in dataset.to_batches(batch_size=READ_BATCH):
+        for batch in _batches(dataset):
             cols = {name: batch.column(name).to_pylist() for name in batch.schema.names if name != "vector"}
             accepted = _check_batch(library, model_id, dim, cols, batch, wrong, report, pool)
             for start in range(0, len(accepted), COMMIT_BATCH):
@@ -254,6 +254,18 @@ def _open_vectors(source: Path) -> Any:
             f"{source} has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''}{hint}"
         )
     return dataset
+
+
+def _batches(dataset: Any) -> Iterator[Any]:
+    """The record batches of every file, one row group at a time: the dataset scanner and
+    ParquetFile.iter_batches both kept the whole vector column decoded (1.5 GB at 10^6 vectors)."""
+    pa = pyarrow()
+    for path in dataset.files:
+        f = pa.parquet.ParquetFile(path)
+        for i in range(f.metadata.num_row_groups):
+            table = f.read_row_group(i, columns=list(dataset.schema.names))
+            yield from table.to_batches(max_chunksize=READ_BATCH)
+            del table
 
 
 def _first_line(exc: BaseException) -> str:
