@@ -198,3 +198,23 @@ def test_new_catalogs_keep_a_vector_in_its_page(tmp_path):
     grown = cat.scalar("PRAGMA page_count") * 16384 - before
     assert grown / n < 1.5 * 4 * dim  # 4 KB pages: ~4.7 KB a vector (one overflow page each)
     cat.close()
+
+
+def test_pending_is_counted_exactly_without_a_probe_per_image(catalog_with_vectors, tmp_path):
+    cat, ids, _ = catalog_with_vectors
+    with cat.transaction() as tx:
+        root = tx.execute("SELECT id FROM roots").fetchone()[0]
+        cat.insert_new_images(tx, [(root, str(tmp_path / f"new{i}.jpg"), 1, 1, None) for i in range(3)], 1.0)
+        cat.mark_failed(tx, ids[4], "bad", size=1, mtime_ns=1, quick_hash=None, at=2.0)  # keeps its vector
+        tx.execute("DELETE FROM vectors WHERE image_id = ?", (ids[5],))  # ok, but no vector: pending
+    probed = cat.scalar(
+        "SELECT count(*) FROM images i WHERE status IN ('pending', 'ok') AND NOT EXISTS "
+        "(SELECT 1 FROM vectors v WHERE v.model_id = 'm' AND v.image_id = i.id)"
+    )
+    assert cat.count_pending("m") == probed == 4
+    assert cat.count_pending(None) == 11
+    assert cat.root_pending_counts("m") == {root: 4}
+    with cat.transaction() as tx:
+        tx.execute("DELETE FROM images WHERE status = 'pending' OR id = ?", (ids[5],))
+    assert cat.count_pending("m") == 0 and cat.root_pending_counts("m") == {}
+    assert cat.vectors_of_images_with_status("m", ("failed",)) == 1

@@ -27,6 +27,7 @@ from irt_desktop.library.records import (
     DuplicateReport,
     Failure,
     ImageInfo,
+    ImageStatus,
     LibraryStatus,
 )
 from irt_desktop.library.roots import Roots
@@ -55,12 +56,23 @@ class Reports:
         vi = self._vectors.loaded(serving) if serving else None  # never loads an index just to report
         with self._catalog.snapshot():
             roots = self._roots.records(target or serving)
-            n_indexed = self._catalog.count_vectors(serving) if serving else 0
+            n_images = sum(r.n_images for r in roots)
+            n_failed = sum(r.n_failed for r in roots)
+            n_pending = sum(r.n_pending for r in roots)
+            if serving is None:
+                n_indexed = 0
+            elif target in (None, serving):
+                # Live images with a vector: the readable ones that are not pending, and the failed
+                # ones that kept one (no second count of the model's vectors).
+                failed = self._catalog.vectors_of_images_with_status(serving, (ImageStatus.FAILED,))
+                n_indexed = n_images - n_failed - n_pending + failed
+            else:
+                n_indexed = self._catalog.count_vectors(serving)
         return LibraryStatus(
-            n_images=sum(r.n_images for r in roots),
+            n_images=n_images,
             n_indexed=n_indexed,
-            n_pending=sum(r.n_pending for r in roots),
-            n_failed=sum(r.n_failed for r in roots),
+            n_pending=n_pending,
+            n_failed=n_failed,
             model_id=serving,
             roots=roots,
             target_model_id=target,

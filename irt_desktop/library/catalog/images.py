@@ -321,11 +321,22 @@ class ImagesMixin(VectorsMixin):
         ).fetchall()
 
     def count_pending(self, model_id: str | None) -> int:
-        """Images `model_id` still has to embed (None: no model yet, so every readable image)."""
+        """Images `model_id` still has to embed (None: no model yet, so every readable image).
+
+        Counted, not probed: readable images, less the model's vectors, plus those of its vectors whose
+        image is not readable (failed or deleted: few, found through the (root, status) index). Every
+        vector belongs to an image (foreign key), so this is exact; a probe of every readable image for
+        its vector took ~0.5 s at 10^6 photos, at every status and after every indexing run."""
+        readable = f"SELECT count(*) FROM images WHERE root_id IN (SELECT id FROM roots) AND {READABLE}"
         if model_id is None:
-            return int(self.scalar(f"SELECT count(*) FROM images WHERE {READABLE}") or 0)
-        sql = f"SELECT count(*) FROM images i WHERE {READABLE} AND {NO_VECTOR}"
-        return int(self.scalar(sql, (model_id,)) or 0)
+            return int(self.scalar(readable) or 0)
+        with self.snapshot():
+            n_readable = int(self.scalar(readable) or 0)
+            total = int(self.scalar("SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,)) or 0)
+            elsewhere = self.vectors_of_images_with_status(
+                model_id, (ImageStatus.FAILED, ImageStatus.DELETED)
+            )
+        return n_readable - (total - elsewhere)
 
     # -- exact duplicates ----------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class RootsMixin(CatalogBase):
 
     def root_pending_counts(self, model_id: str) -> dict[int, int]:
         """root id -> images that have no vector from `model_id` yet (roots with none are left out)."""
+        if not self.count_pending(model_id):  # counted without a probe per image (catalog/images.py)
+            return {}
         return dict(
             self.conn.execute(
                 f"SELECT root_id, count(*) FROM images i WHERE {READABLE} AND {NO_VECTOR} GROUP BY root_id",

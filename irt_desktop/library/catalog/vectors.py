@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from irt_desktop.library.catalog.base import LIVE, CatalogBase, Tx, chunks, marks
+from irt_desktop.library.catalog.base import LIVE, NO_VECTOR, CatalogBase, Tx, chunks, marks
 from irt_desktop.library.records import ImageStatus
 
 # Rows per slice when the state of a model's vectors is hashed.
@@ -91,16 +91,21 @@ class VectorsMixin(CatalogBase):
     def count_vectors(self, model_id: str) -> int:
         """Live images with a vector from `model_id`: all of the model's vectors (counted in the narrow
         vectors_state index, not the table whose pages hold the BLOBs), less those of soft-deleted rows
-        (found through the (root, status) index: they are few). At 10^6 vectors the join of every
-        vector with its image row was most of `status`."""
+        (few: probed through the (root, status) index). At 10^6 vectors the join of every vector with
+        its image row was most of `status`."""
         with self.snapshot():
             total = self.scalar("SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,))
-            deleted = self.scalar(
-                "SELECT count(*) FROM images i JOIN vectors v ON v.image_id = i.id AND v.model_id = ? "
-                f"WHERE i.root_id IN (SELECT id FROM roots) AND i.status = '{ImageStatus.DELETED}'",
-                (model_id,),
-            )
-        return int(total or 0) - int(deleted or 0)
+            deleted = self.vectors_of_images_with_status(model_id, (ImageStatus.DELETED,))
+        return int(total or 0) - deleted
+
+    def vectors_of_images_with_status(self, model_id: str, statuses: Sequence[ImageStatus]) -> int:
+        """How many images with one of `statuses` have a vector from `model_id` (for the rare statuses:
+        each such image is probed)."""
+        sql = (
+            f"SELECT count(*) FROM images i WHERE i.root_id IN (SELECT id FROM roots) "
+            f"AND i.status IN ({marks(len(statuses))}) AND NOT {NO_VECTOR}"
+        )
+        return int(self.scalar(sql, [*(str(s) for s in statuses), model_id]) or 0)
 
     def vector_counts(self) -> dict[str, int]:
         """model id -> how many live images have a vector from it (models without vectors are absent)."""
