@@ -51,16 +51,31 @@ class Reports:
         self._roots = roots
 
     def status(self) -> LibraryStatus:
+        """Counting queries only, in one read snapshot: the library's totals are the sums of the
+        per-folder counts (every image belongs to a folder), not a second pass over the images."""
         serving, target = self._models.serving, self._models.target
-        counts = self._catalog.status_counts()
         vi = self._vectors.loaded(serving) if serving else None  # never loads an index just to report
+        with self._catalog.snapshot():
+            roots = self._roots.records(target or serving)
+            n_images = sum(r.n_images for r in roots)
+            n_failed = sum(r.n_failed for r in roots)
+            n_pending = sum(r.n_pending for r in roots)
+            if serving is None:
+                n_indexed = 0
+            elif target in (None, serving):
+                # Live images with a vector: the readable ones that are not pending, and the failed
+                # ones that kept one (no second count of the model's vectors).
+                failed = self._catalog.vectors_of_images_with_status(serving, (ImageStatus.FAILED,))
+                n_indexed = n_images - n_failed - n_pending + failed
+            else:
+                n_indexed = self._catalog.count_vectors(serving)
         return LibraryStatus(
-            n_images=sum(counts.values()),
-            n_indexed=self._catalog.count_vectors(serving) if serving else 0,
-            n_pending=self._catalog.count_pending(target or serving),
-            n_failed=counts.get(ImageStatus.FAILED, 0),
+            n_images=n_images,
+            n_indexed=n_indexed,
+            n_pending=n_pending,
+            n_failed=n_failed,
             model_id=serving,
-            roots=self._roots.records(target or serving),
+            roots=roots,
             target_model_id=target,
             index_kind=None if vi is None else vi.info.kind,
         )

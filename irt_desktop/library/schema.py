@@ -135,6 +135,13 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (action_id, original)
         )""",
     ],
+    # 6: the state a saved FAISS file is checked against (every vector's id and write generation) and
+    # the per-model counts, read from a narrow index instead of the table, whose pages also hold the
+    # vector BLOBs: at 10^6 vectors that read went from seconds to a tenth of that, at every open and
+    # save of the index.
+    [
+        "CREATE INDEX vectors_state ON vectors(model_id, image_id, seq)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

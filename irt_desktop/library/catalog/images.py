@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from irt_desktop.library.catalog.base import LIVE, READABLE, Tx, chunks, marks
+from irt_desktop.library.catalog.base import LIVE, NO_VECTOR, READABLE, Tx, chunks, marks
 from irt_desktop.library.catalog.vectors import VectorsMixin
 from irt_desktop.library.folders import prefix_range
 from irt_desktop.library.records import Failure, FailureKind, ImageInfo, ImageStatus
@@ -18,9 +18,10 @@ _INFO_COLUMNS = "id, path, root_id, size, width, height, exif_taken, mtime_ns, s
 _IF_STILL_READABLE = f"WHERE id = ? AND {READABLE}"  # a row removed meanwhile is left alone
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredImage:
-    """What a scan compares a file on disk against."""
+    """What a scan compares a file on disk against (slots: a scan of a 10^6-photo root holds one per
+    file, and a per-instance dict would double what they take)."""
 
     id: int
     size: int
@@ -35,6 +36,8 @@ class StoredImage:
 # (root id, path, size, mtime_ns, quick hash or None[, full hash or None]) of a file seen for the first
 # time.
 NewFile = tuple[int, str, int, int, str | None] | tuple[int, str, int, int, str | None, str | None]
+
+_STATUS = {s.value: s for s in ImageStatus}
 
 # A failure's end: the row is readable again with nothing left of the failed attempts.
 _NO_FAILURE = "reason = NULL, failure_kind = NULL, attempts = 0, retry_at = NULL, unfinished = 0"
@@ -55,8 +58,9 @@ class ImagesMixin(VectorsMixin):
             lo, hi = prefix_range(region)
             sql += " AND (path = ? OR (path >= ? AND path < ?))"
             params += [region, lo, hi]
+        status = _STATUS.__getitem__  # a dict lookup, not an Enum call per row (a third of the read)
         return {
-            r[0]: StoredImage(r[1], r[2], r[3], ImageStatus(r[4]), r[5], r[6], r[7])
+            r[0]: StoredImage(r[1], r[2], r[3], status(r[4]), r[5], r[6], r[7])
             for r in self.conn.execute(sql, params)
         }
 
@@ -313,23 +317,26 @@ class ImagesMixin(VectorsMixin):
     def pending_for(self, model_id: str) -> list[tuple[int, str]]:
         """(id, path) of live, readable images that have no vector from `model_id` yet, oldest first."""
         return self.conn.execute(
-            f"SELECT id, path FROM images i WHERE {READABLE} AND NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id) ORDER BY id",
-            (model_id,),
+            f"SELECT id, path FROM images i WHERE {READABLE} AND {NO_VECTOR} ORDER BY id", (model_id,)
         ).fetchall()
 
     def count_pending(self, model_id: str | None) -> int:
-        """Images `model_id` still has to embed (None: no model yet, so every readable image)."""
+        """Images `model_id` still has to embed (None: no model yet, so every readable image).
+
+        Counted, not probed: readable images, less the model's vectors, plus those of its vectors whose
+        image is not readable (failed or deleted: few, found through the (root, status) index). Every
+        vector belongs to an image (foreign key), so this is exact; a probe of every readable image for
+        its vector took ~0.5 s at 10^6 photos, at every status and after every indexing run."""
+        readable = f"SELECT count(*) FROM images WHERE root_id IN (SELECT id FROM roots) AND {READABLE}"
         if model_id is None:
-            return int(self.scalar(f"SELECT count(*) FROM images WHERE {READABLE}") or 0)
-        return int(
-            self.scalar(
-                f"SELECT count(*) FROM images i WHERE {READABLE} AND NOT EXISTS "
-                "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id)",
-                (model_id,),
+            return int(self.scalar(readable) or 0)
+        with self.snapshot():
+            n_readable = int(self.scalar(readable) or 0)
+            total = int(self.scalar("SELECT count(*) FROM vectors WHERE model_id = ?", (model_id,)) or 0)
+            elsewhere = self.vectors_of_images_with_status(
+                model_id, (ImageStatus.FAILED, ImageStatus.DELETED)
             )
-            or 0
-        )
+        return n_readable - (total - elsewhere)
 
     # -- exact duplicates ----------------------------------------------------------------------------
 

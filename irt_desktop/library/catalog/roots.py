@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from irt_desktop.library.catalog.base import LIVE, READABLE, CatalogBase, Tx
+from irt_desktop.library.catalog.base import LIVE, NO_VECTOR, READABLE, CatalogBase, Tx
 from irt_desktop.library.folders import RootRow
 from irt_desktop.library.records import ImageStatus
 
@@ -78,10 +78,11 @@ class RootsMixin(CatalogBase):
 
     def root_pending_counts(self, model_id: str) -> dict[int, int]:
         """root id -> images that have no vector from `model_id` yet (roots with none are left out)."""
+        if not self.count_pending(model_id):  # counted without a probe per image (catalog/images.py)
+            return {}
         return dict(
             self.conn.execute(
-                f"SELECT root_id, count(*) FROM images i WHERE {READABLE} AND NOT EXISTS "
-                "(SELECT 1 FROM vectors v WHERE v.model_id = ? AND v.image_id = i.id) GROUP BY root_id",
+                f"SELECT root_id, count(*) FROM images i WHERE {READABLE} AND {NO_VECTOR} GROUP BY root_id",
                 (model_id,),
             ).fetchall()
         )
