@@ -124,3 +124,30 @@ def test_stop_is_prompt(open_library, photos):
     watcher.stop()
     names = {th.name for th in threading.enumerate()}
     assert time.monotonic() - t < 5 and not names & {"irt-watcher", "irt-watch-index"}
+
+
+def test_native_watches_do_not_ask_for_opens_and_reads(open_library, tmp_path):
+    """The library's own reads (decoding, thumbnails) must not reach the kernel's event queue: at 10^6
+    photos unfiltered opens and read-only closes overflowed it, and each overflow re-walks the tree."""
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("inotify masks exist on Linux only")
+    from watchdog.observers.inotify_c import InotifyConstants
+
+    photos = tmp_path / "photos"
+    make_tree(photos, n=2)
+    lib = open_library()
+    lib.add_root(photos)
+    with WatchLoop(lib, debounce_s=0.2) as loop:
+        wait_for(lambda: loop.runs >= 1, what="reconciliation scan")
+        assert set(loop.watched_roots.values()) == {"native"}
+        observer, _watch = next(iter(loop.watcher._handles.values()))
+        masks = [e.get_event_mask_from_filter() for e in observer.emitters]
+        assert masks
+        for mask in masks:
+            assert not mask & InotifyConstants.IN_OPEN
+            assert not mask & InotifyConstants.IN_CLOSE_NOWRITE
+            assert mask & InotifyConstants.IN_CLOSE_WRITE and mask & InotifyConstants.IN_MOVE

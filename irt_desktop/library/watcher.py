@@ -38,7 +38,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -50,6 +61,20 @@ from irt_desktop.library.folders import RootRow, is_junk_name
 log = logging.getLogger(__name__)
 
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+# What the watches ask the kernel for. Without a filter inotify also reports every open and every
+# read-only close, so the library's own reads (indexing decodes each photo, thumbnails) flooded the
+# event queue: at 10^6 photos it overflowed 21 times in one session, and each overflow re-walks the
+# whole tree.
+WATCHED_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
 # A root the catalog has offline while its folder is there is reported again after this many looks.
 OFFLINE_RECHECK = 10
 
@@ -232,16 +257,29 @@ class Watcher:
         try:
             if kind == "native":
                 native = native or self._observer("native")
-                observer, watch = native, native.schedule(handler, root.path, recursive=root.recursive)
+                observer, watch = (
+                    native,
+                    native.schedule(
+                        handler, root.path, recursive=root.recursive, event_filter=WATCHED_EVENTS
+                    ),
+                )
             else:
                 polling = polling or self._observer("polling")
-                observer, watch = polling, polling.schedule(handler, root.path, recursive=root.recursive)
+                observer, watch = (
+                    polling,
+                    polling.schedule(
+                        handler, root.path, recursive=root.recursive, event_filter=WATCHED_EVENTS
+                    ),
+                )
                 self._network_roots.add(root.path)
         except OSError as exc:
             # e.g. the inotify watch limit: fall back to polling rather than not watching at all
             log.warning("native watching of %s failed (%s); polling instead", root.path, exc)
             polling = polling or self._observer("polling")
-            observer, watch = polling, polling.schedule(handler, root.path, recursive=root.recursive)
+            observer, watch = (
+                polling,
+                polling.schedule(handler, root.path, recursive=root.recursive, event_filter=WATCHED_EVENTS),
+            )
             self._network_roots.add(root.path)
             kind = "polling"
         self._watched[root.id] = kind
