@@ -56,13 +56,17 @@ class DatasetChooser(QWidget):
         self.runner = runner
         self._data_root = data_root
         self.overrides: dict[str, str] = dict(overrides)
+        # The last check of the folders (dataset -> DatasetPlace); empty until it answered.
+        self.places: dict[str, Any] = {}
         self._status_task: Task | None = None
         self.tree = QTreeWidget()
         self.tree.setAccessibleName("Datasets")
         self.tree.setHeaderLabels(["Dataset", "Folder"])
         self.tree.setRootIsDecorated(False)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.setMinimumHeight(150)
+        self.tree.setMinimumHeight(120)
+        # Folder paths are long: elide them in the middle (the tooltip has the whole path).
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         chosen = set(checked)
         for name, title in DATASET_TITLES.items():
             item = QTreeWidgetItem([title, ""])
@@ -103,6 +107,7 @@ class DatasetChooser(QWidget):
         )
 
     def _on_status(self, places: dict[str, Any]) -> None:
+        self.places = dict(places)
         for item in self._items():
             place = places.get(item.data(0, NameRole))
             if place is None:

@@ -9,7 +9,6 @@ decides both). Choices are remembered.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,19 @@ from PySide6.QtWidgets import (
 )
 
 from irt_desktop.gui import formatting, icons
+from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.benchmark_datasets import DatasetChooser
+from irt_desktop.gui.benchmark_jobs import (
+    DOWNLOAD_ENTRY,
+    failure_text,
+    list_models,
+    missing_text,
+    run_pane_suite,
+    unmeasured,
+)
 from irt_desktop.gui.benchmark_results import BenchmarkResults
 from irt_desktop.gui.library_client import LibraryClient
+from irt_desktop.gui.models_view_model import ModelsViewModel
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
 from irt_desktop.paths import LibraryLayout
@@ -63,36 +72,6 @@ STAGES = {
 STOP_WAIT_MS = 60_000
 
 
-def list_models(models_dir: Path) -> list[tuple[str, str]]:
-    from irt_desktop.retrieval.bundle import list_bundles
-
-    return [(b.id, f"{b.card.title or b.card.name} ({b.id})") for b in list_bundles(models_dir)]
-
-
-def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, cancel: threading.Event) -> Any:
-    """Worker side: the run the pane was set up for, on the fastest device here; None if it was stopped
-    before it had an answer."""
-    from irt_desktop.device import best_device
-    from irt_desktop.retrieval.benchmark import benchmark_output_dir, run_suite
-    from irt_desktop.retrieval.bundle import find_bundle
-
-    model_id = choices["model"]
-    try:
-        model = find_bundle(LibraryLayout(library_dir).models, model_id) if model_id else None
-        return run_suite(
-            out_dir=benchmark_output_dir(library_dir, choices["suite"]),
-            model=model,
-            device=best_device(None),
-            progress=progress,
-            cancel=cancel,
-            **{k: v for k, v in choices.items() if k != "model"},
-        )
-    except Exception:
-        if cancel.is_set():  # failed while stopping: a stop, not a failure
-            return None
-        raise
-
-
 class BenchmarkPane(QWidget):
     def __init__(
         self,
@@ -100,6 +79,8 @@ class BenchmarkPane(QWidget):
         settings: AppSettings,
         parent: QWidget | None = None,
         runner: TaskRunner | None = None,
+        *,
+        models: ModelsViewModel | None = None,
     ) -> None:
         super().__init__(parent)
         self.client = client
@@ -135,8 +116,11 @@ class BenchmarkPane(QWidget):
 
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
-        self.model_combo.addItem("DeiT-S off the shelf (IRT_O; downloaded if needed)", "")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(20)
+        self.model_combo.addItem("Looking for installed models…", "")
         self._wanted_model = state.get("model", "")
+        self.default_model: tuple[str, str, bool] | None = None  # (id, words, verified)
         self.train_combo = QComboBox()
         for key, text in TRAIN_MODES:
             self.train_combo.addItem(text, key)
@@ -153,6 +137,8 @@ class BenchmarkPane(QWidget):
         self.progress.setAccessibleName("Benchmark progress")
         self.progress_label = QLabel("")
         self.progress_label.setWordWrap(True)
+        self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner = Banner()
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.stop_button)
@@ -181,7 +167,8 @@ class BenchmarkPane(QWidget):
         lv.addLayout(run_row)
         lv.addWidget(self.progress)
         lv.addWidget(self.progress_label)
-        left.setMinimumWidth(330)
+        lv.addWidget(self.banner)
+        left.setMinimumWidth(300)
 
         self.results = BenchmarkResults(settings)
 
@@ -201,8 +188,11 @@ class BenchmarkPane(QWidget):
         self.root_edit.editingFinished.connect(self.refresh_datasets)
         self._on_suite()
         self.refresh_datasets()
-        models_dir = LibraryLayout(client.library_dir).models
-        self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
+        self.models = models
+        if models is not None:
+            # Installed, removed, fine-tuned: the list follows the model manager's.
+            models.models_changed.connect(lambda _entries: self.refresh_models())
+        self.refresh_models()
 
     @property
     def result(self) -> Any:
@@ -210,12 +200,28 @@ class BenchmarkPane(QWidget):
         return self.results.result
 
     # --- choices --------------------------------------------------------------------------------------------
-    def _on_models(self, models: list[tuple[str, str]]) -> None:
-        for model_id, text in models:
-            self.model_combo.addItem(text, model_id)
-        found = self.model_combo.findData(self._wanted_model)
-        if found >= 0:
-            self.model_combo.setCurrentIndex(found)
+    def refresh_models(self) -> None:
+        """Re-read the installed models (off the GUI thread), keeping the current choice."""
+        models_dir = LibraryLayout(self.client.library_dir).models
+        self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
+
+    def _on_models(self, listed: dict[str, Any]) -> None:
+        current = self.model_combo.currentData() if self.model_combo.count() > 1 else self._wanted_model
+        default = listed["default"]
+        self.default_model = default
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        if default is None:
+            self.model_combo.addItem(DOWNLOAD_ENTRY, "")
+        else:
+            model_id, words, _verified = default  # the words say which
+            self.model_combo.addItem(f"{words} ({model_id})", model_id)
+        for model_id, text in listed["models"]:
+            if default is None or model_id != default[0]:
+                self.model_combo.addItem(text, model_id)
+        found = self.model_combo.findData(current) if current else 0
+        self.model_combo.setCurrentIndex(max(0, found))
+        self.model_combo.blockSignals(False)
 
     def _on_suite(self) -> None:
         paper = self.suite_combo.currentData() == "paper"
@@ -274,6 +280,15 @@ class BenchmarkPane(QWidget):
         names = self.checked_datasets()
         if suite == "paper" and not names:
             QMessageBox.information(self, "Benchmark", "Tick at least one dataset.")
+            return
+        self.banner.hide()
+        missing = missing_text(names, self.chooser.places) if suite == "paper" else ""
+        if missing:
+            # Nothing to measure: a failure to fix, not a run that "finished".
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress_label.setText("Benchmark not run: no ticked dataset was found.")
+            self.banner.show_message("Nothing to benchmark", missing, kind="error", dismiss=self.banner.hide)
             return
         self.remember()
         library_dir = self.client.library_dir
@@ -337,19 +352,34 @@ class BenchmarkPane(QWidget):
     def _on_failed(self, exc: BaseException) -> None:
         self._finish_run()
         self.progress.setValue(0)
-        self.progress_label.setText(f"Benchmark stopped: {exc}")
+        self.progress_label.setText("Benchmark stopped.")
+        self.banner.show_message(
+            "The benchmark failed", failure_text(exc), kind="error", dismiss=self.banner.hide
+        )
 
     def _on_result(self, result: Any) -> None:
         if result is None:
-            self._on_failed(RuntimeError("cancelled"))
+            self._finish_run()
+            self.progress.setValue(0)
+            self.progress_label.setText("Benchmark stopped.")
             return
         self._finish_run()
-        self.progress.setValue(1)
         self.show_result(result)
         took = formatting.duration(time.monotonic() - self.started)
+        problems = unmeasured(result)
+        if problems and not result.rows:
+            self.progress.setValue(0)
+            self.progress_label.setText(f"Benchmark failed: nothing was measured. Output in {result.out_dir}")
+            self.banner.show_message("Nothing was measured", problems, kind="error", dismiss=self.banner.hide)
+            return
+        self.progress.setValue(1)
         state = "stopped early (partial figures)" if result.cancelled else f"finished in {took}"
         verdict = "" if result.passed is None else (" — PASS" if result.passed else " — FAIL")
         self.progress_label.setText(f"Benchmark {state}{verdict}. Results in {result.out_dir}")
+        if problems:
+            n = len(result.missing) + len(result.failed)
+            title = f"{formatting.plural(n, 'dataset')} could not be measured"
+            self.banner.show_message(title, problems, kind="warning", dismiss=self.banner.hide)
 
     def show_result(self, result: Any) -> None:
         self.results.show_result(result)

@@ -78,6 +78,8 @@ class TrainResult:
     history: list[TrainProgress]
     cancelled: bool
     metrics: dict[str, float] | None = None
+    # Of the final evaluation: each held-out query's 0-based rank of its first match.
+    ranks: tuple[int, ...] | None = None
 
 
 def as_records(data: TrainData) -> list[ImageRecord]:
@@ -262,6 +264,11 @@ class _Run:
                 f"{self.checkpoint_dir} holds a checkpoint of a different run ({differ} differ); "
                 "use another work folder, or start over without resuming"
             )
+        if ckpt.iteration > self.cfg.iterations:
+            raise CheckpointError(
+                f"{self.checkpoint_dir} holds a run already trained for {ckpt.iteration} iterations, more "
+                f"than the {self.cfg.iterations} asked for; ask for at least {ckpt.iteration}, or start over"
+            )
         self.model.load_state_dict(unprefixed("model", ckpt.tensors))
         if self.memory is not None:
             self.memory.load_state_dict(unprefixed("memory", ckpt.tensors))
@@ -409,7 +416,7 @@ class _Run:
             )
             model.set_pca(PCAProjection.fit(feats, self.cfg.pca_dims).to(self.device))
             pca_info = {"dims": self.cfg.pca_dims, "fitted_on": f"{len(feats)} training images"}
-        metrics = None
+        metrics, info = None, {}
         if self.t.eval_split is not None:
             self._phase("eval", total, last)
             metrics = evaluate_model(
@@ -418,13 +425,15 @@ class _Run:
                 self.cfg.recall_ks,
                 device=self.device,
                 num_workers=self.cfg.num_workers,
+                info=info,
             )
             if self.history:
                 self.history[-1].eval = metrics
         self._phase("save", total, last, metrics)
         bundle = save_bundle(model.to("cpu"), self._card(total, metrics, pca_info), models_dir)
         self.ctx.barrier()
-        return TrainResult(bundle, self.history, cancelled=False, metrics=metrics)
+        ranks = tuple(int(r) for r in info["ranks"]) if "ranks" in info else None
+        return TrainResult(bundle, self.history, cancelled=False, metrics=metrics, ranks=ranks)
 
     def _phase(self, phase: str, total: int, last: TrainProgress | None, eval: dict | None = None) -> None:
         nan = math.nan
