@@ -45,6 +45,7 @@ from irt_desktop.gui.library_client import LibraryClient
 from irt_desktop.gui.models_view_model import ModelsViewModel
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
+from irt_desktop.gui.text_wrap import breakable
 from irt_desktop.paths import LibraryLayout
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ class BenchmarkPane(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress_label.setText("Benchmark not run: no ticked dataset was found.")
-            self.banner.show_message("Nothing to benchmark", missing, kind="error", dismiss=self.banner.hide)
+            self._say("Nothing to benchmark", missing, "error")
             return
         self.remember()
         library_dir = self.client.library_dir
@@ -341,7 +342,7 @@ class BenchmarkPane(QWidget):
             else ""
         )
         message = f" — {p.message}" if p.message else ""
-        self.progress_label.setText(f"{p.dataset}: {stage}{count}{eta}{loss}{message}")
+        self.progress_label.setText(breakable(f"{p.dataset}: {stage}{count}{eta}{loss}{message}"))
 
     def _finish_run(self) -> None:
         self._busy = False
@@ -353,9 +354,7 @@ class BenchmarkPane(QWidget):
         self._finish_run()
         self.progress.setValue(0)
         self.progress_label.setText("Benchmark stopped.")
-        self.banner.show_message(
-            "The benchmark failed", failure_text(exc), kind="error", dismiss=self.banner.hide
-        )
+        self._say("The benchmark failed", failure_text(exc), "error")
 
     def _on_result(self, result: Any) -> None:
         if result is None:
@@ -369,17 +368,23 @@ class BenchmarkPane(QWidget):
         problems = unmeasured(result)
         if problems and not result.rows:
             self.progress.setValue(0)
-            self.progress_label.setText(f"Benchmark failed: nothing was measured. Output in {result.out_dir}")
-            self.banner.show_message("Nothing was measured", problems, kind="error", dismiss=self.banner.hide)
+            self.progress_label.setText(
+                breakable(f"Benchmark failed: nothing was measured. Output in {result.out_dir}")
+            )
+            self._say("Nothing was measured", problems, "error")
             return
         self.progress.setValue(1)
         state = "stopped early (partial figures)" if result.cancelled else f"finished in {took}"
         verdict = "" if result.passed is None else (" — PASS" if result.passed else " — FAIL")
-        self.progress_label.setText(f"Benchmark {state}{verdict}. Results in {result.out_dir}")
+        self.progress_label.setText(breakable(f"Benchmark {state}{verdict}. Results in {result.out_dir}"))
         if problems:
             n = len(result.missing) + len(result.failed)
             title = f"{formatting.plural(n, 'dataset')} could not be measured"
-            self.banner.show_message(title, problems, kind="warning", dismiss=self.banner.hide)
+            self._say(title, problems, "warning")
+
+    def _say(self, title: str, text: str, kind: str) -> None:
+        """A message above the run's progress that stays until dismissed or the next run."""
+        self.banner.show_message(title, breakable(text), kind=kind, dismiss=self.banner.hide)
 
     def show_result(self, result: Any) -> None:
         self.results.show_result(result)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QVBoxLayout, QWiza
 
 from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.charts import BarChart
+from irt_desktop.gui.text_wrap import breakable
 
 if TYPE_CHECKING:
     from irt_desktop.gui.finetune.wizard import FinetuneWizard
@@ -135,7 +136,9 @@ class ResultPage(QWizardPage):
         )
         bundle = getattr(st.result, "bundle", None)
         if bundle is not None:
-            self.model_label.setText(f"New model: {bundle.card.title}\n{bundle.id} in {bundle.path.parent}")
+            self.model_label.setText(
+                breakable(f"New model: {bundle.card.title}\n{bundle.id} in {bundle.path.parent}")
+            )
 
     def validatePage(self) -> bool:
         return self.w.finish_model(self.keep_check.isChecked(), self.activate_check.isChecked())

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from irt_desktop.gui import formatting, icons
 from irt_desktop.gui.charts import LineChart, Series
 from irt_desktop.gui.tasks import Task
+from irt_desktop.gui.text_wrap import breakable
 
 if TYPE_CHECKING:
     from irt_desktop.gui.finetune.wizard import FinetuneWizard
@@ -111,6 +113,7 @@ class TrainingPage(QWizardPage):
         self.details.setReadOnly(True)
         self.details.setAccessibleName("Error details")
         self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.details.setMaximumHeight(160)
         self.details.hide()
         self.start_over_button = QPushButton("Start &over…")
@@ -287,7 +290,7 @@ class TrainingPage(QWizardPage):
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         first, _, rest = text.partition("\n")
-        self.stage.setText(f"Training failed: {first}")
+        self.stage.setText(breakable(f"Training failed: {first}"))
         if rest.strip() or len(first) > 200:
             self.details.setPlainText(text)
             self.details.show()
