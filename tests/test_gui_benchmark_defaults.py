@@ -160,8 +160,6 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
 ):
     from test_gui_finetune import close_all, make_albums
 
-    from irt_desktop.gui.benchmark_pane import BenchmarkPane
-    from irt_desktop.gui.finetune import FinetuneWizard
     from irt_desktop.retrieval.weights import random_init_bundle
 
     client, window = build_window(library_dir, gui_settings)
@@ -170,7 +168,7 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
     client.start()
     wait_ready(qtbot, window)
     vm = window.model_manager
-    pane = BenchmarkPane(client, gui_settings, window, models=vm)
+    pane = window.benchmark_pane  # the window hands it the model manager
     qtbot.waitUntil(lambda: pane.model_combo.count() >= 2, timeout=WAIT_MS)
     ids = lambda: {pane.model_combo.itemData(i) for i in range(pane.model_combo.count())}  # noqa: E731
 
@@ -182,8 +180,9 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
     qtbot.waitUntil(lambda: extra.id not in ids(), timeout=WAIT_MS)
 
     # A fine-tune: the wizard tells the model manager, and the pane lists the new model.
-    wizard = FinetuneWizard(client, gui_settings, window.thumbnails, window, models=vm)
-    wizard.show()
+    window.open_finetune_wizard()
+    wizard = window._wizard
+    assert wizard.models is vm
     wizard.folders_page.add_folder(make_albums(tmp_path / "Albums", 4))
     qtbot.waitUntil(wizard.folders_page.isComplete, timeout=WAIT_MS)
     wizard.next()
@@ -202,5 +201,4 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
     new = wizard.state.result.bundle
     wizard.accept()
     qtbot.waitUntil(lambda: new.id in ids(), timeout=WAIT_MS)
-    pane.shutdown()
     close_all(qtbot, wizard, window)

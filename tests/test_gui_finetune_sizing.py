@@ -114,6 +114,7 @@ def test_a_slow_device_gets_a_run_that_fits_and_the_user_can_ask_for_more(open_w
 
 def test_a_free_name_is_proposed_and_a_taken_one_can_start_over(open_wizard, library_dir, tmp_path):
     from irt_desktop.retrieval.bundle import list_bundles
+    from irt_desktop.retrieval.training.finetune.runs import past_runs
     from irt_desktop.retrieval.weights import random_init_bundle
 
     models = library_dir / "models"
@@ -128,6 +129,7 @@ def test_a_free_name_is_proposed_and_a_taken_one_can_start_over(open_wizard, lib
     assert wizard.training_page.done, wizard.training_page.stage.text()
     first = wizard.state.result.bundle
     wizard.next()
+    wizard.result_page.activate_check.setChecked(False)  # no library here to switch
     wizard.accept()
     assert first.card.name == "tiny-albums-2" and first.path.is_dir()
 
@@ -141,8 +143,8 @@ def test_a_free_name_is_proposed_and_a_taken_one_can_start_over(open_wizard, lib
     page.name_edit.setModified(True)
     page.iterations.setValue(3)
     page.batch.setValue(8)
-    work = again.settings_page.planned_work_dir()
-    assert work is not None and (work / "checkpoint").is_dir()
+    (work,) = [r.folder for r in past_runs(library_dir / "training") if r.name == "tiny-albums-2"]
+    assert (work / "checkpoint").is_dir()
     again.next()
     assert len(asked.questions) == 1
     question = asked.questions[0]
@@ -153,6 +155,12 @@ def test_a_free_name_is_proposed_and_a_taken_one_can_start_over(open_wizard, lib
     assert len(aside) == 1 and (aside[0] / "checkpoint").is_dir()  # the old run's progress is kept
     assert first.path.is_dir()  # and the old model stays installed
     assert {b.id for b in list_bundles(models)} >= {first.id, again.state.result.bundle.id}
+    # Not keeping the new one removes only what this run added: a retrained model that came out
+    # identical to the installed one is that one, and stays.
+    again.next()
+    again.result_page.keep_check.setChecked(False)
+    again.accept()
+    assert first.path.is_dir()
 
 
 def test_cancel_and_rename_answers(open_wizard, library_dir, tmp_path):

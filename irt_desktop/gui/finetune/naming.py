@@ -67,7 +67,8 @@ def name_question(use: Any, past: Any, iterations: int, alternative: str) -> Nam
     return NameQuestion(f"The name “{name}” is taken", "\n\n".join(lines), tuple(options), alternative)
 
 
-def ask_name_box(parent: QWidget, question: NameQuestion) -> str:
+def name_box(parent: QWidget | None, question: NameQuestion) -> tuple[QMessageBox, dict[Any, str]]:
+    """The question's message box, not shown yet, and its buttons' answer keys."""
     box = QMessageBox(QMessageBox.Icon.Question, "Fine-tune", question.title, parent=parent)
     box.setInformativeText(question.text)
     buttons = {}
@@ -75,6 +76,11 @@ def ask_name_box(parent: QWidget, question: NameQuestion) -> str:
         role = QMessageBox.ButtonRole.RejectRole if key == CANCEL else QMessageBox.ButtonRole.AcceptRole
         buttons[box.addButton(text, role)] = key
     box.setDefaultButton(next(iter(buttons)))
+    return box, buttons
+
+
+def ask_name_box(parent: QWidget, question: NameQuestion) -> str:
+    box, buttons = name_box(parent, question)
     box.exec()
     return buttons.get(box.clickedButton(), CANCEL)
 
