@@ -91,7 +91,7 @@ def test_defaults_are_sized_to_the_photos_and_the_timed_device(open_wizard, tmp_
     assert (page.iterations.value(), page.batch.value()) == (s.iterations, s.batch_size) == (31, 28)
     assert s.seconds <= TIME_BUDGET_S
     text = page.estimate_label.text()
-    assert text.startswith("About ") and "31 iterations of 28 photos" in text and "Timed here" in text
+    assert text.startswith("about ") and "31 iterations of 28 photos" in text and "Timed here" in text
     assert "s per training photo" in text and "to read one of yours" in text  # the probe read the photos
 
 

@@ -67,7 +67,7 @@ def wizard_section(app: QApplication, w: MainWindow, client: LibraryClient, out:
     wizard.next()
     page2 = wizard.settings_page
     pump(app, page2.isComplete, timeout=300)
-    pump(app, lambda: page2.estimate_label.text().startswith("About"), timeout=300)
+    pump(app, lambda: page2.estimate_label.text().startswith("about"), timeout=300)
     every_look(app, wizard, out, "wizard-2-settings")
 
     # The question a taken name gets (an earlier run of it stopped part of the way).

@@ -92,8 +92,8 @@ class ResultPage(QWizardPage):
 
     def initializePage(self) -> None:
         st = self.w.state
-        remembered = self.w.remembered()
-        self.keep_check.setChecked(bool(remembered.get("keep", True)))
+        # Always offered as kept: a preference remembered from last time must not drop a new model.
+        self.keep_check.setChecked(True)
         before, after = st.before or {}, st.after or {}
         b1, a1 = before.get("R@1"), after.get("R@1")
         self.before_label.setText("—" if b1 is None else f"{b1:.1f} %")

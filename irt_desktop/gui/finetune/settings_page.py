@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 # Recipe defaults arrive in the order asked; cost probes run one at a time (each builds a model).
 SETTINGS_LANE = "finetune-settings"
 PROBE_LANE = "finetune-probe"
+# What the probe computes after its set-up (finetune.run.measure_cost): 2 training steps of 8 images,
+# and 2 forward passes of 8 (one to warm up).
+PROBE_TRAIN_IMAGES, PROBE_EVAL_IMAGES = 16, 16
 
 
 def load_choices(models_dir: Path, client: LibraryClient) -> dict[str, Any]:
@@ -62,13 +65,21 @@ def load_choices(models_dir: Path, client: LibraryClient) -> dict[str, Any]:
 def probe_cost(
     base: Any, size: int, device: str, precision: str, sample: tuple[str, ...], library: Any
 ) -> Any:
-    """Worker side: finetune.measure_cost, in a child process where OpenVINO serves this one."""
+    """Worker side: finetune.measure_cost, in a child process where OpenVINO serves this one (the run
+    then starts one too: what starting it costs is counted as set-up)."""
+    import dataclasses
+    import time
+
     from irt_desktop.gui.finetune.training_page import torch_in_child
     from irt_desktop.retrieval.training.finetune import measure_cost, measure_cost_in_child
 
-    if torch_in_child(library):
-        return measure_cost_in_child(base, size, device, precision, sample)
-    return measure_cost(base, size, device, precision=precision, sample=sample)
+    if not torch_in_child(library):
+        return measure_cost(base, size, device, precision=precision, sample=sample)
+    t0 = time.perf_counter()
+    cost = measure_cost_in_child(base, size, device, precision, sample)
+    wall = time.perf_counter() - t0
+    timed = PROBE_TRAIN_IMAGES * cost.train_s + PROBE_EVAL_IMAGES * cost.eval_s + len(sample) * cost.decode_s
+    return dataclasses.replace(cost, setup_s=max(cost.setup_s, wall - timed))
 
 
 class SettingsPage(QWizardPage):
@@ -422,7 +433,7 @@ class SettingsPage(QWizardPage):
         self.estimated_s = seconds
         passes = iterations * batch / max(train, 1)
         lines = [
-            f"About {formatting.duration(seconds)} on this computer: "
+            f"about {formatting.duration(seconds)} on this computer: "
             f"{formatting.count(iterations)} iterations of {batch} photos "
             f"({passes:.0f} passes over your {formatting.plural(train, 'training photo')})"
             + (

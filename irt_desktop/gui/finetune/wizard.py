@@ -154,7 +154,6 @@ class FinetuneWizard(QWizard):
 
     def finish_model(self, keep: bool, activate: bool) -> bool:
         bundle = getattr(self.state.result, "bundle", None)
-        self.remember(keep=keep)
         if bundle is None:
             return True
         if not keep:
