@@ -202,3 +202,28 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
     wizard.accept()
     qtbot.waitUntil(lambda: new.id in ids(), timeout=WAIT_MS)
     close_all(qtbot, wizard, window)
+
+
+def test_messages_are_in_the_panes_words(tmp_path):
+    from irt_desktop.gui.benchmark_jobs import gui_words, missing_text
+    from irt_desktop.retrieval.benchmark import dataset_places
+
+    partial = (
+        "cub: not the complete dataset (5,000 of 5,924 images). A truncated list would be evaluated as "
+        "if it were the benchmark; fix the dataset, or run with --allow-partial to evaluate it anyway "
+        "(marked partial, with no paper figure)."
+    )
+    assert "--" not in gui_words(partial) and gui_words(partial).endswith("as if it were the benchmark.")
+    assert gui_words("cub: the model is already 128-d; --dims 64 ignored.") == (
+        "cub: the model is already 128-d; the 64-d descriptor asked for is not applied."
+    )
+    places = dataset_places(tmp_path, {}, ["cub", "sop"])
+    text = missing_text(["cub", "sop"], places)
+    assert f"expected {tmp_path / 'cub' / 'images.txt'}" in text and "Ebay_train.txt" in text
+    assert missing_text(["cub"], {}) == ""  # not checked yet: the run will tell
+    (tmp_path / "cub").mkdir()
+    (tmp_path / "cub" / "images.txt").write_text("")
+    (tmp_path / "cub" / "image_class_labels.txt").write_text("")
+    present = dataset_places(tmp_path, {}, ["cub", "sop"])
+    assert present["cub"].present and missing_text(["cub", "sop"], present) == ""
+    assert "no data folder chosen" in missing_text(["cub"], dataset_places("", {}, ["cub"]))

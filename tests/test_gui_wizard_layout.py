@@ -27,7 +27,9 @@ def clipped(top: QWidget) -> list[str]:
         hint = w.minimumSizeHint()
         if not hint.isValid():
             continue
-        if w.width() + 1 < hint.width() or w.height() + 1 < hint.height():
+        # A word-wrapped label needs the height of its text at the width it was given.
+        need_h = w.heightForWidth(w.width()) if w.hasHeightForWidth() else hint.height()
+        if w.width() + 1 < hint.width() or w.height() + 1 < need_h:
             name = w.objectName() or w.accessibleName() or getattr(w, "text", lambda: "")()
             out.append(
                 f"{type(w).__name__} {name!r}: {w.width()}x{w.height()} < {hint.width()}x{hint.height()}"

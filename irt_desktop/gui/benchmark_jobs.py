@@ -4,11 +4,19 @@ in the words of the pane's buttons."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 from irt_desktop.paths import LibraryLayout
+
+# The runner's messages are shared with the command line; the pane has no such options to offer.
+_CLI_HINTS = (
+    (re.compile(r"\s*\(--allow-partial[^)]*\)"), ""),
+    (re.compile(r";? ?(fix the dataset, )?or run with\s+--allow-partial to evaluate it anyway[^.]*\."), "."),
+    (re.compile(r"--dims (\d+) ignored"), r"the \1-d descriptor asked for is not applied"),
+)
 
 # The first entry of the model list when no DeiT-S is installed: run_benchmark installs the published
 # weights (from the cache, else the hub) when it is given no model.
@@ -83,6 +91,13 @@ def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, ca
         raise
 
 
+def gui_words(text: str) -> str:
+    """`text` without the command line's options (the pane's buttons do what they do)."""
+    for pattern, replacement in _CLI_HINTS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def unmeasured(result: Any) -> str:
     """The datasets a run could not measure and why (first line of each reason), one per line."""
     from irt_desktop.gui.benchmark_datasets import DATASET_TITLES
@@ -93,4 +108,4 @@ def unmeasured(result: Any) -> str:
         title = DATASET_TITLES.get(name, name)
         text = reason[0] if reason else "not found"
         lines.append(text if text.startswith(title) else f"{title}: {text}")
-    return "\n".join(lines)
+    return gui_words("\n".join(lines))

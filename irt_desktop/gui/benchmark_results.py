@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from irt_desktop.gui import icons
+from irt_desktop.gui.benchmark_jobs import gui_words
 from irt_desktop.gui.charts import LineChart, Series
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.text_wrap import breakable
@@ -126,7 +127,7 @@ class BenchmarkResults(QWidget):
             lines = msg.splitlines()
             notes.append(f"{name}: not found — {lines[-2] if len(lines) > 1 else msg}")
         text = "\n".join(notes) if notes else "Figures in percent; paper: El-Nouby et al. 2021."
-        self.notes.setText(breakable(text))
+        self.notes.setText(breakable(gui_words(text)))
         self.export_button.setEnabled(True)
         self.open_button.setEnabled(result.out_dir is not None)
 
