@@ -12,7 +12,9 @@ from types import SimpleNamespace
 import pytest
 from imagegen import TINY_SPEC, save_photo
 from PySide6.QtWidgets import QWidget
+from shiboken6 import isValid
 from test_gui_finetune import make_albums
+from test_gui_helpers import WAIT_MS
 
 from irt_desktop.gui.finetune import naming
 from irt_desktop.gui.finetune import settings_page as settings_page_module
@@ -44,8 +46,7 @@ def open_wizard(qtbot, themed_app, library_dir, gui_settings, tmp_path):
     from irt_desktop.gui.tasks import TaskRunner, run_inline
     from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
 
-    host = QWidget()  # the owner, as the main window is in the app (see test_gui_finetune)
-    qtbot.addWidget(host)
+    host = QWidget()  # the owner, as the main window is in the app; deleted here, after the wizards
     thumbnails = ThumbnailLoader(ThumbnailCache(tmp_path / "thumbnails"), parent=host)
     made = []
 
@@ -69,7 +70,13 @@ def open_wizard(qtbot, themed_app, library_dir, gui_settings, tmp_path):
     yield make
     for wizard in made:
         wizard.shutdown()
+        # Deleted before their host: a QWizard deleted with its parent makes a later
+        # QApplication.setStyleSheet crash (see test_gui_finetune.close_all).
+        wizard.deleteLater()
+        qtbot.waitUntil(lambda w=wizard: not isValid(w), timeout=WAIT_MS)
     thumbnails.shutdown()
+    host.deleteLater()
+    qtbot.waitUntil(lambda: not isValid(host), timeout=WAIT_MS)
 
 
 def to_settings(wizard, albums: Path | None = None):
