@@ -39,6 +39,7 @@ def deit_s_bundles(models_dir, verified: bool, unverified: bool) -> dict[str, ob
         save_file(state, str(weights))
         out["unverified"] = import_weights(weights, card, models_dir)
     if verified:
+        torch.manual_seed(1)  # other weights than the import's: the same weights would be the same bundle
         hub = ModelCard(name="deit-s", spec=card.spec, title=card.title, provenance={"kind": "pretrained"})
         out["verified"] = save_bundle(IRT(card.spec).eval(), hub, models_dir)
     return out
@@ -201,6 +202,7 @@ def test_the_model_list_follows_installs_removals_and_fine_tunes(
     new = wizard.state.result.bundle
     wizard.accept()
     qtbot.waitUntil(lambda: new.id in ids(), timeout=WAIT_MS)
+    window._wizard = None  # close_all deletes it first; the window must not shut a deleted wizard down
     close_all(qtbot, wizard, window)
 
 

@@ -207,7 +207,12 @@ class BenchmarkPane(QWidget):
         self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
 
     def _on_models(self, listed: dict[str, Any]) -> None:
-        current = self.model_combo.currentData() if self.model_combo.count() > 1 else self._wanted_model
+        loaded = self.default_model is not None or self.model_combo.itemText(0) == DOWNLOAD_ENTRY
+        # The default entry follows what is installed (a verified DeiT-S added becomes the default);
+        # a model the user picked stays picked.
+        current = (self.model_combo.currentData() or "") if loaded else self._wanted_model
+        if loaded and self.model_combo.currentIndex() == 0:
+            current = ""
         default = listed["default"]
         self.default_model = default
         self.model_combo.blockSignals(True)

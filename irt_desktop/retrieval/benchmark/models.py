@@ -26,12 +26,12 @@ class DefaultModel:
     bundle: ModelBundle
     identity: ModelIdentity
     verified: bool
+    title: str = "DeiT-S"  # the shipped card's, not the bundle's (an import's says "imported, ...")
 
     def describe(self) -> str:
-        title = self.bundle.card.title or self.bundle.card.name
         if self.verified:
-            return f"{title}, off the shelf (IRT_O, verified published weights)"
-        return f"{title}, unverified weights (imported; no paper figure beside it)"
+            return f"{self.title}: IRT_O, verified published weights"
+        return f"{self.title}: unverified weights (imported; no paper figure beside it)"
 
 
 def installed_default(
@@ -43,6 +43,7 @@ def installed_default(
     from irt_desktop.retrieval.card import shipped_cards
 
     card = shipped_cards()[card_name]
+    title = card.title or card.name
     bundles = list_bundles(Path(models)) if isinstance(models, Path | str) else list(models)
     candidates = []
     for b in bundles:
@@ -50,9 +51,9 @@ def installed_default(
             continue
         ident = identify(b)
         if ident.variant == "IRT_O":
-            candidates.append((0, b.id, DefaultModel(b, ident, True)))
+            candidates.append((0, b.id, DefaultModel(b, ident, True, title)))
         elif ident.label == "unverified":
-            candidates.append((1, b.id, DefaultModel(b, ident, False)))
+            candidates.append((1, b.id, DefaultModel(b, ident, False, title)))
     return min(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
