@@ -117,8 +117,6 @@ class BenchmarkPane(QWidget):
 
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(20)
         self.model_combo.addItem("Looking for installed models…", "")
         self._wanted_model = state.get("model", "")
         self.default_model: tuple[str, str, bool] | None = None  # (id, words, verified)
@@ -149,6 +147,12 @@ class BenchmarkPane(QWidget):
             lab.setBuddy(buddy)
             return lab
 
+        for combo in (self.suite_combo, self.model_combo, self.train_combo, self.dims_combo):
+            # Long entries (model titles, suite descriptions) must not widen the column past a small
+            # screen: the list that drops down shows them whole.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(16)
+            combo.view().setMinimumWidth(360)
         form = QFormLayout()
         form.addRow(label("S&uite:", self.suite_combo), self.suite_combo)
         form.addRow(label("Data &folder:", self.root_edit), root_row)
