@@ -108,3 +108,19 @@ def test_benchmark_pane_in_the_main_window_at_1024x700(qtbot, themed_app, librar
     QApplication.processEvents()
     assert clipped(pane) == []
     window.close()
+
+
+def test_switching_theme_with_the_wizard_open(open_wizard, themed_app, tmp_path):  # noqa: F811
+    """Settings can switch light / dark while the wizard is open (replacing the application style under
+    a QWizard crashed Qt: a theme now changes the palette and the style sheet only)."""
+    from irt_desktop.gui.theme import apply_theme, is_dark
+
+    wizard = open_wizard()
+    to_settings(wizard, make_albums(tmp_path / "Albums", 4))
+    style = themed_app.style()
+    for theme in ("dark", "light", "dark"):
+        apply_theme(themed_app, theme)
+        QApplication.processEvents()
+        assert is_dark(themed_app) == (theme == "dark")
+    assert themed_app.style() is style
+    apply_theme(themed_app, "light")

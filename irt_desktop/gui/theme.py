@@ -14,6 +14,7 @@ from irt_desktop.gui import icons
 from irt_desktop.resources import data_path
 
 THEMES = ("system", "light", "dark")
+STYLE_SET = "irtContrastStyle"
 
 
 def _palette(dark: bool) -> QPalette:
@@ -119,7 +120,12 @@ class ContrastStyle(QProxyStyle):
 
 def apply_theme(app: QApplication, theme: str = "system") -> None:
     dark = theme == "dark" or (theme == "system" and system_prefers_dark(app))
-    app.setStyle(ContrastStyle("Fusion"))
+    if not app.property(STYLE_SET):
+        # Once: replacing the application's style while a QWizard is open crashes Qt (the wizard keeps
+        # the old one); a theme is the palette and the style sheet. (app.style() is the style sheet's
+        # wrapper once a sheet is set, so the flag says whether ours is in place.)
+        app.setStyle(ContrastStyle("Fusion"))
+        app.setProperty(STYLE_SET, True)
     app.setPalette(_palette(dark))
     app.setStyleSheet(style_sheet())
     icons.clear_cache()
