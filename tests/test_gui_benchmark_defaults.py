@@ -87,15 +87,27 @@ def test_the_only_ticked_dataset_missing_is_a_failure_naming_the_file(inline_pan
     assert "finished" not in pane.progress_label.text()
     assert pane.progress.value() == 0
 
-    # Had the folders not been checked yet, the run itself says nothing was measured.
-    pane.chooser.places = {}
+    # The list not checked again yet after the folder changed: the run checks the folders itself.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pane.root_edit.setText(str(elsewhere))  # typed, not yet checked (editingFinished not sent)
+    assert not pane.chooser.places_are_for(str(elsewhere))
+    pane.banner.hide()
+    pane.run()
+    assert pane.result is None and not pane.running
+    assert not pane.banner.isHidden() and pane.banner.property("kind") == "error"
+    assert f"expected {elsewhere / 'cub'}" in plain(pane.banner.text.text())
+
+    # A dataset whose index files are there but unreadable: the run says nothing was measured.
+    (elsewhere / "cub").mkdir()
+    (elsewhere / "cub" / "images.txt").write_text("this is not an image list\n")
+    (elsewhere / "cub" / "image_class_labels.txt").write_text("nor this\n")
     pane.model_combo.setCurrentIndex(pane.model_combo.findData(tiny_bundle.id))
     pane.run()
-    assert pane.result is not None and not pane.result.rows
+    assert pane.result is not None and not pane.result.rows and "cub" in pane.result.failed
     assert pane.progress_label.text().startswith("Benchmark failed: nothing was measured")
     assert "finished" not in pane.progress_label.text()
     assert not pane.banner.isHidden() and "CUB-200-2011" in plain(pane.banner.text.text())
-    assert "images.txt" in plain(pane.banner.text.text())
 
 
 def test_a_run_with_one_dataset_missing_finishes_and_says_which(

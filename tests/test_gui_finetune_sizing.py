@@ -18,7 +18,6 @@ from test_gui_helpers import WAIT_MS
 
 from irt_desktop.gui.finetune import naming
 from irt_desktop.gui.finetune import settings_page as settings_page_module
-from irt_desktop.gui.text_wrap import plain
 from irt_desktop.retrieval.training.finetune import TIME_BUDGET_S, DeviceCost
 
 
@@ -222,8 +221,10 @@ def test_a_failure_is_shown_in_full_and_can_start_over(open_wizard, tmp_path):
     assert training.done
     long = "/very/long/" + "folder/" * 30 + "checkpoint holds a checkpoint of a different run (data differ)"
     training._on_failed(CheckpointError(f"{long}\nsecond line of the reason"))
-    assert training.stage.wordWrap() and long in plain(training.stage.text())
-    assert not training.details.isHidden() and "second line" in training.details.toPlainText()
+    # In the pane's words on the page (the button to press), the reason in full below it.
+    assert training.stage.wordWrap() and "Press Start over…" in training.stage.text()
+    assert not training.details.isHidden() and long in training.details.toPlainText()
+    assert "second line" in training.details.toPlainText() and not training.isComplete()
     assert not training.start_over_button.isHidden()
     training.start_over_button.click()
     assert asked.confirms and "not deleted" in asked.confirms[0][1]

@@ -54,10 +54,13 @@ def missing_text(names: list[str], places: dict[str, Any]) -> str:
         else:
             lines.append(f"{place.title} is not there: expected {place.missing}.")
     lines.append(
-        "Choose the folder that holds the datasets with Browse…, or a dataset's own folder with "
-        "Dataset folder…."
+        "Choose the folder that holds the datasets (Browse…), or a dataset's own folder (Dataset folder…)."
     )
     return "\n".join(lines)
+
+
+class NothingToRun(Exception):
+    """Every ticked dataset is missing: the message says what was expected where."""
 
 
 def failure_text(exc: BaseException) -> str:
@@ -71,9 +74,15 @@ def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, ca
     """Worker side: the run the pane was set up for, on the fastest device here; None if it was stopped
     before it had an answer."""
     from irt_desktop.device import best_device
-    from irt_desktop.retrieval.benchmark import benchmark_output_dir, run_suite
+    from irt_desktop.retrieval.benchmark import benchmark_output_dir, dataset_places, run_suite
     from irt_desktop.retrieval.bundle import find_bundle
 
+    if choices["suite"] == "paper":
+        # Checked here too, on the folders as they are now: the pane's list may be a moment old.
+        names = list(choices["datasets"])
+        missing = missing_text(names, dataset_places(choices["data_root"], choices["dataset_folders"], names))
+        if missing:
+            raise NothingToRun(missing)
     model_id = choices["model"]
     try:
         model = find_bundle(LibraryLayout(library_dir).models, model_id) if model_id else None

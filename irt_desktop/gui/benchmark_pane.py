@@ -34,6 +34,7 @@ from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.benchmark_datasets import DatasetChooser
 from irt_desktop.gui.benchmark_jobs import (
     DOWNLOAD_ENTRY,
+    NothingToRun,
     failure_text,
     list_models,
     missing_text,
@@ -292,13 +293,10 @@ class BenchmarkPane(QWidget):
             QMessageBox.information(self, "Benchmark", "Tick at least one dataset.")
             return
         self.banner.hide()
-        missing = missing_text(names, self.chooser.places) if suite == "paper" else ""
+        fresh = self.chooser.places_are_for(self.root_edit.text().strip())
+        missing = missing_text(names, self.chooser.places) if suite == "paper" and fresh else ""
         if missing:
-            # Nothing to measure: a failure to fix, not a run that "finished".
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress_label.setText("Benchmark not run: no ticked dataset was found.")
-            self._say("Nothing to benchmark", missing, "error")
+            self._nothing_to_run(missing)
             return
         self.remember()
         library_dir = self.client.library_dir
@@ -359,8 +357,18 @@ class BenchmarkPane(QWidget):
         self.stop_button.setEnabled(False)
         self.progress.setRange(0, 1)
 
+    def _nothing_to_run(self, missing: str) -> None:
+        """Nothing to measure: a failure to fix, not a run that "finished"."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_label.setText("Benchmark not run: no ticked dataset was found.")
+        self._say("Nothing to benchmark", missing, "error")
+
     def _on_failed(self, exc: BaseException) -> None:
         self._finish_run()
+        if isinstance(exc, NothingToRun):
+            self._nothing_to_run(str(exc))
+            return
         self.progress.setValue(0)
         self.progress_label.setText("Benchmark stopped.")
         self._say("The benchmark failed", failure_text(exc), "error")

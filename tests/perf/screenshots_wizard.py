@@ -99,7 +99,8 @@ def wizard_section(app: QApplication, w: MainWindow, client: LibraryClient, out:
     )
     every_look(app, wizard, out, "wizard-3b-failed")
     page3.initializePage()  # trains again: the result pages need a finished run
-    pump(app, lambda: page3.done or "failed" in page3.stage.text(), timeout=900)
+    pump(app, lambda: not page3.running, timeout=900)
+    assert page3.done, page3.stage.text()
     wizard.next()
     settle(app)
     every_look(app, wizard, out, "wizard-4-result")

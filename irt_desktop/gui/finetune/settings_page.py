@@ -82,6 +82,11 @@ def probe_cost(
     return dataclasses.replace(cost, setup_s=max(cost.setup_s, wall - timed))
 
 
+def each(seconds: float) -> str:
+    """A per-photo time: '0.31 s', '12 ms'."""
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{max(seconds * 1000, 0.1):.3g} ms"
+
+
 class SettingsPage(QWizardPage):
     def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
@@ -123,6 +128,7 @@ class SettingsPage(QWizardPage):
         self.holdout.setValue(30)
         self.holdout.setAccessibleName("Held-out share")
         for spin in (self.iterations, self.batch, self.input_size):
+            spin.setMinimumWidth(110)
             spin.setMaximumWidth(160)
         self.split_by = QComboBox()
         self.split_by.addItem("of the classes (measures new albums)", "class")
@@ -442,9 +448,9 @@ class SettingsPage(QWizardPage):
                 else "."
             )
         ]
-        per_photo = f"{cost.train_s:.2f} s per training photo"
+        per_photo = f"{each(cost.train_s)} per training photo"
         if cost.decode_s:
-            per_photo += f" and {cost.decode_s:.2f} s to read one of yours"
+            per_photo += f" and {each(cost.decode_s)} to read one of yours"
         lines.append(f"Timed here: {per_photo}.")
         if seconds > TIME_BUDGET_S:
             lines.append(

@@ -161,6 +161,9 @@ class TrainingPage(QWizardPage):
         self.cancelled = False
         self.w.state.result = None
         self.w.state.before = None
+        self.w.state.after = None
+        self.w.state.error = ""
+        self.stage.setText("Preparing…")
         self.loss_chart.set_series(
             [Series("loss"), Series("contrastive", dashed=True), Series("KoLeo", dashed=True)]
         )
@@ -284,19 +287,28 @@ class TrainingPage(QWizardPage):
 
     def _on_failed(self, exc: BaseException) -> None:
         self._busy = False
+        self.done = False
         text = str(exc).strip() or type(exc).__name__
         self.w.state.error = text
         self.cancel_button.setEnabled(False)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         first, _, rest = text.partition("\n")
-        self.stage.setText(breakable(f"Training failed: {first}"))
-        if rest.strip() or len(first) > 200:
-            self.details.setPlainText(text)
-            self.details.show()
         # A checkpoint that cannot be resumed (another run's, or one past the iterations asked for):
         # starting over is the way on, and it keeps that checkpoint aside.
-        self.start_over_button.setVisible(type(exc).__name__ == "CheckpointError")
+        checkpoint = type(exc).__name__ == "CheckpointError"
+        if checkpoint:
+            self.stage.setText(
+                "Training failed: the progress saved under this name cannot be continued with these "
+                "settings. Press Start over… to train from the beginning (that progress is kept aside), "
+                "or go Back and choose another name. Details below."
+            )
+        else:
+            self.stage.setText(breakable(f"Training failed: {first}"))
+        if checkpoint or rest.strip() or len(first) > 200:
+            self.details.setPlainText(text)
+            self.details.show()
+        self.start_over_button.setVisible(checkpoint)
         self.completeChanged.emit()
         self.finished_training.emit()
 

@@ -29,9 +29,10 @@ class DefaultModel:
     title: str = "DeiT-S"  # the shipped card's, not the bundle's (an import's says "imported, ...")
 
     def describe(self) -> str:
+        name = self.title.split(" (")[0]  # "DeiT-S (ImageNet-1k), off the shelf" -> "DeiT-S"
         if self.verified:
-            return f"{self.title}: IRT_O, verified published weights"
-        return f"{self.title}: unverified weights (imported; no paper figure beside it)"
+            return f"{name} off the shelf (IRT_O, verified published weights)"
+        return f"{name} unverified (imported weights: no paper figure beside it)"
 
 
 def installed_default(
