@@ -108,13 +108,21 @@ def gui_words(text: str) -> str:
 
 
 def unmeasured(result: Any) -> str:
-    """The datasets a run could not measure and why (first line of each reason), one per line."""
+    """The datasets a run could not measure and why, one short line each (the notes have the rest)."""
     from irt_desktop.gui.benchmark_datasets import DATASET_TITLES
 
     lines = []
     for name, why in {**result.missing, **result.failed}.items():
-        reason = why.splitlines()
+        first = (why.splitlines() or ["not found"])[0]
+        # The reader's line names the file ("<title>: <path> not found. <what it is>"): up to the file.
+        cut = first.find(" not found.")
+        text = first[: cut + len(" not found.")] if cut >= 0 else _first_sentence(first)
         title = DATASET_TITLES.get(name, name)
-        text = reason[0] if reason else "not found"
-        lines.append(text if text.startswith(title) else f"{title}: {text}")
+        lines.append(text if ":" in text[: len(title) + 40] else f"{title}: {text}")
     return gui_words("\n".join(lines))
+
+
+def _first_sentence(text: str, limit: int = 240) -> str:
+    end = text.find(". ")
+    text = text[: end + 1] if end >= 0 else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
