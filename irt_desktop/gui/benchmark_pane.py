@@ -168,6 +168,8 @@ class BenchmarkPane(QWidget):
         title = QLabel("Benchmark")
         title.setObjectName("paneTitle")
         lv.addWidget(title)
+        # At the top, where it is seen without scrolling: what stopped the last run, or what it missed.
+        lv.addWidget(self.banner)
         lv.addLayout(form)
         self.datasets_label = label("Data&sets:", self.datasets)
         lv.addWidget(self.datasets_label)
@@ -175,7 +177,6 @@ class BenchmarkPane(QWidget):
         lv.addLayout(run_row)
         lv.addWidget(self.progress)
         lv.addWidget(self.progress_label)
-        lv.addWidget(self.banner)
         left.setMinimumWidth(300)
 
         self.results = BenchmarkResults(settings)

@@ -55,8 +55,15 @@ class BenchmarkResults(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(44)
+        # The variant says what the model is ("unverified", "IRT_L from random init"): it gets the room.
+        for col in range(len(COLUMNS)):
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if COLUMNS[col] == "Variant"
+                else QHeaderView.ResizeMode.ResizeToContents
+            )
+            header.setSectionResizeMode(col, mode)
         self.chart = LineChart("Recall@K", "K", "%", log_x=True)
         self.chart.y_clamp = (0.0, 100.0)
         self.chart.empty_text = "Recall@K appears here after a run"
