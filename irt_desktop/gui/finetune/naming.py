@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -94,3 +95,41 @@ def confirm_box(parent: QWidget, title: str, text: str, yes: str) -> bool:
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is ok
+
+
+def resolve_taken_name(wizard: Any, parent: QWidget) -> str:
+    """For the wizard's chosen name: "" when it is free, else the user's answer to name_question, with
+    the wizard's state updated (RENAME: the free name; START_OVER: set the earlier run aside first)."""
+    from irt_desktop.retrieval.training.finetune import name_use, unique_name
+
+    st = wizard.state
+    use = name_use(st.name, wizard.models_dir, wizard.work_root)
+    if not use.taken:
+        return ""
+    alternative = unique_name(st.name, wizard.models_dir, wizard.work_root)
+    question = name_question(use, use.run_in(planned_work_dir(wizard)), st.iterations, alternative)
+    answer = wizard.ask_name(parent, question)
+    if answer == RENAME:
+        st.name = question.alternative
+    elif answer == START_OVER:
+        st.start_over = True
+    return answer
+
+
+def planned_work_dir(wizard: Any) -> Path | None:
+    """The work folder the wizard's run will use (the plan is cheap: the photos are scanned already)."""
+    from irt_desktop.retrieval.training.finetune import FinetuneSettings, plan_finetune
+
+    st = wizard.state
+    try:
+        plan = plan_finetune(
+            st.dataset,
+            FinetuneSettings(**st.run_choices(wizard.settings.bf16)),
+            base=st.base,
+            models_dir=wizard.models_dir,
+            device=st.device or None,
+            work_root=wizard.work_root,
+        )
+    except Exception:  # the run reports the same problem, in full, on the next page
+        return None
+    return plan.work_dir

@@ -8,7 +8,6 @@ is one no installed model and no earlier run uses; a taken one is asked about on
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer
@@ -24,9 +23,9 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from irt_desktop.gui import formatting
-from irt_desktop.gui.finetune.naming import CANCEL, RENAME, START_OVER, name_question
-from irt_desktop.gui.library_client import LibraryClient
+from irt_desktop.gui.finetune.estimate import estimate_lines
+from irt_desktop.gui.finetune.jobs import load_choices, probe_cost
+from irt_desktop.gui.finetune.naming import CANCEL, RENAME, resolve_taken_name
 from irt_desktop.gui.tasks import Task
 
 if TYPE_CHECKING:
@@ -35,56 +34,6 @@ if TYPE_CHECKING:
 # Recipe defaults arrive in the order asked; cost probes run one at a time (each builds a model).
 SETTINGS_LANE = "finetune-settings"
 PROBE_LANE = "finetune-probe"
-# What the probe computes after its set-up (finetune.run.measure_cost): 2 training steps of 8 images,
-# and 2 forward passes of 8 (one to warm up).
-PROBE_TRAIN_IMAGES, PROBE_EVAL_IMAGES = 16, 16
-
-
-def load_choices(models_dir: Path, client: LibraryClient) -> dict[str, Any]:
-    """Worker side: the installed models, the recipes, the device and the library's serving model."""
-    from irt_desktop.device import best_device, describe_device
-    from irt_desktop.retrieval.bundle import list_bundles
-    from irt_desktop.retrieval.training import list_recipes
-    from irt_desktop.retrieval.training.finetune import DEFAULT_RECIPE
-
-    library = client.library
-    serving = None
-    if library is not None:
-        serving = getattr(library, "target_model_id", None) or getattr(library, "model_id", None)
-    device = best_device(None)
-    return {
-        "bundles": list_bundles(models_dir),
-        "recipes": list_recipes(),
-        "default_recipe": DEFAULT_RECIPE,
-        "serving": serving,
-        "device": device,
-        "device_text": describe_device(device),
-    }
-
-
-def probe_cost(
-    base: Any, size: int, device: str, precision: str, sample: tuple[str, ...], library: Any
-) -> Any:
-    """Worker side: finetune.measure_cost, in a child process where OpenVINO serves this one (the run
-    then starts one too: what starting it costs is counted as set-up)."""
-    import dataclasses
-    import time
-
-    from irt_desktop.gui.finetune.training_page import torch_in_child
-    from irt_desktop.retrieval.training.finetune import measure_cost, measure_cost_in_child
-
-    if not torch_in_child(library):
-        return measure_cost(base, size, device, precision=precision, sample=sample)
-    t0 = time.perf_counter()
-    cost = measure_cost_in_child(base, size, device, precision, sample)
-    wall = time.perf_counter() - t0
-    timed = PROBE_TRAIN_IMAGES * cost.train_s + PROBE_EVAL_IMAGES * cost.eval_s + len(sample) * cost.decode_s
-    return dataclasses.replace(cost, setup_s=max(cost.setup_s, wall - timed))
-
-
-def each(seconds: float) -> str:
-    """A per-photo time: '0.31 s', '12 ms'."""
-    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{max(seconds * 1000, 0.1):.3g} ms"
 
 
 class SettingsPage(QWizardPage):
@@ -429,41 +378,16 @@ class SettingsPage(QWizardPage):
         )
 
     def _show_estimate(self, cost: Any, train: int, held: int) -> None:
-        from irt_desktop.retrieval.training.finetune import TIME_BUDGET_S, periodic_evaluations, round_batch
-
-        batch, note = round_batch(self.batch.value(), int(self._recipe["m_per_class"]))
-        iterations = self.iterations.value()
-        during = self.suggested.evaluations if self.suggested is not None else 0
-        measured = (2 + periodic_evaluations(iterations, during)[1]) if held else 0
-        seconds = cost.seconds(iterations, batch, held, measured)
-        self.estimated_s = seconds
-        passes = iterations * batch / max(train, 1)
-        lines = [
-            f"about {formatting.duration(seconds)} on this computer: "
-            f"{formatting.count(iterations)} iterations of {batch} photos "
-            f"({passes:.0f} passes over your {formatting.plural(train, 'training photo')})"
-            + (
-                f", and the {formatting.plural(held, 'held-out photo')} measured {measured} times."
-                if held
-                else "."
-            )
-        ]
-        per_photo = f"{each(cost.train_s)} per training photo"
-        if cost.decode_s:
-            per_photo += f" and {each(cost.decode_s)} to read one of yours"
-        lines.append(f"Timed here: {per_photo}.")
-        if seconds > TIME_BUDGET_S:
-            lines.append(
-                f"That is longer than the {formatting.duration(TIME_BUDGET_S)} a first run is sized to; "
-                "“Use suggested size” brings it back."
-            )
-        elif self.auto_size and self.suggested is not None and self.suggested.limited:
-            lines.append(
-                f"Sized to about {formatting.duration(TIME_BUDGET_S)}: more iterations may learn more, "
-                "and take longer."
-            )
-        if note:
-            lines.append(f"{note[0].upper()}{note[1:]}.")
+        self.estimated_s, lines = estimate_lines(
+            cost,
+            self.iterations.value(),
+            self.batch.value(),
+            int(self._recipe["m_per_class"]),
+            train,
+            held,
+            self.suggested,
+            self.auto_size,
+        )
         self.estimate_label.setText("\n".join(lines))
 
     # --- leaving the page ----------------------------------------------------------------------------
@@ -511,42 +435,7 @@ class SettingsPage(QWizardPage):
 
     def _check_name(self) -> bool:
         """Ask what to do when the name is taken; False to stay on the page."""
-        from irt_desktop.retrieval.training.finetune import name_use, unique_name
-
-        st, w = self.w.state, self.w
-        use = name_use(st.name, w.models_dir, w.work_root)
-        if not use.taken:
-            return True
-        question = name_question(
-            use,
-            use.run_in(self.planned_work_dir()),
-            st.iterations,
-            unique_name(st.name, w.models_dir, w.work_root),
-        )
-        answer = w.ask_name(self, question)
-        if answer == CANCEL:
-            return False
+        answer = resolve_taken_name(self.w, self)
         if answer == RENAME:
-            st.name = question.alternative
-            self.name_edit.setText(st.name)
-        elif answer == START_OVER:
-            st.start_over = True
-        return True
-
-    def planned_work_dir(self) -> Path | None:
-        """The work folder the run will use (the plan is cheap: the photos are scanned already)."""
-        from irt_desktop.retrieval.training.finetune import FinetuneSettings, plan_finetune
-
-        st = self.w.state
-        try:
-            plan = plan_finetune(
-                st.dataset,
-                FinetuneSettings(**st.run_choices(self.w.settings.bf16)),
-                base=st.base,
-                models_dir=self.w.models_dir,
-                device=st.device or None,
-                work_root=self.w.work_root,
-            )
-        except Exception:  # the run reports the same problem, in full, on the next page
-            return None
-        return plan.work_dir
+            self.name_edit.setText(self.w.state.name)
+        return answer != CANCEL

@@ -7,9 +7,7 @@ typed events it reports; it decides nothing about the run itself.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from irt_desktop.gui import formatting, icons
 from irt_desktop.gui.charts import LineChart, Series
+from irt_desktop.gui.finetune.jobs import train_albums
 from irt_desktop.gui.tasks import Task
 from irt_desktop.gui.text_wrap import breakable
 
@@ -33,65 +32,6 @@ if TYPE_CHECKING:
     from irt_desktop.gui.finetune.wizard import FinetuneWizard
 
 STAGES = {"pca": "Fitting PCA…", "save": "Saving the model…"}
-
-
-def torch_in_child(library: Any) -> bool:
-    """Whether torch must compute in a child process: OpenVINO serves this process's searches (or is
-    the backend the library chose), and two runtimes' thread pools on the same cores slow each other
-    many times over. Worker side: asking may import OpenVINO."""
-    models = getattr(library, "models", None)
-    if models is None:
-        return False
-    from irt_desktop.retrieval.serving import choose_backend
-
-    try:
-        choice = choose_backend(getattr(models, "backend", None), getattr(models, "device", None))
-    except ValueError:
-        return False
-    return choice.backend == "openvino"
-
-
-def train_albums(
-    choices: dict[str, Any],
-    dataset: Any,
-    base: Any,
-    library_dir: Path,
-    models_dir: Path,
-    device: str | None,
-    progress: Any,
-    cancel: threading.Event,
-    library: Any = None,
-    start_over: bool = False,
-) -> Any:
-    """Worker side: plan the run from the wizard's choices, then run it (in a spawned child when OpenVINO
-    serves `library` here); None if stopped before an answer. `start_over`: an earlier run in the plan's
-    work folder is set aside first (kept, not deleted)."""
-    from irt_desktop.retrieval.training.finetune import (
-        FinetuneSettings,
-        default_work_root,
-        plan_finetune,
-        run_finetune,
-        run_finetune_in_child,
-        set_aside,
-    )
-
-    plan = plan_finetune(
-        dataset,
-        FinetuneSettings(**choices),
-        base=base,
-        models_dir=models_dir,
-        device=device,
-        work_root=default_work_root(library_dir),
-    )
-    if start_over and plan.work_dir is not None:
-        set_aside(plan.work_dir)
-    run = run_finetune_in_child if torch_in_child(library) else run_finetune
-    try:
-        return run(plan, progress, cancel)
-    except Exception:
-        if cancel.is_set():  # failed while stopping (e.g. mid-evaluation): a stop, not a failure
-            return None
-        raise
 
 
 class TrainingPage(QWizardPage):
