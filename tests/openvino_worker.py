@@ -135,7 +135,7 @@ def serve(out: Path, name: str) -> None:
                     "embedded": report.embedded,
                     "top": hits[0].path.name if hits else None,
                     "backend": served.backend if served else None,
-                    "heavy": [m for m in ("torch", "timm", "torchvision") if m in sys.modules],
+                    "heavy": [m for m in ("torch", "timm", "torchvision", "pandas") if m in sys.modules],
                     "telemetry_blocked": sys.modules.get("openvino_telemetry", "missing") is None,
                     "network_attempts": attempts,
                 }

@@ -96,7 +96,7 @@ def test_a_photo_copied_into_a_watched_folder_is_indexed_with_progress_and_pause
     texts.clear()
     later = Path(shutil.copy2(save_photo(tmp_path / "Downloads" / "later.jpg", 901, (96, 72)), folder))
     qtbot.waitUntil(lambda: library.status().n_pending == 1 and client.indexer.is_running, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: any(t.startswith("Indexing paused") for t in texts), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(t.startswith("Paused") for t in texts), timeout=WAIT_MS)
     qtbot.wait(500)
     assert library.status().n_pending == 1 and client.indexer.is_running
     assert library.catalog.scalar("SELECT status FROM images WHERE path = ?", (str(later),)) == "pending"

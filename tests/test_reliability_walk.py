@@ -280,15 +280,17 @@ def test_a_non_utf8_path_from_the_watcher_is_skipped_not_an_error(open_library, 
 def test_the_unreadable_files_box_lists_skipped_names(qtbot):
     from PySide6.QtWidgets import QWidget
 
-    from irt_desktop.gui.library_panel import LibraryPanel, failures_box
+    from irt_desktop.gui.library_panel import LibraryPanel
+    from irt_desktop.gui.unreadable_dialog import UnreadableFilesDialog
     from irt_desktop.library.records import Failure, Root, RootStatus, Skipped
 
     parent = QWidget()
     qtbot.addWidget(parent)
     failed = [Failure(1, Path("/p/bad.jpg"), "truncated")]
-    box = failures_box(failed, parent, [Skipped("/p/pipe.jpg", "not a regular file", 1)])
-    assert "1 name left out" in box.text()
-    assert "Skipped:\n/p/pipe.jpg: not a regular file" in box.detailedText()
+    box = UnreadableFilesDialog(failed, parent, [Skipped("/p/pipe.jpg", "not a regular file", 1)])
+    assert "1 name left out" in box.summary.text()
+    skipped = box.skipped_group.child(0)
+    assert (skipped.text(0), skipped.text(1)) == ("pipe.jpg", "not a regular file")
     panel = LibraryPanel()
     qtbot.addWidget(panel)
     panel.set_roots([Root(1, Path("/p"), True, False, False, RootStatus.INDEXED, 5, 0, 0, n_skipped=2)])

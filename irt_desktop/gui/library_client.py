@@ -66,6 +66,7 @@ class LibraryClient(QObject):
     index_progress = Signal(object)  # IndexProgress
     index_finished = Signal(object, object)  # IndexReport | None, exception | None
     paused_changed = Signal(bool)
+    stopped_changed = Signal(bool)  # the user cancelled indexing (True) / resumed it (False)
     device_changed = Signal(str)
     model_changed = Signal(str)
     error = Signal(str, str)  # title, message
@@ -103,6 +104,7 @@ class LibraryClient(QObject):
         self.indexer.progress.connect(self.index_progress)
         self.indexer.run_finished.connect(self._on_index_finished)
         self.indexer.paused_changed.connect(self.paused_changed)
+        self.indexer.stopped_changed.connect(self.stopped_changed)
         self._watch = LibraryWatch(self)
         self._watch.changed.connect(self._on_watched_paths)
         self._search: Task | None = None
@@ -330,7 +332,7 @@ class LibraryClient(QObject):
         def added(_: Root) -> None:
             self.message.emit(f"Watching {Path(path)}")
             self.refresh()
-            self.indexer.request()
+            self.indexer.resume_stopped()  # adding a folder asks for it to be indexed, even after a Cancel
 
         self.submit(
             lambda lib: lib.add_root(Path(path), recursive=recursive, network=network),
@@ -354,7 +356,17 @@ class LibraryClient(QObject):
 
     def rescan(self) -> None:
         if self.library is not None:
-            self.indexer.request()
+            self.indexer.resume_stopped()
+
+    def cancel_indexing(self) -> None:
+        """Stop after the batch being embedded; what is indexed stays, the rest waits for resume."""
+        self.indexer.cancel_by_user()
+
+    def resume_indexing(self) -> None:
+        """After a Cancel (or to lift a pause): index what is left."""
+        self.indexer.resume()
+        if self.library is not None:
+            self.indexer.resume_stopped()
 
     def pause_indexing(self, paused: bool) -> None:
         if paused:

@@ -6,6 +6,7 @@ model, the device line of the status bar. Every function here runs on a worker (
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,9 +77,11 @@ def is_no_model_error(exc: BaseException) -> bool:
 
 
 def describe_device(library: Library | None, settings: AppSettings) -> str:
-    """What the status bar shows for the device indexing runs on: "NVIDIA … · bf16", "CPU … · fp32"."""
-    from irt_desktop.device import autocast_dtype, best_device, cpu_has_bf16
-    from irt_desktop.device import describe_device as device_text
+    """What the status bar shows for the device indexing runs on: "NVIDIA … · bf16", "CPU … · fp32".
+
+    When OpenVINO serves, this is answered without torch: importing it here (~1 s, ~300 MB) would put
+    it in the GUI process ahead of the first search, which is the point of the light process."""
+    from irt_desktop.retrieval.serving import choose_backend, cpu_bf16_native
 
     wanted, low_precision = inference_options(settings)
     if library is not None:
@@ -86,6 +89,14 @@ def describe_device(library: Library | None, settings: AppSettings) -> str:
             getattr(library, "device", wanted),
             getattr(library, "low_precision", low_precision),
         )
+    models = getattr(library, "models", None)
+    choice = choose_backend(getattr(models, "backend", None), wanted)
+    if choice.backend == "openvino":
+        bf16 = "bf16" if low_precision and cpu_bf16_native() else "fp32"
+        return f"CPU ({os.cpu_count()} cores) · OpenVINO {bf16}"
+    from irt_desktop.device import autocast_dtype, best_device, cpu_has_bf16
+    from irt_desktop.device import describe_device as device_text
+
     try:
         device = best_device(wanted)
     except RuntimeError:
@@ -95,3 +106,28 @@ def describe_device(library: Library | None, settings: AppSettings) -> str:
         return text  # "without bf16" already says it all
     low = autocast_dtype(device, low_precision)
     return f"{text} · {str(low).removeprefix('torch.') if low else 'fp32'}"
+
+
+def is_damaged_error(exc: BaseException | None) -> bool:
+    """True for the library's CatalogDamaged (looked up, not imported, like is_no_model_error)."""
+    errors = sys.modules.get("irt_desktop.library.errors")
+    return exc is not None and errors is not None and isinstance(exc, errors.CatalogDamaged)
+
+
+def repair_library(library_dir: Path, start_empty: bool = False) -> tuple[bool, list[str]]:
+    """What `irt-desktop repair` does, for the GUI while the library is closed: under the writer lock,
+    the damaged catalog is kept aside (renamed, never deleted) and the newest sound backup restored, or,
+    with `start_empty`, an empty catalog started. (ok, the report's lines)."""
+    from irt_desktop.library.health import refuse_non_folder, remove_leftovers, repair
+    from irt_desktop.library.lock import WriterLock
+
+    layout = LibraryLayout(library_dir)
+    refuse_non_folder(layout.root)
+    lock = WriterLock(layout.root, role="repair")
+    lock.acquire()
+    try:
+        remove_leftovers(layout, lock.acquired_at or 0.0)
+        report = repair(layout, start_empty=start_empty)
+    finally:
+        lock.release()
+    return report.ok, list(report.lines)

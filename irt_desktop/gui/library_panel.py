@@ -1,8 +1,12 @@
-"""The library side of the main window: watched folders with their status, add / remove / rescan."""
+"""The library side of the main window: watched folders with their status, add / remove / rescan.
+
+A folder's line counts photos it can show; unreadable files are counted apart. While a pass runs, a
+folder with photos left to index says how far it is ("indexing: 120 of 284") instead of a total that
+the first indexing has not reached yet.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,16 +18,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from irt_desktop.gui import formatting, icons
+from irt_desktop.gui.elide import wrapping
+from irt_desktop.gui.indexing_status import readable_photos
 
 if TYPE_CHECKING:
-    from irt_desktop.library.records import Failure, Root, Skipped
+    from irt_desktop.library.records import Root
 
 STATUS_TEXT = {
     "indexed": "Indexed",
@@ -33,15 +40,19 @@ STATUS_TEXT = {
 }
 
 RootRole = Qt.ItemDataRole.UserRole + 1
-# A list longer than this is not read; the count above it says how many there are.
-MAX_FAILURES_LISTED = 2000
 
-
-def root_summary(root: Root) -> str:
-    parts = [formatting.plural(int(root.n_images), "photo")]
-    pending = int(root.n_pending or 0)
-    if pending:
-        parts.append(f"{formatting.count(pending)} to index")
+def root_summary(root: Root, indexing: bool = False) -> str:
+    """`indexing`: a pass is running, so a folder with photos left says how far it has got."""
+    photos = readable_photos(root.n_images, root.n_failed)
+    pending = min(int(root.n_pending or 0), photos)
+    if indexing and root.status != "offline" and pending:
+        parts = [f"indexing: {formatting.count(photos - pending)} of {formatting.count(photos)}"]
+    elif indexing and root.status == "pending" and not root.n_images:
+        parts = ["looking for photos…"]
+    else:
+        parts = [formatting.plural(photos, "photo")]
+        if pending:
+            parts.append(f"{formatting.count(pending)} to index")
     if root.n_failed:
         parts.append(f"{formatting.count(root.n_failed)} unreadable")
     if root.status == "offline":
@@ -62,6 +73,7 @@ class LibraryPanel(QWidget):
         self.setAcceptDrops(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
+        self._indexing = False
         title = QLabel("Folders")
         title.setObjectName("paneTitle")
         layout.addWidget(title)
@@ -73,6 +85,8 @@ class LibraryPanel(QWidget):
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(False)
         self.list.setSpacing(2)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.list.itemActivated.connect(lambda item: self.filter_requested.emit(item.data(RootRole)))
         title.setBuddy(self.list)
@@ -80,27 +94,34 @@ class LibraryPanel(QWidget):
         self.empty_hint = QLabel("No folders yet.\nAdd one, or drop a folder here.")
         self.empty_hint.setObjectName("hint")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_hint.setWordWrap(True)
+        wrapping(self.empty_hint)
         layout.addWidget(self.empty_hint)
 
         buttons = QHBoxLayout()
-        self.add_button = QPushButton(icons.icon("folder-add"), "&Add…")
+        self.add_button = _tool_button("folder-add", "&Add…")
         self.add_button.setToolTip("Add a folder to watch (Ctrl+Shift+O)")
-        self.remove_button = QPushButton(icons.icon("remove"), "&Remove")
+        self.remove_button = _tool_button("remove", "&Remove")
         self.remove_button.setToolTip("Stop watching the selected folder (photos stay on disk)")
-        self.rescan_button = QPushButton(icons.icon("rescan"), "Re&scan")
+        self.rescan_button = _tool_button("rescan", "Re&scan")
         self.rescan_button.setToolTip(
             f"Look for new and changed photos now ({QKeySequence('F5').toString()})"
         )
+        buttons.setSpacing(4)
+        self._buttons_row = buttons
         for b in (self.add_button, self.remove_button, self.rescan_button):
+            # A narrow panel shows the buttons' icons only (resizeEvent) rather than widen the window.
+            # Ignored: a tool button's minimum is its whole text, which would become the panel's.
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            b.setMinimumWidth(32)
+            b.setAccessibleName(b.text().replace("&", "").rstrip("…"))
             buttons.addWidget(b)
         layout.addLayout(buttons)
-        self.totals = QLabel("")
+        self.totals = wrapping(QLabel(""))
         self.totals.setObjectName("hint")
-        self.totals.setWordWrap(True)
         layout.addWidget(self.totals)
         self.problems_button = QPushButton(icons.icon("info"), "Show unreadable files…")
         self.problems_button.setFlat(True)
+        self.problems_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.problems_button.hide()
         layout.addWidget(self.problems_button)
 
@@ -111,16 +132,23 @@ class LibraryPanel(QWidget):
         self._roots: list[Root] = []
         self._update_buttons()
 
+    def set_indexing(self, running: bool) -> None:
+        """A pass started or ended: the folders' lines say how far it is, or their totals."""
+        if running != self._indexing:
+            self._indexing = running
+            self.set_roots(self._roots)
+
     def set_roots(self, roots: list[Root]) -> None:
         selected = self.selected_root()
         selected_id = selected.id if selected is not None else None
         self._roots = list(roots)
         self.list.clear()
         for root in self._roots:
+            summary = root_summary(root, self._indexing)
             path = Path(root.path)
             item = QListWidgetItem(
                 icons.icon(f"status-{root.status}") if root.status in STATUS_TEXT else icons.icon("folder"),
-                f"{path.name or str(path)}\n{root_summary(root)}",
+                f"{path.name or str(path)}\n{summary}",
             )
             item.setData(RootRole, root)
             flags = []
@@ -134,13 +162,13 @@ class LibraryPanel(QWidget):
             )
             item.setData(
                 Qt.ItemDataRole.AccessibleTextRole,
-                f"{path.name}, {STATUS_TEXT.get(root.status, root.status)}, {root_summary(root)}",
+                f"{path.name}, {STATUS_TEXT.get(root.status, root.status)}, {summary}",
             )
             self.list.addItem(item)
             if root.id == selected_id:
                 item.setSelected(True)
         self.empty_hint.setVisible(not self._roots)
-        n_images = sum(int(r.n_images) for r in self._roots)
+        n_images = sum(readable_photos(r.n_images, r.n_failed) for r in self._roots)
         n_failed = sum(int(r.n_failed) for r in self._roots)
         self.totals.setText(
             f"{formatting.plural(n_images, 'photo')} in {formatting.plural(len(self._roots), 'folder')}"
@@ -153,7 +181,20 @@ class LibraryPanel(QWidget):
         if n_skipped:
             problems.append(formatting.plural(n_skipped, "skipped name"))
         self.problems_button.setText(f"Show {', '.join(problems)}…")
+        self.problems_button.setToolTip("The files that could not be read and the names the scans left out")
         self._update_buttons()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        buttons = (self.add_button, self.remove_button, self.rescan_button)
+        beside = Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        gaps = self._buttons_row.spacing() * (len(buttons) - 1)
+        need = sum(_hint_with_style(b, beside) for b in buttons) + gaps
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        style = beside if room >= need else Qt.ToolButtonStyle.ToolButtonIconOnly
+        for b in buttons:
+            b.setToolButtonStyle(style)
 
     def roots(self) -> list[Root]:
         return list(self._roots)
@@ -188,23 +229,19 @@ class LibraryPanel(QWidget):
             event.acceptProposedAction()
 
 
-def failures_box(failures: list[Failure], parent: QWidget, skipped: Sequence[Skipped] = ()) -> QMessageBox:
-    """The "unreadable files" box: how many, and each path with the decoder's reason; then the names
-    the scans left out (not UTF-8, too long, unreadable folders, symlinks, FIFOs), each with why."""
-    box = QMessageBox(parent)
-    box.setWindowTitle("Unreadable files")
-    text = ""
-    if failures or not skipped:
-        text = f"{formatting.plural(len(failures), 'file')} could not be read. "
-        text += "They are tried again when they change."
-    if skipped:
-        text += (" " if text else "") + (
-            f"{formatting.plural(len(skipped), 'name')} left out by the scan (see the details)."
-        )
-    box.setText(text)
-    lines = [f"{f.path}: {f.reason}" for f in failures[:MAX_FAILURES_LISTED]]
-    if skipped:
-        lines += ["", "Skipped:"] if lines else ["Skipped:"]
-        lines += [f"{s.path}: {s.reason}" for s in skipped[:MAX_FAILURES_LISTED]]
-    box.setDetailedText("\n".join(lines))
-    return box
+def _tool_button(icon: str, text: str) -> QToolButton:
+    button = QToolButton()
+    button.setIcon(icons.icon(icon))
+    button.setText(text)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    return button
+
+
+def _hint_with_style(button: QToolButton, style: Qt.ToolButtonStyle) -> int:
+    if button.toolButtonStyle() == style:
+        return button.sizeHint().width()
+    old = button.toolButtonStyle()
+    button.setToolButtonStyle(style)
+    width = button.sizeHint().width()
+    button.setToolButtonStyle(old)
+    return width

@@ -1,7 +1,13 @@
 """The main window: library side, Search / Duplicates / Benchmark tabs, menus, banner and status bar.
 
-It composes the views and connects them to the LibraryClient; the views hold their own behaviour. The
-window's one TaskRunner is the client's (`self.runner`); every view that runs work gets it.
+It composes the views and connects them to the LibraryClient; the views hold their own behaviour, the
+status bar is window_status's, the banner's model and library notices window_notices', the menus
+window_menus'. The window's one TaskRunner is the client's (`self.runner`); every view that runs work
+gets it.
+
+Size: the window never makes itself larger than its screen. Its minimum follows what the widgets need
+but is capped at the screen's free area (Qt would otherwise grow a window past the screen to fit one
+long label), and the first size is the default one only where the screen has room for it.
 """
 
 from __future__ import annotations
@@ -10,18 +16,15 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QTabWidget,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,33 +33,31 @@ from irt_desktop.gui import icons
 from irt_desktop.gui.about import show_about
 from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.duplicates_view import DuplicatesView
-from irt_desktop.gui.indexing_status import (
-    IndexingStatus,
-    finished_text,
-    library_status_text,
-    model_tooltip,
-)
+from irt_desktop.gui.gui_words import gui_text
 from irt_desktop.gui.library_client import FAILED, NO_MODEL, OPENING, READY, LibraryClient
-from irt_desktop.gui.library_panel import LibraryPanel, failures_box
-from irt_desktop.gui.model_setup import ModelSetup, model_missing_text
+from irt_desktop.gui.library_panel import LibraryPanel
+from irt_desktop.gui.model_setup import ModelSetup
 from irt_desktop.gui.models_view_model import ModelsViewModel
 from irt_desktop.gui.query import Query, read_mime
 from irt_desktop.gui.search_view import SearchView
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.thumbnails import ThumbnailCache, ThumbnailLoader
+from irt_desktop.gui.window_folders import FolderActions
 from irt_desktop.gui.window_menus import build_actions
+from irt_desktop.gui.window_notices import WindowNotices
+from irt_desktop.gui.window_size import bound_minimum, default_size, free_the_minimum
+from irt_desktop.gui.window_status import WindowStatus
 
 if TYPE_CHECKING:
-    from irt_desktop.library.model_store import InstalledModel
-    from irt_desktop.library.records import Failure, IndexReport, LibraryStatus, Root, Skipped
     from irt_desktop.retrieval.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (1280, 800)
+LIBRARY_PANEL_PX = 270
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FolderActions, QMainWindow):
     library_switch_requested = Signal(Path)
 
     # Made by window_menus.build_actions.
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
     add_folder_action: QAction
     rescan_action: QAction
     pause_action: QAction
+    cancel_action: QAction
+    resume_action: QAction
     import_weights_action: QAction
     download_model_action: QAction
     models_action: QAction
@@ -118,6 +121,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.banner = Banner()
+        self.notices = WindowNotices(self)
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(6, 6, 6, 0)
@@ -130,30 +134,22 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(center)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([270, 1010])
-        self.splitter.setChildrenCollapsible(False)
-        self.library_panel.setMinimumWidth(220)
+        self.splitter.setSizes([LIBRARY_PANEL_PX, DEFAULT_SIZE[0] - LIBRARY_PANEL_PX])
+        # The folder list can be dragged shut (and back) to give a small screen's width to the tabs.
+        self.splitter.setCollapsible(0, True)
+        self.splitter.setCollapsible(1, False)
+        self.library_panel.setMinimumWidth(200)
         self.setCentralWidget(self.splitter)
 
-        self.indexing_status = IndexingStatus()
-        self.device_label = QLabel("Device: …")
-        self.device_label.setAccessibleName("Compute device")
-        self.model_button = QToolButton()
-        self.model_button.setObjectName("modelStatus")
-        self.model_button.setAutoRaise(True)
-        self.model_button.setText("Model: …")
-        self.model_button.setAccessibleName("Model in use")
-        self.model_button.setToolTip("The model search uses; click to see and switch models")
-        self.model_button.clicked.connect(self.open_models_dialog)
-        # Permanent widgets stay put; transient messages (showMessage) use the free space on the left
-        # instead of being painted over the indexing status.
-        self.statusBar().addPermanentWidget(self.indexing_status)
-        self.statusBar().addPermanentWidget(self.model_button)
-        self.statusBar().addPermanentWidget(self.device_label)
+        self.status = WindowStatus(self)
+        self.indexing_status = self.status.indexing
+        self.device_label = self.status.device_label
+        self.model_button = self.status.model_button
 
         build_actions(self)
         self._connect()
-        self.resize(*DEFAULT_SIZE)
+        free_the_minimum(self)  # event() bounds it by the screen instead
+        self.resize(default_size(self, DEFAULT_SIZE))
         geometry, _ = settings.window_state()
         if geometry:
             self.restoreGeometry(QByteArray(geometry))
@@ -164,15 +160,10 @@ class MainWindow(QMainWindow):
         c = self.client
         c.state_changed.connect(self._on_state)
         c.roots_changed.connect(self.library_panel.set_roots)
-        c.index_started.connect(self.indexing_status.set_running)
-        c.index_progress.connect(self.indexing_status.set_progress)
-        c.index_finished.connect(self._on_index_finished)
-        c.paused_changed.connect(self._on_paused)
-        c.device_changed.connect(lambda text: self.device_label.setText(f"Device: {text}"))
         c.error.connect(self._show_error)
-        c.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        c.status_changed.connect(self._on_status)
-        self.indexing_status.pause_toggled.connect(c.pause_indexing)
+        c.message.connect(lambda text: self.status.message(text, 6000))
+        self.status.connect()
+        self.notices.connect()
         lp = self.library_panel
         lp.add_requested.connect(self.add_folder_dialog)
         lp.folders_dropped.connect(self.add_folders)
@@ -180,17 +171,16 @@ class MainWindow(QMainWindow):
         lp.rescan_requested.connect(c.rescan)
         lp.problems_requested.connect(self.show_failures)
         lp.filter_requested.connect(self._filter_to_root)
-        self.search_view.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.search_view.status_message.connect(lambda text: self.status.message(text))
         self.search_view.folders_dropped.connect(self.add_folders)
-        self.duplicates_view.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        ms = self.model_setup
-        ms.installed.connect(self._on_model_installed)
-        ms.unavailable.connect(self._on_model_unavailable)
-        ms.failed.connect(self._on_model_failed)
-        mm = self.model_manager
-        mm.active_changed.connect(self._on_active_model)
-        mm.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        mm.failed.connect(self._on_manager_failed)
+        self.duplicates_view.status_message.connect(lambda text: self.status.message(text))
+        self.model_manager.message.connect(lambda text: self.status.message(text))
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
+            bound_minimum(self)
+        return handled
 
     # --- library state ------------------------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
@@ -203,131 +193,29 @@ class MainWindow(QMainWindow):
             self.indexing_status.set_idle("Opening the library…")
         elif state == NO_MODEL:
             self.indexing_status.set_idle("Indexing waits for a model")
-            self._show_model_missing(None)
+            self.notices.model_missing(None)
             if self.auto_fetch_model and not self._fetch_attempted and not self.settings.model_fetch_declined:
                 self._fetch_attempted = True
                 # After the window has painted: the dialog must not be the first thing drawn.
                 QTimer.singleShot(300, self.fetch_model)
         elif state == FAILED:
-            error = self.client.open_error
             self.indexing_status.set_idle("The library could not be opened")
-            self.banner.show_message(
-                "The library could not be opened",
-                f"{error}\n\nLibrary folder: {self.client.library_dir}",
-                kind="error",
-                actions=[("Settings…", self.open_settings), ("Try again", self.client.reopen)],
-            )
+            self.notices.library_failed()
         elif ready:
             self.banner.hide()
 
+    # Kept by name: tests and scripted screenshots drive these flows directly.
     def _show_model_missing(self, detail: str | None) -> None:
-        self.banner.show_message(
-            "No model installed — indexing is waiting",
-            model_missing_text(detail),
-            kind="warning",
-            actions=[("Import weights file…", self.import_weights), ("Download", self.fetch_model)],
-            dismiss=self.banner.hide,
-        )
+        self.notices.model_missing(detail)
 
-    def _restore_banner(self) -> None:
-        """After a notice is dismissed: the banner the library's state calls for, if any."""
-        state = self.client.state
-        if state == NO_MODEL:
-            self._show_model_missing(None)
-        elif state == FAILED:
-            self._on_state(FAILED)
-        else:
-            self.banner.hide()
+    def _on_model_installed(self, bundle: ModelBundle) -> None:
+        self.notices.model_installed(bundle)
 
     def fetch_model(self) -> None:
         self.model_setup.fetch_default(self)
 
     def import_weights(self) -> None:
         self.model_setup.import_file(self)
-
-    def _dialog_shows_it(self) -> bool:
-        """The Models dialog is open: it shows what the setup flows report itself."""
-        return self._models_dialog is not None and self._models_dialog.isVisible()
-
-    def _on_model_installed(self, bundle: ModelBundle) -> None:
-        card = getattr(bundle, "card", None)
-        title = (card.title or card.name) if card is not None else str(getattr(bundle, "id", bundle))
-        model_id = str(getattr(bundle, "id", ""))
-        self.model_manager.refresh()
-        if self.client.state == NO_MODEL:
-            # The library's first model: nothing serves that it would replace, so it is simply used.
-            self.banner.show_message(
-                "Model installed", f"{title} — indexing starts now.", kind="info", dismiss=self.banner.hide
-            )
-            if model_id:
-                self.model_manager.activate(model_id)
-            else:
-                self.client.check_model()
-        elif self.client.state == READY:
-            if self._dialog_shows_it():
-                return
-            serving = self.model_manager.serving
-            now = f"search keeps using “{serving.title}”" if serving is not None else "nothing changed"
-            self.banner.show_message(
-                f"Model installed: {title}",
-                f"It is not in use yet: {now}. Switching to it re-indexes your photos; it asks first.",
-                kind="info",
-                actions=[
-                    ("Use it…", lambda: self.ask_to_activate(model_id)),
-                    ("Models…", self.open_models_dialog),
-                ],
-                dismiss=self._restore_banner,
-            )
-        else:
-            self.client.reopen()
-
-    def _on_model_failed(self, text: str) -> None:
-        """A weights file that was refused, or a download that failed: said in plain words, the model in
-        use and the banner's state left as they were, and dismissable."""
-        if self._dialog_shows_it():
-            return
-        importing = self.model_setup.last_action == "import"
-        title = "The weights file was not imported" if importing else "The model could not be downloaded"
-        actions = [("Import another file…" if importing else "Import weights file…", self.import_weights)]
-        if self.client.state == NO_MODEL:
-            text += "\n\nIndexing waits for a model: import another weights file, or download one."
-            actions.append(("Download", self.fetch_model))
-        else:
-            text += "\n\nThe model in use has not changed."
-        self.banner.show_message(title, text, kind="error", actions=actions, dismiss=self._restore_banner)
-
-    def _on_model_unavailable(self, text: str) -> None:
-        if self._dialog_shows_it():
-            return
-        if self.client.state == NO_MODEL:
-            self._show_model_missing(text)
-            return
-        self.banner.show_message(
-            "The model hub cannot be reached",
-            text,
-            kind="warning",
-            actions=[("Import weights file…", self.import_weights)],
-            dismiss=self._restore_banner,
-        )
-
-    def _on_manager_failed(self, title: str, text: str) -> None:
-        self.statusBar().showMessage(f"{title}: {text}", 10000)
-        if not self._dialog_shows_it():
-            self.banner.show_message(title, text, kind="error", dismiss=self._restore_banner)
-
-    def _on_active_model(self, entry: InstalledModel | None) -> None:
-        target = self.model_manager.target
-        if entry is None:
-            self.model_button.setText("Model: none")
-            self.model_button.setToolTip("No model is in use yet; click to install or choose one")
-            return
-        text = f"Model: {_short(entry.title)}"
-        tip = f"{entry.title}\n{entry.provenance_text}\n{entry.id}"
-        if target is not None:
-            text += f" → {_short(target.title, 24)}"
-            tip += f"\n\nSwitching to {target.title}: search uses the current model until re-indexed."
-        self.model_button.setText(text)
-        self.model_button.setToolTip(tip + "\n\nClick to see and switch models.")
 
     def open_models_dialog(self) -> None:
         from irt_desktop.gui.models_dialog import ModelsDialog
@@ -346,69 +234,17 @@ class MainWindow(QMainWindow):
         if model_id:
             ask_and_activate(self, self.model_manager, model_id)
 
-    def _on_status(self, status: LibraryStatus) -> None:
-        self.device_label.setToolTip(model_tooltip(status))
-        if self.client.state == READY and not self.client.indexer.is_running:
-            self.indexing_status.set_idle(library_status_text(status))
-
-    def _on_index_finished(self, report: IndexReport | None, error: BaseException | None) -> None:
-        self.indexing_status.set_idle(finished_text(report, error))
-
-    def _on_paused(self, paused: bool) -> None:
-        self.indexing_status.set_paused(paused)
-        self.pause_action.blockSignals(True)
-        self.pause_action.setChecked(paused)
-        self.pause_action.blockSignals(False)
-        self.pause_action.setText("&Resume indexing" if paused else "&Pause indexing")
-
     def toggle_pause(self) -> None:
         self.client.pause_indexing(self.pause_action.isChecked())
 
     def _show_error(self, title: str, text: str) -> None:
-        self.statusBar().showMessage(f"{title}: {text.splitlines()[0] if text else ''}", 10000)
+        text = gui_text(text)
+        self.status.message(f"{title}: {text}", 10000)
         if title.lower().startswith(("add folder", "remove folder", "activate", "indexing")):
             # Errors arrive from workers at any time: shown without a nested event loop.
             box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self)
             box.open()
             self._error_box = box
-
-    # --- folders -----------------------------------------------------------------------------------------
-    def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos", self.settings.last_dir)
-        if folder:
-            self.settings.last_dir = folder
-            self.add_folders([Path(folder)])
-
-    def add_folders(self, folders: list[Path]) -> None:
-        known = {Path(r.path) for r in self.client.roots}
-        for folder in folders:
-            if folder in known:
-                self.statusBar().showMessage(f"{folder} is already in the library", 5000)
-                continue
-            self.client.add_root(folder)
-
-    def remove_root(self, root: Root) -> None:
-        answer = QMessageBox.question(
-            self,
-            "Stop watching this folder?",
-            f"Remove {root.path} from the library?\n\nThe photos stay on disk; only their entries in the "
-            "library are removed, and they no longer appear in searches.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.client.remove_root(root.id)
-
-    def _filter_to_root(self, root: Root) -> None:
-        self.tabs.setCurrentWidget(self.search_view)
-        self.search_view.filter_to_root(root)
-
-    def show_failures(self) -> None:
-        def show(found: tuple[list[Failure], list[Skipped]]) -> None:
-            self._failures_box = failures_box(found[0], self, found[1])
-            self._failures_box.open()
-
-        self.client.submit(lambda lib: (lib.failures(), lib.skipped()), show, name="list unreadable files")
 
     # --- drops and paste ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -528,6 +364,3 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         super().closeEvent(event)
 
-
-def _short(title: str, n: int = 40) -> str:
-    return title if len(title) <= n else title[: n - 1] + "…"

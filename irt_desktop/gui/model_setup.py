@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog, QWidget
 
 from irt_desktop.gui import formatting
+from irt_desktop.gui.gui_words import gui_text
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
 from irt_desktop.paths import LibraryLayout
@@ -118,8 +119,7 @@ def failure_text(exc: BaseException, path: Path | None) -> str:
     """The one sentence retrieval.weights gives, naming the file when the sentence does not."""
     text = (str(exc) or type(exc).__name__).strip()
     # retrieval's sentences speak to the CLI; the import dialog's own words for the same choice:
-    text = text.replace("import them without --card", f"import them again with “{DETECT}”")
-    text = text.replace("with --backbone", "on the command line (irt-desktop models import --backbone)")
+    text = gui_text(text)  # the import dialog's own words for what retrieval says in options
     if path is not None and not text.startswith(path.name):
         text = f"{path.name}: {text}"
     return text

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from irt_desktop.gui.elide import wrapping
 from irt_desktop.gui.settings import DEVICES, AppSettings
 
 DEVICE_TEXT = {
@@ -107,8 +108,7 @@ class SettingsDialog(QDialog):
         form.addRow(label("&Library folder:", self.library_edit), lib_row)
         hint = QLabel("The catalog, index, thumbnails and models live here. Changing it opens that library.")
         hint.setObjectName("hint")
-        hint.setWordWrap(True)
-        form.addRow("", hint)
+        form.addRow("", wrapping(hint))
         form.addRow(label("&Device:", self.device_combo), self.device_combo)
         form.addRow("", self.bf16_check)
         form.addRow(label("&Thumbnail size:", self.thumb_slider), thumb_row)
@@ -118,8 +118,7 @@ class SettingsDialog(QDialog):
             "Hidden files and system folders (@eaDir, .DS_Store, Thumbs.db, recycle bins) are always skipped."
         )
         note.setObjectName("hint")
-        note.setWordWrap(True)
-        form.addRow("", note)
+        form.addRow("", wrapping(note))
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -130,6 +129,11 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self.resize(560, self.sizeHint().height())
+        # Opening Settings must not put the cursor in the library path (one keystroke would change
+        # which library opens): OK has the focus, and Enter closes the dialog with nothing changed.
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)
+        self.ok_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder", self.library_edit.text())

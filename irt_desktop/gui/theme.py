@@ -64,8 +64,9 @@ def is_dark(app: QApplication | None = None) -> bool:
 
 
 class ContrastStyle(QProxyStyle):
-    """Fusion, with check boxes (in forms and in list/tree rows) drawn with a border and tick in the
-    palette's text and highlight colours: Fusion's own frame is nearly invisible on a dark base."""
+    """Fusion, with check boxes (in forms and in list/tree rows) and radio buttons drawn with a border in
+    the palette's text colour and a fill in its highlight colour: Fusion's own frame is nearly invisible
+    on a dark base."""
 
     def drawPrimitive(
         self,
@@ -74,6 +75,9 @@ class ContrastStyle(QProxyStyle):
         painter: QPainter,
         widget: QWidget | None = None,
     ) -> None:
+        if element == QStyle.PrimitiveElement.PE_IndicatorRadioButton:
+            self._draw_radio(option, painter)
+            return
         if element not in (
             QStyle.PrimitiveElement.PE_IndicatorCheckBox,
             QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
@@ -117,9 +121,40 @@ class ContrastStyle(QProxyStyle):
             )
         painter.restore()
 
+    @staticmethod
+    def _draw_radio(option: QStyleOption, painter: QPainter) -> None:
+        pal = option.palette
+        on = bool(option.state & QStyle.StateFlag.State_On)
+        enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
+        side = min(option.rect.width(), option.rect.height()) - 2
+        ring = QRectF(
+            option.rect.x() + (option.rect.width() - side) / 2,
+            option.rect.y() + (option.rect.height() - side) / 2,
+            side,
+            side,
+        ).adjusted(0.8, 0.8, -0.8, -0.8)
+        border = QColor(pal.color(QPalette.ColorRole.Text))
+        border.setAlpha(230 if enabled else 110)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(accent if on and enabled else border, 1.6))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawEllipse(ring)
+        if on:
+            dot = side * 0.26
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(accent if enabled else border)
+            painter.drawEllipse(ring.center(), dot, dot)
+        painter.restore()
+
 
 def apply_theme(app: QApplication, theme: str = "system") -> None:
+    """Style, palette and style sheet for `theme`. Dark also makes file dialogs Qt's own: a platform
+    dialog (GTK's, for one) follows the desktop's theme, not ours, and would open light over a dark
+    window; Qt's dialog takes the palette. Light keeps the platform's native dialogs."""
     dark = theme == "dark" or (theme == "system" and system_prefers_dark(app))
+    app.setAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs, dark)
     if not app.property(STYLE_SET):
         # Once: replacing the application's style while a QWizard is open crashes Qt (the wizard keeps
         # the old one); a theme is the palette and the style sheet. (app.style() is the style sheet's

@@ -61,6 +61,19 @@ def build_actions(w: MainWindow) -> None:
     )
     w.pause_action = act(w, "&Pause indexing", "pause", "Ctrl+Shift+P", w.toggle_pause)
     w.pause_action.setCheckable(True)
+    w.cancel_action = act(
+        w,
+        "&Cancel indexing",
+        "stop",
+        None,
+        w.client.cancel_indexing,
+        "Stop after the current batch; photos indexed so far stay searchable",
+    )
+    w.resume_action = act(
+        w, "Resume &indexing", "play", None, w.client.resume_indexing, "Index the photos that are left"
+    )
+    w.cancel_action.setEnabled(False)  # while a pass runs (window_status)
+    w.resume_action.setEnabled(False)  # after a Cancel
     w.import_weights_action = act(w, "&Import weights file…", "import", None, w.import_weights)
     w.download_model_action = act(w, "&Download default model", "download", None, w.fetch_model)
     w.models_action = act(
@@ -109,7 +122,7 @@ def build_actions(w: MainWindow) -> None:
     edit_menu.addSeparator()
     edit_menu.addAction(w.settings_action)
     library_menu = bar.addMenu("&Library")
-    for a in (w.rescan_action, w.pause_action, w.duplicates_action):
+    for a in (w.rescan_action, w.pause_action, w.cancel_action, w.resume_action, w.duplicates_action):
         library_menu.addAction(a)
     view_menu = bar.addMenu("&View")
     for a in (w.focus_search_action, w.focus_results_action, w.focus_library_action):

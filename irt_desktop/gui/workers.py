@@ -2,9 +2,10 @@
 
 - `IndexingWorker`: the one long-lived QThread that owns the model and indexing runs (Library.index for a
   full pass, Library.update for the paths the watcher reports), with pause, cancel, coalesced re-run
-  requests and progress throttled to a rate the event loop can absorb. It stays a thread of its own
-  (ARCHITECTURE.md, Threads): a pass lasts minutes to hours and must never hold a pool thread that the
-  library's short calls need, nor run beside a second copy of itself.
+  requests and progress throttled to a rate the event loop can absorb. A pass the user cancels keeps
+  what it committed, and indexing then stays stopped (watched changes wait) until the user resumes.
+  It stays a thread of its own (ARCHITECTURE.md, Threads): a pass lasts minutes to hours and must never
+  hold a pool thread that the library's short calls need, nor run beside a second copy of itself.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class IndexingWorker(QThread):
     progress = Signal(object)  # IndexProgress
     run_finished = Signal(object, object)  # IndexReport or None, exception or None
     paused_changed = Signal(bool)
+    stopped_changed = Signal(bool)  # True: the user cancelled; nothing runs until resume_stopped()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +52,7 @@ class IndexingWorker(QThread):
         self.pause_event = threading.Event()
         self._running = threading.Event()
         self._last_emit = 0.0
+        self._held = False  # the user cancelled: requests are kept, and wait for resume_stopped()
 
     def set_library(self, library: Library | None) -> None:
         with self._cond:
@@ -64,6 +67,11 @@ class IndexingWorker(QThread):
     @property
     def is_paused(self) -> bool:
         return self.pause_event.is_set()
+
+    @property
+    def is_stopped(self) -> bool:
+        """The user cancelled indexing and has not resumed it."""
+        return self._held
 
     def request(self) -> None:
         """Index (again) as soon as the library is there and the current run is over."""
@@ -99,6 +107,25 @@ class IndexingWorker(QThread):
         """Stop the running pass (it resumes from where it was on the next request)."""
         self.cancel_event.set()
 
+    def cancel_by_user(self) -> None:
+        """The user's Cancel: the running pass stops after the batch it is embedding (committed batches
+        stay), a pause is lifted so it can notice, and no pass starts again, not even for the watcher's
+        changes (they are kept), until resume_stopped()."""
+        with self._cond:
+            was_held, self._held = self._held, True
+            self.cancel_event.set()
+        self.resume()
+        if not was_held:
+            self.stopped_changed.emit(True)
+
+    def resume_stopped(self) -> None:
+        """Index again after a Cancel: a full pass, which also covers the changes kept meanwhile."""
+        with self._cond:
+            was_held, self._held = self._held, False
+        if was_held:
+            self.stopped_changed.emit(False)
+        self.request()
+
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Called from another worker (never the GUI thread) before changing what indexing reads."""
         deadline = time.monotonic() + timeout_s
@@ -120,8 +147,8 @@ class IndexingWorker(QThread):
         lower_current_thread_priority()
         while True:
             with self._cond:
-                while not self._stopping and not (
-                    (self._requested or self._paths) and self._library is not None
+                while not self._stopping and (
+                    self._held or not ((self._requested or self._paths) and self._library is not None)
                 ):
                     self._cond.wait()
                 if self._stopping:

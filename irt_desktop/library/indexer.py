@@ -102,7 +102,10 @@ class Indexer:
         pause: threading.Event | None,
     ) -> IndexReport:
         report = IndexReport(scan=outcome.report)
-        if not (cancel is not None and cancel.is_set()):
+        if cancel is not None and cancel.is_set():
+            # Cancelled while scanning: what the scan committed stays; embedding waits for the next run.
+            report.cancelled = True
+        else:
             self._embed_pending(report, progress, cancel, pause)
         # Rows under a file system that is away (an unmounted drive) stay until it is back.
         self._catalog.purge_deleted_unless_away(time.time() - DELETED_RETENTION_S)

@@ -2,7 +2,9 @@
 
 Crash safety comes from the batch transaction: a batch's vectors and its rows' status commit together,
 so after a kill the catalog holds whole batches only, and the next run picks up the rest (pending =
-no vector from the target model yet). A file whose decode kills the process is caught by the markers
+no vector from the target model yet). A cancel is seen between images: the batch being embedded when it
+comes is committed, the images decoded for the next one are dropped (they stay pending), and a paused
+run notices it at once. A file whose decode kills the process is caught by the markers
 of library.decoding, so it cannot stop every later run at the same place.
 
 Memory: decoded pixels are bounded by `memory_budget` (library.budget), decodes wait for room rather

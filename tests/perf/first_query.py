@@ -30,7 +30,6 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parents[1])]
 import perfkit  # noqa: E402
 
 TARGET_S = 1.0
-NO_TORCH_LINE = "torch-free-device-line"
 
 
 def prepare(work: Path, n_photos: int) -> tuple[Path, Path]:
@@ -114,12 +113,6 @@ def child(library: Path, query: Path, out: Path, timeout_s: float) -> int:
                 self.timer.stop()
                 QTimer.singleShot(0, QApplication.instance().quit)
 
-    if os.environ.get("IRT_FIRST_QUERY_TORCH_FREE_DEVICE_LINE"):
-        # What a torch-free status-bar device line would save: gui.library_open.describe_device imports
-        # torch (irt_desktop.device) in the library lane, ahead of the first search.
-        import irt_desktop.gui.library_client as library_client
-
-        library_client.describe_device = _torch_free_device_line
     original_start = app.Session.start
 
     def start(session, photos):
@@ -136,15 +129,6 @@ def child(library: Path, query: Path, out: Path, timeout_s: float) -> int:
     return code
 
 
-def _torch_free_device_line(library, settings) -> str:
-    from irt_desktop.retrieval.serving import choose_backend, cpu_bf16_native
-
-    models = getattr(library, "models", None)
-    choice = choose_backend(getattr(models, "backend", None), getattr(models, "device", None))
-    bf16 = cpu_bf16_native() and settings.bf16
-    return f"CPU ({os.cpu_count()} cores) · {choice.backend} {'bf16' if bf16 else 'fp32'}"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backends", default="openvino,torch")
@@ -153,12 +137,6 @@ def main() -> int:
     ap.add_argument("--platform", default="offscreen", help="Qt platform plugin: offscreen or xcb")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "irt-first-query")
     ap.add_argument("--timeout", type=float, default=120.0)
-    ap.add_argument(
-        "--torch-free-device-line",
-        action="store_true",
-        help="also time runs with the status bar's device line made without torch (a stand-in for a "
-        "fix of gui.library_open.describe_device, which imports torch ahead of the first search)",
-    )
     ap.add_argument("--child", nargs=3, metavar=("LIBRARY", "QUERY", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -166,17 +144,13 @@ def main() -> int:
         return child(library, query, out, args.timeout)
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if args.torch_free_device_line:
-        backends += [f"{b}+{NO_TORCH_LINE}" for b in backends]
     print(f"{perfkit.cpu_line()}; load {perfkit.load()}", flush=True)
     library, query = prepare(args.work, args.photos)
     rows = []
     for r, backend in perfkit.alternated(backends, args.rounds):
         out = Path(tempfile.mktemp(prefix="irt-first-query-", suffix=".json"))
         cmd = [sys.executable, str(HERE), "--child", str(library), str(query), str(out)]
-        env = _env(args.work, backend.split("+")[0], args.platform)
-        if backend.endswith(NO_TORCH_LINE):
-            env["IRT_FIRST_QUERY_TORCH_FREE_DEVICE_LINE"] = "1"
+        env = _env(args.work, backend, args.platform)
         t0 = time.time()
         proc = subprocess.run(
             cmd,

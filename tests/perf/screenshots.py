@@ -9,8 +9,13 @@ the duplicates view, the first-run "no model" banner, the fine-tune wizard's tra
 the benchmark pane after a run on tiny datasets in the real layouts (its model is DeiT-S with random
 weights brought in through the import path, so the paper's IRT_O column has something to stand beside),
 and the model manager (light and dark, its activation question, a refused weights file's banner).
+Then the window matrix: every tab (Search, Duplicates, Benchmark) with the library panel, the Settings
+dialog and the unreadable-files dialog, at 1024x700, 1366x768 and 1920x1080, light and dark, each
+grabbed from the screen as it shows there (a real window under Xvfb), so a window that grew itself or a
+clipped widget is seen as the user would see it.
 
     --only models        the main window and the model manager alone (a quick look at one part)
+    --only window        the main window, the duplicates found, and the window matrix
 """
 
 from __future__ import annotations
@@ -89,6 +94,9 @@ def make_library(root: Path) -> tuple[Path, Path, list[Path]]:
     for i in (3, 7):
         photo(i, (400, 300)).save(root / "Pictures" / "Garden" / f"IMG_{i:04d} small.jpg", quality=60)
     shutil.copy2(photos[10], root / "Pictures" / "Family" / "IMG_0010 (1).jpg")
+    # Two files that cannot be read, for the unreadable-files dialog and the counts beside the photos.
+    (root / "Pictures" / "Family" / "scan of a receipt.jpg").write_bytes(b"not a photo at all")
+    (root / "Pictures" / "Garden" / "IMG_0299.jpg").write_bytes(photos[0].read_bytes()[:900])
     return library, root / "Pictures", photos
 
 
@@ -157,6 +165,127 @@ def finetuned_demo(models_dir: Path, base):
     return save_bundle(IRT(base.card.spec).eval(), card, models_dir)
 
 
+MATRIX_SIZES = ((1024, 700), (1366, 768), (1920, 1080))
+TAB_NAMES = ("search", "duplicates", "benchmark")
+
+
+def grab_screen(app: QApplication, widget: QWidget, path: Path) -> None:
+    """What the screen shows where the window is (frame, and any dialog over it, included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    geometry = widget.frameGeometry()
+    shot = app.primaryScreen().grabWindow(0, geometry.x(), geometry.y(), geometry.width(), geometry.height())
+    if shot.isNull() or shot.width() == 0:  # offscreen: no screen to read
+        shot = widget.grab()
+    shot.save(str(path))
+    print(f"wrote {path} ({widget.width()}x{widget.height()})")
+
+
+def indexing_states(app: QApplication, w: MainWindow, out: Path) -> None:
+    """A folder added while indexing is paused, then cancelled, then resumed: the status bar and the
+    folder list in each state, at 1024x700 in both themes."""
+    client = w.client
+    folder = client.library_dir.parent / "Pictures" / "Kyoto 2019 — a folder with a long name"
+    for i in range(40):
+        save_photo(folder / f"DSC{i:05d}.jpg", 5000 + i, (400, 300), quality=85)
+    w.resize(1024, 700)
+    w.indexing_status.pause_button.setChecked(True)
+    w.add_folders([folder])
+    pump(app, lambda: client.indexer.is_running and w.indexing_status.label.text().startswith("Paused"))
+    pump(app, lambda: any("indexing:" in r for r in _panel_lines(w)), timeout=30)
+    for theme in ("light", "dark"):
+        apply_theme(app, theme)
+        settle(app, 0.5)
+        grab_screen(app, w, out / "window" / f"indexing-paused-{theme}-1024x700.png")
+    apply_theme(app, "light")
+    w.indexing_status.cancel_button.click()
+    status = w.indexing_status.label
+    pump(app, lambda: not client.indexer.is_running and status.text().startswith("Indexing stopped ·"))
+    for theme in ("light", "dark"):
+        apply_theme(app, theme)
+        settle(app, 0.5)
+        grab_screen(app, w, out / "window" / f"indexing-stopped-{theme}-1024x700.png")
+    apply_theme(app, "light")
+    w.indexing_status.resume_button.click()
+    pump(app, lambda: not client.indexer.is_stopped and client.library.status().n_pending == 0, timeout=300)
+    pump(app, lambda: not client.indexer.is_running, timeout=60)
+    settle(app, 0.5)
+
+
+def _panel_lines(w: MainWindow) -> list[str]:
+    folders = w.library_panel.list
+    return [folders.item(i).text() for i in range(folders.count())]
+
+
+def window_matrix(app: QApplication, w: MainWindow, out: Path) -> None:
+    """Every tab, the Settings dialog and the unreadable-files dialog, per size and theme. A window that
+    does not keep the size it was given is reported (it grew itself to fit something)."""
+    from irt_desktop.gui.settings_dialog import SettingsDialog
+    from irt_desktop.gui.unreadable_dialog import UnreadableFilesDialog
+    from irt_desktop.library.model_store import no_model_message
+
+    found: list = []
+    w.client.submit(lambda lib: (lib.failures(), lib.skipped()), found.append)
+    pump(app, lambda: bool(found))
+    failures, skipped = found[0]
+    w.move(0, 0)
+    from PySide6.QtCore import QSize
+
+    import irt_desktop.gui.window_size as window_size
+
+    real_room = window_size.screen_room
+    window_size.screen_room = lambda _w: QSize(1024, 700)
+    w.setMinimumSize(0, 0)
+    indexing_states(app, w, out)
+    for theme in ("light", "dark"):
+        apply_theme(app, theme)
+        for width, height in MATRIX_SIZES:
+            # The window is told its screen is this size (the X screen is one size for the whole run):
+            # it shows what a laptop of that size shows, a window capped at its screen included.
+            room = QSize(width, height)
+            window_size.screen_room = lambda _w, room=room: room
+            w.setMinimumSize(0, 0)
+            w.resize(width, height)
+            settle(app, 0.5)
+            tag = f"{theme}-{width}x{height}"
+            for i, name in enumerate(TAB_NAMES):
+                w.tabs.setCurrentIndex(i)
+                settle(app, 0.6)
+                hint = w.minimumSizeHint()
+                grown = (w.width(), w.height()) != (width, height)
+                if grown or hint.width() > width or hint.height() > height:
+                    print(
+                        f"NOTE: {name} tab at {width}x{height}: window {w.width()}x{w.height()}, "
+                        f"its widgets want at least {hint.width()}x{hint.height()}"
+                    )
+                grab_screen(app, w, out / "window" / f"{name}-{tag}.png")
+            w.tabs.setCurrentIndex(0)
+            settle(app, 0.3)
+            grab(w.library_panel, out / "window" / f"library-panel-{tag}.png")
+            # A long error of command lines, as the library words it, in the banner: it must wrap.
+            w.notices.model_failed(no_model_message(w.client.library_dir / "models"))
+            settle(app, 0.5)
+            grab_screen(app, w, out / "window" / f"long-error-{tag}.png")
+            w.banner.hide()
+            excludes = w.client.exclude_patterns
+            dialog = SettingsDialog(w.settings, w.client.library_dir, w, exclude_patterns=excludes)
+            dialog.show()
+            dialog.move(w.x() + 60, w.y() + 60)
+            settle(app, 0.5)
+            print(f"settings focus: {type(dialog.focusWidget()).__name__}")
+            grab_screen(app, w, out / "window" / f"settings-{tag}.png")
+            dialog.reject()
+            box = UnreadableFilesDialog(failures, w, skipped)
+            box.show()
+            box.move(w.x() + 40, w.y() + 80)
+            settle(app, 0.5)
+            grab_screen(app, w, out / "window" / f"unreadable-{tag}.png")
+            box.reject()
+    window_size.screen_room = real_room
+    apply_theme(app, "light")
+    w.resize(1280, 800)
+    settle(app)
+
+
 def models_section(app: QApplication, w: MainWindow, client: LibraryClient, out: Path, deit) -> None:
     """The model manager: a serving model, a fine-tune used before (switch back is immediate), an
     imported unverified DeiT-S; light and dark; the activation question; a refused file's banner."""
@@ -219,7 +348,7 @@ def models_section(app: QApplication, w: MainWindow, client: LibraryClient, out:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/screenshots"))
-    ap.add_argument("--only", choices=["models"], default=None, help="capture only this part")
+    ap.add_argument("--only", choices=["models", "window"], default=None, help="capture only this part")
     args = ap.parse_args()
     out = args.out.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="irt-shots-"))
@@ -253,7 +382,7 @@ def main() -> int:
         lambda: (
             sum(r.n_images for r in client.roots) >= len(photos)
             and not client.indexer.is_running
-            and all(r.status == "indexed" for r in client.roots)
+            and all(r.status in ("indexed", "errors") for r in client.roots)
         ),
         timeout=300,
     )
@@ -299,6 +428,11 @@ def main() -> int:
     dv.check_all_but_best("exact")
     settle(app, 1.0)
     grab(w, out / "duplicates.png")
+    if args.only == "window":
+        window_matrix(app, w, out)
+        w.close()
+        print(f"screenshots in {out}")
+        return 0
     apply_theme(app, "dark")
     settle(app, 0.5)
     grab(w, out / "duplicates-dark.png")
@@ -362,6 +496,7 @@ def main() -> int:
     settle(app)
     grab(w, out / "benchmark.png")
     models_section(app, w, client, out, deit)
+    window_matrix(app, w, out)
     w.close()
     print(f"screenshots in {out}")
     return 0
