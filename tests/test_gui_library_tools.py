@@ -1,5 +1,6 @@
-"""Duplicates (exact and near, trash only after confirmation), the first-run model flow (offline banner,
-import), settings, result actions and keyboard use of the main window."""
+"""Duplicates (exact and near, each kind trashed on its own after confirmation, undone action by
+action), the first-run model flow (offline banner, import), settings, result actions and keyboard use
+of the main window."""
 
 from __future__ import annotations
 
@@ -46,34 +47,44 @@ def test_duplicates_exact_and_near_and_trash_after_confirmation(qtbot, main_wind
         for j in range(dv.near_tree.topLevelItem(i).childCount())
     }
     assert {"photo_003.jpg", "photo_003_again.jpg"} <= near_names
-    assert not dv.trash_button.isEnabled()
+    assert not any(b.isEnabled() for b in dv.trash_buttons.values())
 
-    # Two kinds, two workflows: the exact copies' bulk action ticks no near copy.
+    # Kinds apart: the exact copies' bulk action ticks no near copy; each kind has its own trash action.
     dv.check_all_but_best("exact")
-    assert dv.checked_paths("near") == [] and len(dv.checked_paths()) == dv.exact_tree.topLevelItemCount()
+    exact_checked = dv.checked_paths("exact")
+    assert dv.checked_paths("near") == [] and len(exact_checked) == dv.exact_tree.topLevelItemCount()
     dv.check_all_but_best("near")
-    checked = dv.checked_paths()
-    assert len(checked) == dv.exact_tree.topLevelItemCount() + dv.near_tree.topLevelItemCount()
-    assert dv.trash_button.isEnabled()
+    near_checked = dv.checked_paths("near")
+    assert len(near_checked) == dv.near_tree.topLevelItemCount()
+    assert dv.trash_buttons["exact"].isEnabled() and dv.trash_buttons["near"].isEnabled()
+    checked = exact_checked + near_checked
 
     # Declined: nothing moves.
-    monkeypatch.setattr(dv, "confirm_trash", lambda paths: False)
-    dv.trash_button.click()
+    monkeypatch.setattr(dv, "confirm_trash", lambda kind: False)
+    dv.trash_buttons["exact"].click()
     qtbot.wait(200)
     assert all(Path(p).exists() for p in checked)
 
-    # Confirmed: the files go to the (test's own) trash, never unlinked.
+    # Confirmed, one kind at a time: the files go to the (test's own) trash, never unlinked.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     asked = []
-    monkeypatch.setattr(dv, "confirm_trash", lambda paths: asked.append(paths) or True)
-    dv.trash_button.click()
-    qtbot.waitUntil(lambda: not any(Path(p).exists() for p in checked), timeout=WAIT_MS)
-    assert asked == [checked]
+    monkeypatch.setattr(dv, "confirm_trash", lambda kind: asked.append(kind) or True)
+    dv.trash_buttons["exact"].click()
+    qtbot.waitUntil(lambda: not any(Path(p).exists() for p in exact_checked), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: dv.exact_tree.topLevelItemCount() == 0 and dv.find_button.isEnabled(), timeout=WAIT_MS
+    )
+    assert all(Path(p).exists() for p in near_checked)  # the near copies' ticks did not ride along
+    dv.trash_buttons["near"].click()
+    qtbot.waitUntil(lambda: not any(Path(p).exists() for p in near_checked), timeout=WAIT_MS)
+    assert asked == ["exact", "near"]
     trashed = {p.name for p in (tmp_path / "xdg").rglob("*") if p.is_file() and p.suffix == ".jpg"}
     assert {Path(p).name for p in checked} <= trashed
-    # The lists refresh without the trashed files; undo puts them back, rows and vectors included.
-    qtbot.waitUntil(lambda: dv.exact_tree.topLevelItemCount() == 0, timeout=WAIT_MS)
-    assert dv.undo_button.isEnabled()
+    # The lists refresh without the trashed files; undo puts each action back, rows and vectors included.
+    qtbot.waitUntil(lambda: len(dv.undo_menu.actions()) == 2, timeout=WAIT_MS)
+    dv.undo_button.click()
+    qtbot.waitUntil(lambda: all(Path(p).exists() for p in near_checked), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(dv.undo_menu.actions()) == 1 and dv.undo_button.isEnabled(), timeout=WAIT_MS)
     dv.undo_button.click()
     qtbot.waitUntil(lambda: all(Path(p).exists() for p in checked), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: dv.exact_tree.topLevelItemCount() == 1, timeout=WAIT_MS)

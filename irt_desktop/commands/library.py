@@ -624,10 +624,8 @@ def run_duplicates(args: argparse.Namespace) -> int:
             else {"threshold": cal.threshold, "how": cal.how, "sample": cal.sample, "model_id": cal.model_id},
             "rotations_checked": report.rotations_checked,
             "keep_folders": report.keep_folders,
-            "kinds": {
-                "exact": [x for x in groups if x["kind"] == "exact"],
-                "near": [x for x in groups if x["kind"] == "near"],
-            },
+            "lookalike_threshold": report.lookalike_threshold,
+            "kinds": {k: [x for x in groups if x["kind"] == k] for k in ("exact", "near", "lookalike")},
             "groups": groups,
             "raw_pairs": [[str(m.path) for m in p] for p in report.pairs],
             # The plain lists of earlier versions (keeper first).

@@ -1,6 +1,8 @@
 """Side-by-side compare of one duplicate group: two or more photos up at full resolution with one zoom
 for all, the differences (size, dimensions, date, camera, folder) highlighted, keep/trash per photo from
-the keyboard (Left/Right choose, K keep, T or Delete trash, Space toggle, Enter apply, Esc cancel).
+the keyboard (Left/Right choose, K keep, T or Delete trash, Space toggle, B keep only this one, Enter
+apply, Esc cancel). In a one-by-one review (look-alikes) it says which group of how many, and Enter
+applies and goes on to the next.
 
 `CompareModel` is the Qt-free part (facts, differences, decisions), tested without a window; the dialog
 draws it. Full-resolution previews are decoded by the task runner, never on the GUI thread.
@@ -89,6 +91,11 @@ class CompareModel:
             # Never every copy: the last one standing is kept.
             self.trash[info.id] = False
 
+    def keep_only_current(self) -> None:
+        """A burst's best frame: keep this one, trash the others of the group."""
+        keep = self.members[self.current].id
+        self.trash = {m.id: m.id != keep for m in self.members}
+
     def toggle(self) -> None:
         info = self.members[self.current]
         self.set_trash(not self.trash.get(info.id, False))
@@ -134,6 +141,7 @@ class _Pane(QFrame):
         self.facts.setTextFormat(Qt.TextFormat.RichText)
         self.facts.setWordWrap(True)
         self.verdict = QLabel()
+        self.verdict.setTextFormat(Qt.TextFormat.RichText)
         lay = QVBoxLayout(self)
         lay.addWidget(self.verdict)
         lay.addWidget(self.scroll, 1)
@@ -147,10 +155,20 @@ class CompareView(QDialog):
     decided = Signal(object)
 
     def __init__(
-        self, model: CompareModel, runner: TaskRunner | None = None, parent: QWidget | None = None
+        self,
+        model: CompareModel,
+        runner: TaskRunner | None = None,
+        parent: QWidget | None = None,
+        *,
+        position: tuple[int, int] | None = None,
     ) -> None:
+        """`position`: (n, of) in a one-by-one review; Enter then applies and moves on."""
         super().__init__(parent)
-        self.setWindowTitle("Compare side by side")
+        self.position = position
+        title = "Compare side by side"
+        if position is not None:
+            title = f"Review look-alikes: group {position[0]} of {position[1]}"
+        self.setWindowTitle(title)
         self.model = model
         self.runner = runner
         self.zoom = 0.0  # 0: fit
@@ -171,25 +189,43 @@ class CompareView(QDialog):
         self.actual_button.clicked.connect(lambda: self.set_zoom(1.0))
         self.zoom_in.clicked.connect(lambda: self.set_zoom((self.zoom or self._fit_scale()) * 1.5))
         self.zoom_out.clicked.connect(lambda: self.set_zoom((self.zoom or self._fit_scale()) / 1.5))
-        self.help = QLabel("←/→ choose a photo · K keep · T or Delete trash · Space toggle · Enter apply")
+        self.help = QLabel(
+            "←/→ choose · K keep · T or Del trash · Space toggle · B keep only this · Enter apply"
+        )
+        self.help.setWordWrap(True)
         self.help.setObjectName("hint")
         tools = QHBoxLayout()
         for b in (self.fit_button, self.actual_button, self.zoom_in, self.zoom_out):
             b.setAutoDefault(False)
             tools.addWidget(b)
-        tools.addStretch(1)
-        tools.addWidget(self.help)
+        # The hint takes the row's free width (wrapping only when the dialog is narrow).
+        self.help.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tools.addWidget(self.help, 1)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Apply choices")
+        last = position is None or position[0] >= position[1]
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "&Apply choices" if last else "&Apply, next group"
+        )
         buttons.accepted.connect(self.apply)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(tools)
         lay.addLayout(row, 1)
         lay.addWidget(buttons)
-        self.resize(1200, 760)
+        # Large enough to compare, never larger than the screen (a 1024x700 laptop panel included).
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        w, h = 1200, 760
+        if screen is not None and screen.width() > 0:
+            w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
+        self.resize(w, h)
+        self.setMinimumSize(640, 420)
+        # The photo the keys act on: a highlighted frame, in either theme's highlight colour.
+        self.setStyleSheet(
+            "QFrame#comparePane { border: 1px solid palette(mid); border-radius: 4px; }"
+            'QFrame#comparePane[current="true"] { border: 3px solid palette(highlight); }'
+        )
         self.refresh()
         self._load()
 
@@ -271,10 +307,18 @@ class CompareView(QDialog):
             pane.facts.setToolTip(str(info.path))
             trash = self.model.trash.get(info.id, False)
             keeper = " (suggested keeper)" if info.id == self.model.keeper_id else ""
-            pane.verdict.setText(("🗑 Trash" if trash else "✔ Keep") + keeper)
-            pane.setProperty("current", n == self.model.current)
-            pane.setLineWidth(3 if n == self.model.current else 1)
-            pane.setFrameShadow(QFrame.Shadow.Sunken if n == self.model.current else QFrame.Shadow.Plain)
+            # Fixed colours on both themes: red-on-white reads in light and dark alike.
+            verdict = (
+                "<span style='background:#c0392b;color:#ffffff'>&nbsp;🗑 Trash&nbsp;</span>"
+                if trash
+                else "<b>✔ Keep</b>"
+            )
+            pane.verdict.setText(verdict + keeper)
+            current = n == self.model.current
+            if pane.property("current") != current:
+                pane.setProperty("current", current)
+                pane.style().unpolish(pane)  # the [current] rule of the stylesheet applies anew
+                pane.style().polish(pane)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
@@ -286,6 +330,8 @@ class CompareView(QDialog):
             self.model.set_trash(True)
         elif key == Qt.Key.Key_Space:
             self.model.toggle()
+        elif key == Qt.Key.Key_B:
+            self.model.keep_only_current()
         elif key == Qt.Key.Key_Plus:
             self.set_zoom((self.zoom or self._fit_scale()) * 1.5)
         elif key == Qt.Key.Key_Minus:

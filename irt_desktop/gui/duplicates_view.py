@@ -1,14 +1,13 @@
-"""The Duplicates tab: two kinds, two workflows. Exact copies (the same bytes) and near copies (the same
-photo re-encoded, resized, cropped, rotated or mirrored) are listed and acted on separately: each list
-has its own "check all but the keeper", and no action ever ticks a photo of the other kind.
+"""The Duplicates tab: three kinds, three workflows (exact copies, near copies, look-alikes), each on its
+own page with its own actions; no action ever ticks or trashes a photo of another kind. The logic and
+the words live in gui.duplicates_model (Qt-free); the per-kind panes in gui.duplicates_panes.
 
-Each group's suggested keeper comes first (library.keeper: originals over backups, more pixels, better
-formats, earlier, larger, shorter path; the tooltip says why); a folder column and full-path tooltips
-tell look-alike rows apart; Compare shows a group side by side (gui.compare_view). The threshold is the
-one calibrated for the serving model on this library, shown with how it was derived; the user can move
-it. Nothing is unlinked: checked files go to the system trash after a confirmation that names how many
-files, how much space and which folders; the catalog drops them at once, the lists refresh, and Undo
-puts the last batch back (file, catalog row and vector: nothing is re-embedded).
+The thresholds are the ones calibrated for the serving model on this library, shown with how they were
+derived (the tooltip has the score distributions); the user can move them, go back to the calibrated
+ones, or recalibrate. Nothing is unlinked: checked files go to the system trash after a confirmation
+that names how many files, how much space and which folders; the catalog drops them at once, the lists
+refresh, and Undo puts back any of the last several actions, also after a restart (the catalog's trash
+journal): file, catalog row and vector, nothing re-embedded.
 """
 
 from __future__ import annotations
@@ -16,89 +15,55 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QMessageBox,
+    QMenu,
     QPushButton,
     QSlider,
-    QSplitter,
-    QStyledItemDelegate,
-    QTreeWidget,
+    QTabWidget,
+    QToolButton,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from irt_desktop.gui import formatting, icons, result_actions
+from irt_desktop.gui import icons, result_actions
 from irt_desktop.gui.compare_view import CompareModel, CompareView
+from irt_desktop.gui.duplicates_model import (
+    KINDS,
+    DuplicatesModel,
+    calibration_details,
+    calibration_text,
+)
+from irt_desktop.gui.duplicates_panes import GroupRole, InfoRole, KindPane
+from irt_desktop.gui.duplicates_undo import TrashUndo
 from irt_desktop.gui.library_client import LibraryClient
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import TaskRunner
 from irt_desktop.gui.thumbnails import ThumbnailLoader
-from irt_desktop.library.keeper import keep_order, keep_reason
-from irt_desktop.library.records import DuplicateGroup
+from irt_desktop.library.trash import freed_bytes
 
 if TYPE_CHECKING:
     from irt_desktop.library.records import DuplicateReport, ImageInfo
-    from irt_desktop.library.trash import TrashResult
 
-InfoRole = Qt.ItemDataRole.UserRole + 1
-GroupRole = Qt.ItemDataRole.UserRole + 2
-TREE_ICON = 72
 SCALE = 10_000  # slider units per 1.0 of score: thresholds of small models sit at 0.99x
-KINDS = ("exact", "near")
-TITLES = {"exact": "Exact copies (same bytes)", "near": "Near copies (same photo, re-encoded or edited)"}
-COLUMNS = ["Photo", "Folder", "Size", "Dimensions", "Date", "Match"]
 
 
-def groups_of(report: DuplicateReport) -> list[DuplicateGroup]:
-    """The report's groups; a report with only plain lists gets groups ordered by the keep rule."""
-    if report.groups:
-        return report.groups
-    out = []
-    for kind, lists in (("exact", report.exact), ("near", report.near)):
-        for g in lists:
-            ordered = keep_order(g)
-            out.append(DuplicateGroup(kind, ordered, keep_reason(ordered), [1.0] * len(ordered)))
-    return out
+def _slider(name: str, value: float) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(5000, SCALE)
+    s.setSingleStep(5)
+    s.setPageStep(50)
+    s.setValue(round(value * SCALE))
+    s.setAccessibleName(name)
+    s.setMinimumWidth(120)
+    return s
 
 
-class _ElideLeft(QStyledItemDelegate):
-    def initStyleOption(self, option, index) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideLeft
-
-
-class GroupTree(QTreeWidget):
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("dupGroups")
-        self.setAccessibleName(name)
-        self.setHeaderLabels(COLUMNS)
-        self.setIconSize(QSize(TREE_ICON, TREE_ICON))
-        self.setUniformRowHeights(False)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setAlternatingRowColors(True)
-        header = self.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        for column in (2, 3, 4, 5):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setMinimumSectionSize(60)
-        self.setColumnWidth(0, 270)
-        self.setColumnWidth(1, 140)
-        # Long folders keep their meaningful end ("…/Backup copy"); the tooltip has the whole path.
-        self._folder_delegate = _ElideLeft(self)
-        self.setItemDelegateForColumn(1, self._folder_delegate)
-
-
-class DuplicatesView(QWidget):
+class DuplicatesView(TrashUndo, QWidget):
     status_message = Signal(str)
 
     def __init__(
@@ -116,124 +81,128 @@ class DuplicatesView(QWidget):
         self.settings = settings
         self.thumbnails = thumbnails
         self.runner = runner if runner is not None else client.runner
-        self._items_by_path: dict[str, list[QTreeWidgetItem]] = {}
-        self.report: DuplicateReport | None = None
-        self.last_trash: TrashResult | None = None
+        self.model = DuplicatesModel(freed_bytes)
         self.keep_folders: list[str] | None = None
-        self.user_threshold = False  # the user moved the slider: use theirs, not the calibrated one
+        self.user_threshold = False  # the user moved a slider: use theirs, not the calibrated ones
         self.compare: CompareView | None = None
+        self._review: tuple[str, int] | None = None  # (kind, group index) of a one-by-one review
 
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(5000, SCALE)
-        self.slider.setSingleStep(5)
-        self.slider.setPageStep(50)
-        self.slider.setValue(round(settings.duplicate_threshold * SCALE))
-        self.slider.setAccessibleName("Near-copy similarity threshold")
-        self.threshold_label = QLabel()
-        self.threshold_label.setMinimumWidth(50)
-        self.calibration_label = QLabel("Calibrated for this model when you first look.")
+        self.slider = _slider("Near-copy similarity threshold", settings.duplicate_threshold)
+        self.look_slider = _slider("Look-alike similarity threshold", settings.duplicate_threshold - 0.03)
+        self.threshold_label, self.look_label = QLabel(), QLabel()
+        for lab in (self.threshold_label, self.look_label):
+            lab.setMinimumWidth(50)
+        self.calibration_label = QLabel("Thresholds are calibrated for this model when you first look.")
         self.calibration_label.setObjectName("hint")
+        self.calibration_label.setWordWrap(True)
         self.reset_button = QPushButton("Use &calibrated")
         self.reset_button.setEnabled(False)
+        self.recalibrate_button = QPushButton("&Recalibrate")
+        self.recalibrate_button.setToolTip(
+            "Derive both thresholds again from this library's photos and the serving model"
+        )
         self.find_button = QPushButton(icons.icon("search"), "&Find duplicates")
-        self.summary = QLabel("Find exact copies and near copies of the same photo in the library.")
+        self.summary = QLabel(self.model.summary())
         self.summary.setObjectName("hint")
         self.summary.setWordWrap(True)
-        top = QHBoxLayout()
-        label = QLabel("Near-copy &threshold:")
-        label.setBuddy(self.slider)
-        top.addWidget(label)
-        top.addWidget(self.slider, 1)
-        top.addWidget(self.threshold_label)
-        top.addWidget(self.reset_button)
-        top.addWidget(self.find_button)
 
-        self.trees: dict[str, GroupTree] = {}
-        self.titles: dict[str, QLabel] = {}
-        self.check_buttons: dict[str, QPushButton] = {}
-        self.uncheck_buttons: dict[str, QPushButton] = {}
-        self.compare_buttons: dict[str, QPushButton] = {}
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        for kind, key in (("exact", "x"), ("near", "n")):
-            tree = GroupTree(TITLES[kind])
-            title = QLabel(TITLES[kind])
-            title.setObjectName("paneTitle")
-            title.setBuddy(tree)
-            check = QPushButton(f"Check all but the keeper ({'e&xact' if key == 'x' else '&near'} only)")
-            check.setToolTip(f"Ticks every photo of this list except each group's keeper; {kind} copies only")
-            uncheck = QPushButton("Uncheck")
-            compare = QPushButton("Co&mpare…" if kind == "near" else "Compare…")
-            compare.setToolTip("Show the selected group side by side")
-            buttons = QHBoxLayout()
-            for b in (check, uncheck, compare):
-                buttons.addWidget(b)
-            buttons.addStretch(1)
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(0, 0, 0, 0)
-            lay.addWidget(title)
-            lay.addWidget(tree, 1)
-            lay.addLayout(buttons)
-            splitter.addWidget(box)
-            self.trees[kind], self.titles[kind] = tree, title
-            self.check_buttons[kind], self.uncheck_buttons[kind] = check, uncheck
-            self.compare_buttons[kind] = compare
-            check.clicked.connect(lambda _=False, k=kind: self.check_all_but_best(k))
-            uncheck.clicked.connect(lambda _=False, k=kind: self._set_checks(k, False))
-            compare.clicked.connect(lambda _=False, k=kind: self.compare_selected(k))
-            tree.itemChanged.connect(lambda *_: self._update_trash_button())
-            tree.itemActivated.connect(self._open_item)
-        splitter.setChildrenCollapsible(False)
-        # Compatibility names: the exact and near lists.
-        self.exact_tree, self.near_tree = self.trees["exact"], self.trees["near"]
+        grid = QGridLayout()
+        near_label, look_label = QLabel("Near copies &≥"), QLabel("&Look-alikes ≥")
+        near_label.setBuddy(self.slider)
+        look_label.setBuddy(self.look_slider)
+        for col, widget in enumerate(
+            (near_label, self.slider, self.threshold_label, look_label, self.look_slider, self.look_label)
+        ):
+            grid.addWidget(widget, 0, col)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(4, 1)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.calibration_label, 1)
+        for b in (self.reset_button, self.recalibrate_button, self.find_button):
+            row2.addWidget(b)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("duplicateKinds")
+        self.panes: dict[str, KindPane] = {}
+        for kind in KINDS:
+            pane = KindPane(kind, thumbnails)
+            self.panes[kind] = pane
+            self.tabs.addTab(pane, self.model.tab_title(kind))
+            pane.check_button.clicked.connect(lambda _=False, k=kind: self.check_all_but_best(k))
+            pane.uncheck_button.clicked.connect(lambda _=False, k=kind: self.uncheck(k))
+            pane.compare_button.clicked.connect(lambda _=False, k=kind: self.compare_selected(k))
+            pane.trash_button.clicked.connect(lambda _=False, k=kind: self.trash_checked(k))
+            pane.check_toggled.connect(lambda image_id, on, k=kind: self._on_toggled(k, image_id, on))
+            pane.tree.itemActivated.connect(lambda item, _col, k=kind: self._open_item(k, item))
+        self.trees = {k: p.tree for k, p in self.panes.items()}
+        self.check_buttons = {k: p.check_button for k, p in self.panes.items()}
+        self.uncheck_buttons = {k: p.uncheck_button for k, p in self.panes.items()}
+        self.compare_buttons = {k: p.compare_button for k, p in self.panes.items()}
+        self.trash_buttons = {k: p.trash_button for k, p in self.panes.items()}
+        self.exact_tree, self.near_tree, self.lookalike_tree = (self.trees[k] for k in KINDS)
 
         self.pin_button = QPushButton("Always &keep copies in this folder")
         self.pin_button.setToolTip("The selected photo's folder wins the keep rule from now on")
-        self.undo_button = QPushButton("&Undo last trash")
+        self.undo_button = QToolButton()
+        self.undo_button.setText("&Undo trash")
+        self.undo_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.undo_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.undo_menu = QMenu(self.undo_button)
+        self.undo_button.setMenu(self.undo_menu)
         self.undo_button.setEnabled(False)
-        self.trash_button = QPushButton(icons.icon("trash"), "Move checked to &trash…")
-        self.trash_button.setEnabled(False)
+        self.undo_button.clicked.connect(lambda: self.undo())
         bottom = QHBoxLayout()
         bottom.addWidget(self.pin_button)
         bottom.addStretch(1)
         bottom.addWidget(self.undo_button)
-        bottom.addWidget(self.trash_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.addLayout(top)
-        layout.addWidget(self.calibration_label)
+        layout.addLayout(grid)
+        layout.addLayout(row2)
         layout.addWidget(self.summary)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
 
-        self.slider.valueChanged.connect(self._on_threshold)
-        self.slider.sliderMoved.connect(self._on_user_threshold)
-        self.slider.actionTriggered.connect(lambda _action: self._on_user_threshold())
+        for s in (self.slider, self.look_slider):
+            s.valueChanged.connect(self._on_threshold)
+            s.sliderMoved.connect(self._on_user_threshold)
+            s.actionTriggered.connect(lambda _action: self._on_user_threshold())
         self.reset_button.clicked.connect(self.use_calibrated)
-        self.find_button.clicked.connect(self.find)
-        self.trash_button.clicked.connect(self.trash_checked)
-        self.undo_button.clicked.connect(self.undo)
+        self.recalibrate_button.clicked.connect(self.recalibrate)
+        self.find_button.clicked.connect(lambda: self.find())
         self.pin_button.clicked.connect(self.pin_selected_folder)
         thumbnails.ready.connect(self._on_thumbnail)
-        self._on_threshold(self.slider.value())
+        self._on_threshold()
 
-    # -- threshold ---------------------------------------------------------------------------------------
+    # -- thresholds --------------------------------------------------------------------------------------
 
     @property
     def threshold(self) -> float:
         return self.slider.value() / SCALE
 
-    def _on_threshold(self, value: int) -> None:
-        self.threshold_label.setText(f"{value / SCALE:.4f}")
-        self.settings.duplicate_threshold = value / SCALE
+    @property
+    def lookalike_threshold(self) -> float:
+        return self.look_slider.value() / SCALE
+
+    def _on_threshold(self, *_: object) -> None:
+        # A look-alike is never a near copy: its threshold stays below the near-copy one.
+        if self.look_slider.value() >= self.slider.value():
+            self.look_slider.blockSignals(True)
+            self.look_slider.setValue(self.slider.value() - 5)
+            self.look_slider.blockSignals(False)
+        self.threshold_label.setText(f"{self.threshold:.4f}")
+        self.look_label.setText(f"{self.lookalike_threshold:.4f}")
+        self.settings.duplicate_threshold = self.threshold
 
     def _on_user_threshold(self, *_: object) -> None:
         self.user_threshold = True
         self.reset_button.setEnabled(True)
 
-    def set_threshold(self, value: float, *, by_user: bool = True) -> None:
+    def set_threshold(self, value: float, *, by_user: bool = True, lookalike: float | None = None) -> None:
         self.slider.setValue(round(value * SCALE))
+        if lookalike is not None:
+            self.look_slider.setValue(round(lookalike * SCALE))
         if by_user:
             self._on_user_threshold()
 
@@ -242,15 +211,28 @@ class DuplicatesView(QWidget):
         self.reset_button.setEnabled(False)
         self.find()
 
+    def recalibrate(self) -> None:
+        self.user_threshold = False
+        self.reset_button.setEnabled(False)
+        self.find(recalibrate=True)
+
     # -- finding -----------------------------------------------------------------------------------------
 
-    def find(self) -> None:
+    def find(self, *, recalibrate: bool = False) -> None:
         self.find_button.setEnabled(False)
-        self.summary.setText("Looking for duplicates… (the first time, the threshold is calibrated)")
-        threshold = self.threshold if self.user_threshold else None
+        self.recalibrate_button.setEnabled(False)
+        self.summary.setText(
+            "Calibrating the thresholds on your photos, then looking for duplicates…"
+            if recalibrate
+            else "Looking for duplicates… (the first time, the thresholds are calibrated)"
+        )
+        near = self.threshold if self.user_threshold else None
+        look = self.lookalike_threshold if self.user_threshold else None
         keep = self.keep_folders
         self.client.submit(
-            lambda lib: lib.duplicates(threshold, keep_folders=keep),
+            lambda lib: lib.duplicates(
+                near, keep_folders=keep, lookalike_threshold=look, recalibrate=recalibrate
+            ),
             self.show_report,
             self._on_failed,
             name="find duplicates",
@@ -258,225 +240,132 @@ class DuplicatesView(QWidget):
 
     def _on_failed(self, exc: BaseException) -> None:
         self.find_button.setEnabled(True)
+        self.recalibrate_button.setEnabled(True)
         self.summary.setText(f"Could not look for duplicates: {exc}")
+
+    @property
+    def report(self) -> DuplicateReport | None:
+        return self.model.report
 
     def show_report(self, report: DuplicateReport) -> None:
         self.find_button.setEnabled(True)
-        self.report = report
+        self.recalibrate_button.setEnabled(True)
+        self.model.set_report(report)
         self.keep_folders = list(report.keep_folders)
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(report.threshold * SCALE))
-        self.slider.blockSignals(False)
-        self._on_threshold(self.slider.value())
+        for s, value in ((self.slider, report.threshold), (self.look_slider, report.lookalike_threshold)):
+            if value is not None:
+                s.blockSignals(True)
+                s.setValue(round(value * SCALE))
+                s.blockSignals(False)
+        self._on_threshold()
         cal = report.calibration
-        if cal is not None:
-            self.calibration_label.setText(
-                f"Calibrated threshold for this model on this library: {cal.threshold:.4f}"
-                + ("" if not self.user_threshold else f" (you chose {report.threshold:.4f})")
-            )
-            self.calibration_label.setToolTip(f"How it was derived: {cal.how}")
-        self._items_by_path.clear()
-        groups = groups_of(report)
-        for kind in KINDS:
-            self._fill(self.trees[kind], [g for g in groups if g.kind == kind], kind)
-        n_exact = [g for g in groups if g.kind == "exact"]
-        n_near = [g for g in groups if g.kind == "near"]
-        self.titles["exact"].setText(f"{TITLES['exact']} — {formatting.plural(len(n_exact), 'group')}")
-        self.titles["near"].setText(
-            f"{TITLES['near']} (≥ {report.threshold:.4f}) — {formatting.plural(len(n_near), 'group')}"
+        self.calibration_label.setText(
+            calibration_text(cal, report.threshold, report.lookalike_threshold, self.user_threshold)
         )
-        wasted = sum(sum(i.size or 0 for i in g.members[1:]) for g in n_exact)
-        rotations = "" if report.rotations_checked else " Rotated and mirrored copies were not looked for."
-        pairs = (
-            f" {formatting.plural(len(report.pairs), 'RAW + JPEG pair')} kept together."
-            if report.pairs
-            else ""
-        )
-        self.summary.setText(
-            (
-                f"{formatting.plural(sum(len(g.members) for g in n_exact), 'file')} in exact copy sets "
-                f"({formatting.size(wasted)} could be freed), "
-                f"{formatting.plural(sum(len(g.members) for g in n_near), 'photo')} in near-copy groups. "
-                "Check what to remove in each list; nothing is deleted without asking."
-                if groups
-                else "No duplicates found at this threshold."
-            )
-            + pairs
-            + rotations
-        )
-        self._update_trash_button()
-
-    def _fill(self, tree: QTreeWidget, groups: list[DuplicateGroup], kind: str) -> None:
-        tree.blockSignals(True)
-        tree.clear()
-        label = "Copy set" if kind == "exact" else "Near copies"
-        for n, group in enumerate(groups, 1):
-            total = sum(i.size or 0 for i in group.members)
-            top = QTreeWidgetItem(
-                [
-                    f"{label} {n} · {formatting.plural(len(group.members), 'photo')}",
-                    "",
-                    formatting.size(total),
-                ]
-            )
-            top.setData(0, GroupRole, group)
-            top.setToolTip(0, group.keep_reason)
-            font = top.font(0)
-            font.setBold(True)
-            top.setFont(0, font)
-            tree.addTopLevelItem(top)
-            for rank, info in enumerate(group.members):
-                path = str(info.path)
-                paired = group.paired[rank] if rank < len(group.paired) else None
-                score = group.scores[rank] if rank < len(group.scores) else 1.0
-                how = group.how[rank] if rank < len(group.how) else ""
-                name = Path(path).name + (f" + {Path(paired).name}" if paired else "")
-                match = "keeper" if rank == 0 else ("same bytes" if kind == "exact" else f"{score:.4f}")
-                if how:
-                    match += f" ({how})"
-                item = QTreeWidgetItem(
-                    [
-                        name,
-                        str(Path(path).parent),
-                        formatting.size(info.size),
-                        formatting.dimensions(info.width, info.height),
-                        formatting.date(info.taken).split(" ")[0],
-                        match,
-                    ]
-                )
-                tip = path
-                if paired:
-                    tip += f"\nShown with its camera JPEG {paired}: one photo, never trashed against it"
-                if rank == 0:
-                    tip += "\nSuggested copy to keep.\n" + group.keep_reason
-                    bold = item.font(0)
-                    bold.setBold(True)
-                    item.setFont(0, bold)
-                item.setToolTip(0, tip)
-                item.setToolTip(1, str(Path(path).parent))
-                item.setToolTip(4, formatting.date(info.taken))
-                item.setData(0, InfoRole, info)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(0, Qt.CheckState.Unchecked)
-                pixmap = self.thumbnails.pixmap(path)
-                item.setIcon(0, QIcon(pixmap) if pixmap is not None else icons.icon("image-open"))
-                self._items_by_path.setdefault(path, []).append(item)
-                top.addChild(item)
-            top.setExpanded(True)
-        tree.blockSignals(False)
+        self.calibration_label.setToolTip(calibration_details(cal))
+        for n, kind in enumerate(KINDS):
+            self.panes[kind].fill(self.model.groups[kind], self.model.checked[kind])
+            self.tabs.setTabText(n, self.model.tab_title(kind))
+        self.summary.setText(self.model.summary())
+        self._update_trash_buttons()
+        self.refresh_history()
 
     def _on_thumbnail(self, path: str) -> None:
-        items = self._items_by_path.get(path)
-        pixmap = self.thumbnails.pixmap(path) if items else None
-        if pixmap is None:
-            return
-        for item in items or ():
-            tree = item.treeWidget()
-            if tree is not None:
-                tree.blockSignals(True)
-                item.setIcon(0, QIcon(pixmap))
-                tree.blockSignals(False)
+        for pane in self.panes.values():
+            pane.set_thumbnail(path)
 
-    # -- checks ------------------------------------------------------------------------------------------
-
-    def _children(self, kind: str | None = None) -> list[QTreeWidgetItem]:
-        out = []
-        for k in KINDS if kind is None else (kind,):
-            tree = self.trees[k]
-            for i in range(tree.topLevelItemCount()):
-                top = tree.topLevelItem(i)
-                out.extend(top.child(j) for j in range(top.childCount()))
-        return out
+    # -- checks, one kind at a time ----------------------------------------------------------------------
 
     def checked_infos(self, kind: str | None = None) -> list[ImageInfo]:
-        seen: dict[str, ImageInfo] = {}
-        for item in self._children(kind):
-            if item.checkState(0) == Qt.CheckState.Checked:
-                info = item.data(0, InfoRole)
-                seen.setdefault(str(info.path), info)
-        return list(seen.values())
+        out: dict[int, ImageInfo] = {}
+        for k in KINDS if kind is None else (kind,):
+            out.update((i.id, i) for i in self.model.checked_infos(k))
+        return list(out.values())
 
     def checked_paths(self, kind: str | None = None) -> list[str]:
         return [str(i.path) for i in self.checked_infos(kind)]
 
     def check_all_but_best(self, kind: str = "exact") -> None:
-        """Tick every photo of `kind`'s list except each group's keeper; the other list is left alone."""
-        tree = self.trees[kind]
-        tree.blockSignals(True)
-        for i in range(tree.topLevelItemCount()):
-            top = tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                top.child(j).setCheckState(0, Qt.CheckState.Checked if j > 0 else Qt.CheckState.Unchecked)
-        tree.blockSignals(False)
-        self._update_trash_button()
+        """Tick every photo of `kind`'s list except each group's keeper; the other lists are left alone."""
+        self.model.check_all_but_keeper(kind)
+        self.panes[kind].sync_checks(self.model.checked[kind])
+        self._update_trash_buttons()
 
-    def _set_checks(self, kind: str | None, checked: bool) -> None:
-        for k in KINDS if kind is None else (kind,):
-            self.trees[k].blockSignals(True)
-        for item in self._children(kind):
-            item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        for k in KINDS:
-            self.trees[k].blockSignals(False)
-        self._update_trash_button()
+    def uncheck(self, kind: str) -> None:
+        self.model.clear(kind)
+        self.panes[kind].sync_checks(set())
+        self._update_trash_buttons()
 
-    def _update_trash_button(self) -> None:
-        n = len(self.checked_paths())
-        self.trash_button.setEnabled(n > 0)
-        self.trash_button.setText(
-            f"Move {formatting.plural(n, 'checked file')} to &trash…" if n else "Move checked to &trash…"
-        )
+    def _on_toggled(self, kind: str, image_id: int, on: bool) -> None:
+        self.model.set_checked(kind, image_id, on)
+        self._update_trash_buttons()
 
-    def _open_item(self, item: QTreeWidgetItem, column: int) -> None:
+    def _update_trash_buttons(self) -> None:
+        for kind, pane in self.panes.items():
+            pane.trash_button.setEnabled(bool(self.model.checked[kind]))
+            pane.trash_button.setText(self.model.trash_label(kind))
+
+    def _open_item(self, kind: str, item: QTreeWidgetItem) -> None:
         info = item.data(0, InfoRole)
         if info is not None:
             result_actions.open_file(info.path)
         elif item.data(0, GroupRole) is not None:
-            self.compare_group(item)
+            self.compare_group(item, kind)
 
-    # -- compare -----------------------------------------------------------------------------------------
+    # -- compare and the one-by-one review ---------------------------------------------------------------
 
-    def compare_selected(self, kind: str) -> None:
-        tree = self.trees[kind]
-        item = tree.currentItem() or (tree.topLevelItem(0) if tree.topLevelItemCount() else None)
-        if item is None:
-            return
-        self.compare_group(item.parent() or item)
+    def compare_selected(self, kind: str) -> CompareView | None:
+        top = self.panes[kind].current_group_item()
+        if top is None:
+            return None
+        if kind == "lookalike":
+            self._review = (kind, self.panes[kind].tree.indexOfTopLevelItem(top))
+        return self.compare_group(top, kind)
 
-    def compare_group(self, top: QTreeWidgetItem) -> CompareView | None:
+    def compare_group(self, top: QTreeWidgetItem, kind: str | None = None) -> CompareView | None:
         group = top.data(0, GroupRole)
         if group is None:
             return None
-        checked = {
-            top.child(j).data(0, InfoRole).id
-            for j in range(top.childCount())
-            if top.child(j).checkState(0) == Qt.CheckState.Checked
-        }
-        view = CompareView(CompareModel.for_group(group, checked), self.runner, self)
-        view.decided.connect(lambda ids, t=top: self._apply_decisions(t, ids))
+        kind = kind or group.kind
+        position = None
+        if self._review is not None and self._review[0] == kind:
+            position = (self._review[1] + 1, len(self.model.groups[kind]))
+        model = CompareModel.for_group(group, self.model.checked[kind])
+        view = CompareView(model, self.runner, self, position=position)
+        view.decided.connect(lambda ids, g=group, k=kind: self._apply_decisions(k, g, ids))
+        view.rejected.connect(self._end_review)
         self.compare = view
         view.open()
         return view
 
-    def _apply_decisions(self, top: QTreeWidgetItem, trash_ids: set[int]) -> None:
-        tree = top.treeWidget()
-        if tree is None:
-            return
-        tree.blockSignals(True)
-        for j in range(top.childCount()):
-            child = top.child(j)
-            state = (
-                Qt.CheckState.Checked if child.data(0, InfoRole).id in trash_ids else Qt.CheckState.Unchecked
+    def _apply_decisions(self, kind: str, group, trash_ids: set[int]) -> None:
+        self.model.decide(kind, group, trash_ids)
+        self.panes[kind].sync_checks(self.model.checked[kind])
+        self._update_trash_buttons()
+        if self._review is not None and self._review[0] == kind:
+            n = self._review[1] + 1
+            tree = self.panes[kind].tree
+            if n < tree.topLevelItemCount():
+                self._review = (kind, n)
+                tree.setCurrentItem(tree.topLevelItem(n))
+                self.compare_group(tree.topLevelItem(n), kind)
+                return
+            self._end_review()
+            self.status_message.emit(
+                f"Reviewed every look-alike group: {self.model.noun(kind, len(self.model.checked[kind]))} "
+                "checked for the trash"
             )
-            child.setCheckState(0, state)
-        tree.blockSignals(False)
-        self._update_trash_button()
+
+    def _end_review(self) -> None:
+        self._review = None
 
     # -- keep folders ------------------------------------------------------------------------------------
 
     def pin_selected_folder(self) -> None:
         """Always keep the copies in the selected photo's folder (stored in the library)."""
-        for tree in sorted(self.trees.values(), key=lambda t: not t.hasFocus()):
-            item = tree.currentItem()
+        current = self.tabs.currentWidget()
+        for pane in sorted(self.panes.values(), key=lambda p: p is not current):
+            item = pane.tree.currentItem()
             info = item.data(0, InfoRole) if item is not None else None
             if info is not None:
                 folder = str(Path(info.path).parent)
@@ -485,101 +374,6 @@ class DuplicatesView(QWidget):
                 self.find()
                 return
         self.status_message.emit("Select a photo in the folder whose copies you want to keep")
-
-    # -- trash and undo ----------------------------------------------------------------------------------
-
-    def describe(self, infos: list[ImageInfo]) -> tuple[str, str]:
-        """(headline, details) of a trash confirmation: how many files, how much space, which folders."""
-        from irt_desktop.library.trash import freed_bytes
-
-        paths = [str(i.path) for i in infos]
-        folders = sorted({str(Path(p).parent) for p in paths})
-        freed = freed_bytes(paths)
-        head = (
-            f"Move {formatting.plural(len(paths), 'file')} ({formatting.size(freed)} freed once the trash is "
-            f"emptied) from {formatting.plural(len(folders), 'folder')} to the trash?"
-        )
-        return head, "Folders:\n" + "\n".join(folders)
-
-    def confirm_trash(self, paths: list[str]) -> bool:
-        """The explicit confirmation; a separate method so tests can answer it."""
-        infos = self.checked_infos()
-        head, folders = self.describe(infos)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Move to trash?")
-        box.setText(head)
-        box.setInformativeText(folders + "\n\nYou can undo this here, or restore them from the system trash.")
-        box.setDetailedText("\n".join(paths))
-        move = box.addButton("Move to Trash", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return box.clickedButton() is move
-
-    def trash_checked(self) -> None:
-        infos = self.checked_infos()
-        paths = [str(i.path) for i in infos]
-        if not paths or not self.confirm_trash(paths):
-            return
-        self.trash_button.setEnabled(False)
-        ids = [i.id for i in infos]
-        self.client.submit(lambda lib: lib.trash(ids), self._on_trashed, self._on_trash_failed, name="trash")
-
-    def _on_trashed(self, result: TrashResult) -> None:
-        gone = {f.original for f in result.moved}
-        for item in self._children():
-            if str(item.data(0, InfoRole).path) in gone:
-                item.parent().removeChild(item)
-        if result.failed:
-            # Not modal: the answer arrives asynchronously and must not stall anything behind a dialog.
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Some files were not moved",
-                f"{formatting.plural(len(result.failed), 'file')} stay where they are.",
-                parent=self,
-            )
-            box.setDetailedText("\n".join(f"{p}: {why}" for p, why in result.failed))
-            box.open()
-            self._failure_box = box
-        if result.moved:
-            self.last_trash = result
-            self.undo_button.setEnabled(True)
-            self.undo_button.setText(f"&Undo: put back {formatting.plural(len(result.moved), 'file')}")
-            self.undo_button.setToolTip("Back from the trash: " + ", ".join(result.folders))
-        self.status_message.emit(
-            f"Moved {formatting.plural(len(result.moved), 'file')} to the trash "
-            f"({formatting.size(result.freed)} freed once it is emptied)"
-        )
-        self._update_trash_button()
-        if result.moved:
-            self.find()  # the lists and totals as they are now
-
-    def _on_trash_failed(self, exc: BaseException) -> None:
-        self._update_trash_button()
-        self.status_message.emit(f"Nothing was moved to the trash: {exc}")
-
-    def undo(self) -> None:
-        last = self.last_trash
-        if last is None:
-            return
-        self.undo_button.setEnabled(False)
-        self.client.submit(
-            lambda lib: lib.restore(last), self._on_restored, self._on_undo_failed, name="undo"
-        )
-
-    def _on_restored(self, result: TrashResult) -> None:
-        self.last_trash = None
-        self.undo_button.setText("&Undo last trash")
-        msg = f"Put back {formatting.plural(len(result.moved), 'file')}"
-        if result.failed:
-            msg += "; " + "; ".join(f"{p}: {why}" for p, why in result.failed)
-        self.status_message.emit(msg)
-        self.find()
-
-    def _on_undo_failed(self, exc: BaseException) -> None:
-        self.undo_button.setEnabled(True)
-        self.status_message.emit(f"Could not undo: {exc}")
 
     def set_thumbnail_size(self, size: int) -> None:
         pass  # the tree keeps a fixed small icon; the setting is about the results grid

@@ -1,5 +1,6 @@
-"""Duplicates, two kinds: exact copies (the same bytes) and near copies (the same photo re-encoded,
-resized, cropped a little, rotated or mirrored), each group with a suggested keeper (library.keeper).
+"""Duplicates, three kinds: exact copies (the same bytes), near copies (the same photo re-encoded,
+resized, cropped a little, rotated or mirrored) and look-alikes (another frame of a burst, the same scene
+shot again: a looser threshold, never a near copy), each group with a suggested keeper (library.keeper).
 
 Near-copy groups never chain: a batched FAISS range search proposes pairs scoring >= threshold, and a
 group is grown from its keeper, a member joining only when it is within the threshold of *every* member
@@ -90,6 +91,10 @@ def _pair_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index
     nlist = int(2 * np.sqrt(n))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.niter = 10  # cells only route the search: a rough k-means is enough, and 4x cheaper
+    # Unit centroids: plain k-means under inner product lets a few long centroids gather most vectors
+    # (descriptors share a mean direction), and every query then scans those huge cells: 100k photos
+    # had cells of 5000 where 160 is the mean, and the search took 2.3x as long.
+    ivf.cp.spherical = True
     rng = np.random.default_rng(0)
     ivf.train(vectors[rng.choice(n, min(n, nlist * 40), replace=False)])
     ivf.add(vectors)
@@ -104,39 +109,75 @@ def near_pairs(
     threshold: float,
     rep: Callable[[int], int],
     transformed: Iterable[tuple[np.ndarray, np.ndarray, str]] = (),
+    turned_threshold: float | None = None,
 ) -> Pairs:
     """(a, b) -> (best score, how) of every pair of members scoring >= threshold, batched range search;
-    `transformed` adds queries made with rotated/mirrored descriptors of the photos."""
-    pairs: Pairs = {}
-    search = index.range_search
-    if len(ids):
-        # The catalog's float32 vectors in an index of their own, never the serving index's fp16 codes
-        # (range search decodes those one vector at a time: 50x slower). Up to FLAT_MAX exact (BLAS);
-        # beyond, an inverted file probing the few cells a near copy can be in (a copy lies next to its
-        # original, so it shares its cell or a neighbouring one: see tests/perf/bench_duplicates.py).
-        flat = _pair_index(np.ascontiguousarray(vectors, np.float32))
+    `transformed` adds queries made with rotated/mirrored descriptors of the photos, kept only at
+    `turned_threshold` or above (default: `threshold`; a turned copy is a near copy, never a look-alike)."""
+    turned_threshold = threshold if turned_threshold is None else turned_threshold
+    vectors = np.ascontiguousarray(vectors, np.float32)
+    ids = np.asarray(ids, np.int64)
+    if not len(ids):
+        return {}
+    # The catalog's float32 vectors in an index of their own, never the serving index's fp16 codes
+    # (range search decodes those one vector at a time: 50x slower; `index` only says what is served).
+    # Up to FLAT_MAX exact (BLAS); beyond, an inverted file probing the few cells a near copy can be in
+    # (a copy lies next to its original, so it shares its cell or a neighbour: bench_duplicates.py).
+    flat = _pair_index(vectors)
 
-        def search(queries: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            lims, scores, rows = flat.range_search(np.ascontiguousarray(queries, np.float32), t)
-            return lims, scores, ids[rows]
+    def search(queries: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lims, scores, rows = flat.range_search(np.ascontiguousarray(queries, np.float32), t)
+        return lims, scores, ids[rows]
 
-    row_of = {int(i): n for n, i in enumerate(ids)}
-    # A turned query counts only where the turn itself closes the gap: a rotated copy scores far higher
-    # once turned back, a look-alike the model scores high anyway gains next to nothing.
-    gain = 1.0 - threshold
+    # Folding (exact copies, a RAW's JPEG) in arrays: a Python call per found pair is what made 100k slow.
+    rep_of = np.fromiter((rep(int(i)) for i in ids), np.int64, len(ids))
+    order = np.argsort(ids)
+    sorted_ids = ids[order]
+
+    def rows_of(values: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(sorted_ids, values), len(ids) - 1)
+        return np.where(sorted_ids[pos] == values, order[pos], -1)
+
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
     for q_all, v_all, how in [(ids, vectors, ""), *transformed]:
+        t = turned_threshold if how else threshold
         for start in range(0, len(q_all), QUERY_BATCH):
-            q_ids = q_all[start : start + QUERY_BATCH]
-            lims, scores, found = search(v_all[start : start + QUERY_BATCH], threshold)
-            for row, qid in enumerate(q_ids):
-                a = rep(int(qid))
-                for j in range(lims[row], lims[row + 1]):
-                    other = int(found[j])
-                    if how and other in row_of and int(qid) in row_of:
-                        direct = float(vectors[row_of[int(qid)]] @ vectors[row_of[other]])
-                        if scores[j] - direct < gain:
-                            continue
-                    _add(pairs, a, rep(other), scores[j], how)
+            q_ids = np.asarray(q_all[start : start + QUERY_BATCH], np.int64)
+            lims, scores, found = search(v_all[start : start + QUERY_BATCH], t)
+            if not len(found):
+                continue
+            q = np.repeat(q_ids, np.diff(lims).astype(np.int64))
+            found = np.asarray(found, np.int64)
+            scores = np.asarray(scores, np.float32)
+            qr, fr = rows_of(q), rows_of(found)
+            a = np.where(qr >= 0, rep_of[qr], q)
+            b = np.where(fr >= 0, rep_of[fr], found)
+            keep = a != b
+            if how:
+                # A turned query counts only where the turn itself closes the gap: a rotated copy scores
+                # far higher once turned back, a look-alike the model scores high anyway gains nothing.
+                both = (qr >= 0) & (fr >= 0)
+                direct = np.einsum("ij,ij->i", vectors[np.maximum(qr, 0)], vectors[np.maximum(fr, 0)])
+                keep &= ~both | (scores - direct >= 1.0 - turned_threshold)
+            a, b, scores = a[keep], b[keep], scores[keep]
+            parts.append((np.minimum(a, b), np.maximum(a, b), scores, how))
+    pairs: Pairs = {}
+    if not parts:
+        return pairs
+    lo = np.concatenate([p[0] for p in parts])
+    hi = np.concatenate([p[1] for p in parts])
+    sc = np.concatenate([p[2] for p in parts])
+    hows = ["", *sorted({p[3] for p in parts} - {""})]
+    code = np.concatenate([np.full(len(p[0]), hows.index(p[3]), np.int8) for p in parts])
+    # The best score of each pair: sort by pair then score descending, keep each pair's first.
+    idx = np.lexsort((-sc, hi, lo))
+    lo, hi, sc, code = lo[idx], hi[idx], sc[idx], code[idx]
+    first = np.ones(len(lo), bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    for a, b, score, c in zip(
+        lo[first].tolist(), hi[first].tolist(), sc[first].tolist(), code[first].tolist(), strict=True
+    ):
+        pairs[(a, b)] = (score, hows[c])
     return pairs
 
 
@@ -169,13 +210,16 @@ def complete_linkage(
                 if y not in seen:
                     seen.add(y)
                     stack.append(y)
-        keys = {i: keep_key(infos[i], keep_folders) for i in component}  # once per photo, not per round
-        remaining = dict.fromkeys(component)
-        while len(remaining) > 1:
-            keeper = min(remaining, key=keys.__getitem__)
+        # The keep rule once per photo; keepers in its order (the best one not yet taken), which is
+        # O(m log m) for a component of m where picking the minimum each round was O(m^2).
+        keys = {i: keep_key(infos[i], keep_folders) for i in component}
+        taken: set[int] = set()
+        for keeper in sorted(component, key=keys.__getitem__):
+            if keeper in taken:
+                continue
             group = [keeper]
             near = neighbours[keeper]
-            for cand in sorted((c for c in near if c in remaining), key=lambda c: -near[c]):
+            for cand in sorted((c for c in near if c not in taken), key=lambda c: -near[c]):
                 # Two copies each turned a different way from the keeper (one rotated, one mirrored) cannot
                 # match each other with one turn: their tie to the keeper is what counts for them.
                 if all(
@@ -183,11 +227,35 @@ def complete_linkage(
                     for m in group
                 ):
                     group.append(cand)
-            for member in group:
-                del remaining[member]
+            taken.update(group)
             if len(group) > 1:
                 groups.append(group)
     return groups
+
+
+def lookalike_pairs(pairs: Pairs, near_groups: Sequence[Sequence[int]]) -> Pairs:
+    """The pairs look-alike groups are grown from: a near group is represented by its keeper alone (its
+    copies are the same photo), and a pair matched only through a turn is a near copy, never a burst."""
+    folded = {m for g in near_groups for m in g[1:]}
+    return {
+        (a, b): (score, "")
+        for (a, b), (score, how) in pairs.items()
+        if not how and a not in folded and b not in folded
+    }
+
+
+def _group(kind: str, ids: list[int], infos: dict[int, ImageInfo], pairs: Pairs, keep_folders, paired):
+    keeper, rest = ids[0], ids[1:]
+    ordered = [infos[keeper], *sorted((infos[i] for i in rest), key=lambda x: str(x.path))]
+    key = [(min(keeper, m.id), max(keeper, m.id)) for m in ordered[1:]]
+    return DuplicateGroup(
+        kind,
+        ordered,
+        keep_reason(ordered, keep_folders),
+        [1.0] + [pairs[k][0] for k in key],
+        [""] + [pairs[k][1] for k in key],
+        [paired(m) for m in ordered],
+    )
 
 
 def find_duplicates(
@@ -199,8 +267,14 @@ def find_duplicates(
     keep_folders: Sequence[str] = (),
     transformed: TransformedQueries | None = None,
     calibration: Calibration | None = None,
+    lookalike_threshold: float | None = None,
 ) -> DuplicateReport:
+    """Exact copies, near copies (>= threshold) and, with `lookalike_threshold`, look-alikes: photos
+    within that looser threshold of each other once near copies are folded into their keeper. One range
+    search at the looser threshold serves both; each kind's groups are complete-linkage on their own."""
     keep_folders = [str(f) for f in keep_folders]
+    if lookalike_threshold is not None and lookalike_threshold >= threshold:
+        lookalike_threshold = None  # nothing lies between: no look-alikes at these settings
     exact = exact_groups(catalog)
     live = catalog.live_image_paths()
     pairs_raw = raw_pairs(live)
@@ -227,7 +301,9 @@ def find_duplicates(
         return x
 
     near_ids: list[list[int]] = []
+    look_ids: list[list[int]] = []
     pairs: Pairs = {}
+    look: Pairs = {}
     rotations = False
     if index is not None and model_id is not None:
         ids, vectors = catalog.live_vectors(model_id, index.info.dim)
@@ -237,10 +313,16 @@ def find_duplicates(
             reps = np.asarray([i for i in ids if rep(int(i)) == int(i)], np.int64)
             extra = list(transformed(reps))
             rotations = True
-        pairs = near_pairs(index, ids, vectors, threshold, rep, extra)
-        members = {i for pair in pairs for i in pair}
+        loosest = threshold if lookalike_threshold is None else lookalike_threshold
+        found = near_pairs(index, ids, vectors, loosest, rep, extra, turned_threshold=threshold)
+        del vectors
+        members = {i for pair in found for i in pair}
         infos.update(catalog.image_infos(sorted(members - set(infos))))
+        pairs = {k: v for k, v in found.items() if v[0] >= threshold}
         near_ids = complete_linkage(pairs, infos, keep_folders)
+        if lookalike_threshold is not None:
+            look = lookalike_pairs(found, near_ids)
+            look_ids = complete_linkage(look, infos, keep_folders)
 
     def paired(info: ImageInfo):
         other = paired_with.get(info.id)
@@ -258,22 +340,9 @@ def find_duplicates(
                 [None] * len(ordered),
             )
         )
-    near_groups: list[DuplicateGroup] = []
-    for g in near_ids:
-        keeper, rest = g[0], g[1:]
-        ordered = [infos[keeper], *sorted((infos[i] for i in rest), key=lambda x: str(x.path))]
-        key = [(min(keeper, m.id), max(keeper, m.id)) for m in ordered[1:]]
-        near_groups.append(
-            DuplicateGroup(
-                "near",
-                ordered,
-                keep_reason(ordered, keep_folders),
-                [1.0] + [pairs[k][0] for k in key],
-                [""] + [pairs[k][1] for k in key],
-                [paired(m) for m in ordered],
-            )
-        )
-    groups += sorted(near_groups, key=lambda g: str(g.members[0].path))
+    for kind, found_ids, kind_pairs in (("near", near_ids, pairs), ("lookalike", look_ids, look)):
+        made = [_group(kind, g, infos, kind_pairs, keep_folders, paired) for g in found_ids]
+        groups += sorted(made, key=lambda g: str(g.members[0].path))
     return DuplicateReport(
         exact=[g.members for g in groups if g.kind == "exact"],
         near=[g.members for g in groups if g.kind == "near"],
@@ -283,7 +352,19 @@ def find_duplicates(
         pairs=[[infos[r], infos[j]] for r, j in pairs_raw if r in infos and j in infos],
         rotations_checked=rotations,
         keep_folders=keep_folders,
+        lookalike_threshold=lookalike_threshold,
     )
 
 
-__all__ = ["complete_linkage", "exact_groups", "find_duplicates", "is_raw", "near_pairs", "raw_pairs"]
+KINDS = ("exact", "near", "lookalike")
+
+__all__ = [
+    "KINDS",
+    "complete_linkage",
+    "exact_groups",
+    "find_duplicates",
+    "is_raw",
+    "lookalike_pairs",
+    "near_pairs",
+    "raw_pairs",
+]

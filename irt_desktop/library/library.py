@@ -42,7 +42,14 @@ from irt_desktop.library.records import (
 from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
 from irt_desktop.library.search import Box, Query, Searcher
-from irt_desktop.library.trash import TrashedFile, TrashResult, restore_images, trash_images
+from irt_desktop.library.trash import (
+    TrashAction,
+    TrashedFile,
+    TrashResult,
+    restore_images,
+    trash_history,
+    trash_images,
+)
 from irt_desktop.library.vector_cache import VectorCache
 from irt_desktop.library.vector_index import EXACT_MAX
 from irt_desktop.library.watcher import PathsCallback, Watcher
@@ -291,23 +298,37 @@ class Library:
         keep_folders: Sequence[str] | None = None,
         rotations: bool | None = None,
         recalibrate: bool = False,
+        lookalike_threshold: float | None = None,
     ) -> DuplicateReport:
-        """Exact and near copies with suggested keepers; `threshold` None: calibrated for the serving
-        model on this library (see Reports.duplicates)."""
+        """Exact copies, near copies and look-alikes with suggested keepers; a threshold None: the one
+        calibrated for the serving model on this library (see Reports.duplicates)."""
         embed = self.embed_images if self.models.serving else None
         return self.reports.duplicates(
-            threshold, embed=embed, keep_folders=keep_folders, rotations=rotations, recalibrate=recalibrate
+            threshold,
+            embed=embed,
+            keep_folders=keep_folders,
+            rotations=rotations,
+            recalibrate=recalibrate,
+            lookalike_threshold=lookalike_threshold,
         )
 
-    def trash(self, image_ids: Sequence[int]) -> TrashResult:
+    def trash(self, image_ids: Sequence[int], label: str = "") -> TrashResult:
         """Move these photos to the system trash (never unlinked); the catalog drops them from search at
-        once. Keep the result: restore() undoes it."""
-        return trash_images(self.catalog, self.vector_cache, list(image_ids))
+        once and journals the action (`label` names it in trash_history()); restore() undoes it."""
+        return trash_images(self.catalog, self.vector_cache, list(image_ids), label)
 
-    def restore(self, trashed: TrashResult | Sequence[TrashedFile]) -> TrashResult:
+    def restore(self, trashed: TrashResult | TrashAction | Sequence[TrashedFile]) -> TrashResult:
         """Undo trash(): the files back in place, their rows and vectors live again (not re-embedded)."""
-        items = trashed.moved if isinstance(trashed, TrashResult) else list(trashed)
-        return restore_images(self.catalog, self.vector_cache, items)
+        if isinstance(trashed, TrashAction):
+            return restore_images(self.catalog, self.vector_cache, trashed.items, trashed.id)
+        if isinstance(trashed, TrashResult):
+            return restore_images(self.catalog, self.vector_cache, trashed.moved, trashed.action_id)
+        return restore_images(self.catalog, self.vector_cache, list(trashed))
+
+    def trash_history(self, limit: int = 10) -> list[TrashAction]:
+        """The latest trash actions whose files are still in the trash, newest first: what undo offers,
+        also after a restart (the journal is in the catalog)."""
+        return trash_history(self.catalog, limit)
 
     # -- watching (library.watcher) --------------------------------------------------------------------
 

@@ -175,13 +175,21 @@ class Calibration:
     other_scores: list[float]
     sample: int
     how: str
+    # Look-alikes (bursts, the same scene shot again): a looser threshold, derived from the same photos
+    # shifted, reframed and re-exposed (what a second frame of a burst is). None: calibrated before
+    # look-alikes existed (the reports room calibrates again).
+    lookalike_threshold: float | None = None
+    lookalike_scores: list[float] = field(default_factory=list)
+    lookalike_how: str = ""
 
 
 @dataclass(frozen=True)
 class DuplicateGroup:
     """One group of one kind, the suggested keeper first."""
 
-    kind: str  # 'exact' (same bytes) | 'near' (the same photo re-encoded, resized, cropped, rotated)
+    # 'exact' (same bytes) | 'near' (the same photo re-encoded, resized, cropped, rotated) | 'lookalike'
+    # (a different shot of the same scene: bursts; reviewed one by one, never bulk-ticked)
+    kind: str
     members: list[ImageInfo]
     # Why members[0] is kept (the keep rule, in order, for a tooltip).
     keep_reason: str = ""
@@ -208,6 +216,9 @@ class DuplicateReport:
     # Whether rotated and mirrored copies were looked for (the library's photos decoded and embedded).
     rotations_checked: bool = False
     keep_folders: list[str] = field(default_factory=list)
+    # Look-alike groups: every member within this looser threshold of every other, none a near copy of
+    # another (near groups are folded to their keeper first); None: look-alikes were not looked for.
+    lookalike_threshold: float | None = None
 
     def of_kind(self, kind: str) -> list[DuplicateGroup]:
         return [g for g in self.groups if g.kind == kind]

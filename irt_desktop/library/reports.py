@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from irt_desktop.images import ImageError, open_image
+from irt_desktop.library.calibration import OTHERS_SAMPLE as CAL_OTHERS
 from irt_desktop.library.calibration import SAMPLE as CAL_SAMPLE
 from irt_desktop.library.calibration import SETTING, calibrate, from_json, to_json
 from irt_desktop.library.catalog import Catalog
@@ -81,12 +82,15 @@ class Reports:
         keep_folders: Sequence[str] | None = None,
         rotations: bool | None = None,
         recalibrate: bool = False,
+        lookalike_threshold: float | None = None,
     ) -> DuplicateReport:
-        """Exact copies and near-copy groups (serving model), each with its suggested keeper.
+        """Exact copies, near-copy groups and look-alike groups (serving model), each with its suggested
+        keeper.
 
-        `threshold`: None uses the calibrated one (library.calibration; computed once per model with
-        `embed`, stored in the catalog, again with `recalibrate`). `keep_folders`: always keep the
-        copies in these folders (stored for next time; None: the stored ones). `rotations`: also look
+        `threshold`, `lookalike_threshold`: None uses the calibrated ones (library.calibration;
+        computed once per model with `embed`, stored in the catalog, again with `recalibrate`).
+        `keep_folders`: always keep the copies in these folders (stored for next time; None: the
+        stored ones). `rotations`: also look
         for rotated and mirrored copies, decoding and embedding each photo three more times (None: only
         for libraries of up to ROTATIONS_MAX photos)."""
         model_id = self._models.serving
@@ -100,6 +104,8 @@ class Reports:
         if model_id is not None and vi is not None:
             key = SETTING.format(model_id=model_id)
             calibration = None if recalibrate else from_json(self._catalog.setting(key))
+            if calibration is not None and calibration.lookalike_threshold is None and embed is not None:
+                calibration = None  # made before look-alikes existed: derive both again
             if calibration is None and embed is not None:
                 calibration = self._calibrate(model_id, vi, embed)
                 if calibration is not None:
@@ -108,6 +114,8 @@ class Reports:
                         self._catalog.set_setting(key, to_json(calibration))
         if threshold is None:
             threshold = calibration.threshold if calibration is not None else DEFAULT_THRESHOLD
+        if lookalike_threshold is None and calibration is not None:
+            lookalike_threshold = calibration.lookalike_threshold
         transformed = None
         if embed is not None and vi is not None:
             if rotations is None:
@@ -122,6 +130,7 @@ class Reports:
             keep_folders=keep_folders,
             transformed=transformed,
             calibration=calibration,
+            lookalike_threshold=lookalike_threshold,
         )
 
     def _decoded(self, ids: Sequence[int]) -> Iterator[tuple[int, Image.Image]]:
@@ -148,7 +157,9 @@ class Reports:
             if len(photos) == CAL_SAMPLE:
                 break
         exact = {i for g in exact_groups(self._catalog) for i in g}
-        return calibrate(model_id, photos, lambda ims: embed(list(ims)), vi.search, exact)
+        sample = np.sort(order[:CAL_OTHERS])
+        others = (ids[sample], vectors[sample])
+        return calibrate(model_id, photos, lambda ims: embed(list(ims)), vi.search, exact, others)
 
     def _transformed(self, embed: Embed, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, str]]:
         """Descriptors of each photo rotated a quarter turn either way, half a turn, and mirrored."""

@@ -114,6 +114,27 @@ MIGRATIONS: list[list[str]] = [
                 OR reason LIKE 'cannot read%' OR reason LIKE 'cannot open%' THEN 0 END
             WHERE status = 'failed'""",
     ],
+    # 5: the trash journal: each trash action (the duplicates review's) and, per file, where it went
+    # (the trash folder's copy and its .trashinfo record), so undo works after a restart and for the
+    # last several actions, not only the last one while the app stays open.
+    [
+        """CREATE TABLE trash_actions (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            label TEXT NOT NULL,
+            undone_at REAL
+        )""",
+        """CREATE TABLE trash_items (
+            action_id INTEGER NOT NULL REFERENCES trash_actions(id) ON DELETE CASCADE,
+            image_id INTEGER,
+            original TEXT NOT NULL,
+            trashed TEXT NOT NULL,
+            info TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 0,
+            restored_at REAL,
+            PRIMARY KEY (action_id, original)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,9 @@ it is and the answer says why.
 
 The catalog marks a trashed file at once (soft delete, reason 'trashed', vectors kept), so it leaves
 searches and duplicate lists before any rescan; restore brings the row and its vectors back, nothing
-re-embedded.
+re-embedded. Each action goes in the catalog's trash journal (what went where, the .trashinfo records)
+in the same transaction, so undo works after a restart and for the last several actions; an item the
+trash no longer holds (emptied) is reported with where it had gone, and leaves the journal.
 
 Threads: any thread; it moves files, so the GUI calls it from a worker (the library lane).
 """
@@ -47,10 +49,30 @@ class TrashResult:
     moved: list[TrashedFile] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why not)
     freed: int = 0  # bytes freed once the trash is emptied (hard links counted once)
+    action_id: int | None = None  # its entry in the catalog's trash journal (what undo() takes)
 
     @property
     def folders(self) -> list[str]:
         return sorted({str(Path(f.original).parent) for f in self.moved})
+
+
+@dataclass(frozen=True)
+class TrashAction:
+    """One entry of the trash journal: what an action moved, still in the trash."""
+
+    id: int
+    at: float
+    label: str
+    items: list[TrashedFile]
+
+    @property
+    def folders(self) -> list[str]:
+        return sorted({str(Path(f.original).parent) for f in self.items})
+
+    @property
+    def trash_folders(self) -> list[str]:
+        """Where the files are now (the trash's files/ folders)."""
+        return sorted({str(Path(f.trashed).parent) for f in self.items})
 
 
 def _home_trash() -> Path:
@@ -136,6 +158,13 @@ def move_to_trash(path: Path, image_id: int | None = None) -> TrashedFile:
 
 def restore_file(item: TrashedFile) -> None:
     original = Path(item.original)
+    if not os.path.lexists(item.trashed):
+        if original.exists():
+            return  # put back already (from a file manager): nothing left to move
+        raise TrashError(
+            f"it is no longer in the trash (it had gone to {Path(item.trashed).parent}; the trash may "
+            "have been emptied)"
+        )
     if original.exists():
         raise TrashError(f"{original} exists again; the trashed copy stays in {Path(item.trashed).parent}")
     original.parent.mkdir(parents=True, exist_ok=True)
@@ -164,8 +193,11 @@ def freed_bytes(paths: Sequence[str | Path]) -> int:
     return sum(sts[0].st_size for sts in by_inode.values() if sts[0].st_nlink <= len(sts))
 
 
-def trash_images(catalog: Catalog, vectors: VectorCache, image_ids: Sequence[int]) -> TrashResult:
-    """Move these images' files to the trash, and take them out of the catalog's live rows at once."""
+def trash_images(
+    catalog: Catalog, vectors: VectorCache, image_ids: Sequence[int], label: str = ""
+) -> TrashResult:
+    """Move these images' files to the trash, take them out of the catalog's live rows at once and
+    journal the action (`label`: what it was, for the undo list)."""
     infos = catalog.image_infos(list(image_ids))
     result = TrashResult(freed=freed_bytes([str(infos[i].path) for i in image_ids if i in infos]))
     for image_id in image_ids:
@@ -177,25 +209,57 @@ def trash_images(catalog: Catalog, vectors: VectorCache, image_ids: Sequence[int
         except OSError as exc:
             result.failed.append((str(info.path), str(exc) if isinstance(exc, TrashError) else exc.strerror))
     ids = [f.image_id for f in result.moved if f.image_id is not None]
-    if ids:
+    if result.moved:
+        now = time.time()
         with vectors.mutation() as tx:
-            catalog.mark_trashed(tx, ids, time.time())
+            catalog.mark_trashed(tx, ids, now)
+            result.action_id = catalog.record_trash_action(
+                tx,
+                now,
+                label or f"{len(result.moved)} file(s)",
+                [(f.image_id, f.original, f.trashed, f.info, f.size) for f in result.moved],
+            )
             vectors.apply_scan_changes(ids, [])
     return result
 
 
-def restore_images(catalog: Catalog, vectors: VectorCache, items: Sequence[TrashedFile]) -> TrashResult:
-    """Undo: the files back where they were, their rows and vectors live again (not re-embedded)."""
-    result = TrashResult()
+def trash_history(catalog: Catalog, limit: int = 10) -> list[TrashAction]:
+    """The latest actions with files still in the trash, newest first (survives a restart)."""
+    out = []
+    for action_id, at, label, _count in catalog.trash_actions(limit):
+        items = [
+            TrashedFile(original, trashed, info, image_id, size)
+            for image_id, original, trashed, info, size in catalog.trash_action_items(action_id)
+        ]
+        out.append(TrashAction(action_id, at, label, items))
+    return out
+
+
+def restore_images(
+    catalog: Catalog, vectors: VectorCache, items: Sequence[TrashedFile], action_id: int | None = None
+) -> TrashResult:
+    """Undo: the files back where they were, their rows and vectors live again (not re-embedded), and
+    the journal told (`action_id`, or the action each file's place in the trash belongs to)."""
+    result = TrashResult(action_id=action_id)
+    closed: dict[int, list[str]] = {}
     for item in items:
+        action = action_id if action_id is not None else catalog.trash_action_of(item.trashed)
         try:
             restore_file(item)
             result.moved.append(item)
         except OSError as exc:
             result.failed.append((item.original, str(exc)))
+            if os.path.lexists(item.trashed):
+                continue  # still in the trash: it stays in the journal for another try
+        if action is not None:
+            closed.setdefault(action, []).append(item.original)
     ids = [f.image_id for f in result.moved if f.image_id is not None]
-    if ids:
+    if ids or closed:
+        now = time.time()
         with vectors.mutation() as tx:
-            restored = catalog.restore_trashed(tx, ids, time.time())
-            vectors.apply_scan_changes([], restored)
+            restored = catalog.restore_trashed(tx, ids, now) if ids else []
+            for action, originals in closed.items():
+                catalog.mark_trash_restored(tx, action, originals, now)
+            if restored:
+                vectors.apply_scan_changes([], restored)
     return result
