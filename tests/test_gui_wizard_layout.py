@@ -29,9 +29,13 @@ def clipped(top: QWidget) -> list[str]:
         hint = w.minimumSizeHint()
         if not hint.isValid():
             continue
-        # A word-wrapped label needs the height of its text at the width it was given.
-        need_h = w.heightForWidth(w.width()) if w.hasHeightForWidth() else hint.height()
-        if w.width() + 1 < hint.width() or w.height() + 1 < need_h:
+        # What a layout honours: an explicit minimum before the hint (as Qt's qSmartMinSize does); a
+        # word-wrapped label needs the height of its text at the width it was given.
+        need_w = w.minimumWidth() or hint.width()
+        need_h = (
+            w.heightForWidth(w.width()) if w.hasHeightForWidth() else (w.minimumHeight() or hint.height())
+        )
+        if w.width() + 1 < need_w or w.height() + 1 < need_h:
             name = w.objectName() or w.accessibleName() or getattr(w, "text", lambda: "")()
             out.append(
                 f"{type(w).__name__} {name!r}: {w.width()}x{w.height()} < {hint.width()}x{hint.height()}"

