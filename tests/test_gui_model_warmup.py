@@ -1,6 +1,6 @@
 """The serving model is prepared right after the library opens, a query asked for earlier says
 "Preparing the model…" and is answered once it is, and the wizard's torch work moves to a child process
-when OpenVINO serves (decided by gui.finetune.training_page.torch_in_child)."""
+when OpenVINO serves (decided by gui.finetune.jobs.torch_in_child)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_prepare_model_without_a_serving_model_does_nothing():
 
 def test_torch_runs_in_a_child_when_the_library_serves_with_openvino(monkeypatch):
     import irt_desktop.retrieval.openvino_runtime as runtime
-    from irt_desktop.gui.finetune.training_page import torch_in_child
+    from irt_desktop.gui.finetune.jobs import torch_in_child
 
     monkeypatch.setattr(runtime, "openvino_version", lambda: "2099.1")  # no OpenVINO in this process
     library = SimpleNamespace(models=SimpleNamespace(backend="openvino", device=None))
@@ -85,7 +85,7 @@ def test_the_wizard_trains_and_probes_in_a_child_when_openvino_serves(
     (their in-process versions are made to fail here; a spawned child imports the real ones)."""
     from test_gui_finetune import make_albums
 
-    import irt_desktop.gui.finetune.training_page as training_page
+    import irt_desktop.gui.finetune.jobs as jobs
     import irt_desktop.retrieval.training.finetune as finetune
     from irt_desktop.gui.finetune import FinetuneWizard
     from irt_desktop.gui.tasks import TaskRunner, run_inline
@@ -94,9 +94,9 @@ def test_the_wizard_trains_and_probes_in_a_child_when_openvino_serves(
     def not_here(*args, **kwargs):
         raise AssertionError("torch computed in the GUI process")
 
-    monkeypatch.setattr(training_page, "torch_in_child", lambda library: True)
+    monkeypatch.setattr(jobs, "torch_in_child", lambda library: True)
     monkeypatch.setattr(finetune, "run_finetune", not_here)
-    monkeypatch.setattr(finetune, "measure_speed", not_here)
+    monkeypatch.setattr(finetune, "measure_cost", not_here)
     host = QWidget()
     qtbot.addWidget(host)
     client = SimpleNamespace(library_dir=library_dir, library=None)
@@ -108,7 +108,7 @@ def test_the_wizard_trains_and_probes_in_a_child_when_openvino_serves(
     page2 = wizard.settings_page
     page2.iterations.setValue(2)
     page2.batch.setValue(8)
-    page2._measure()  # the estimate's probe, now rather than after the form's debounce
+    page2.refresh()  # the estimate's probe ran in a child already (inline runner); shown again
     assert page2.estimate_label.text().startswith("about"), page2.estimate_label.text()
     wizard.next()
     page3 = wizard.training_page

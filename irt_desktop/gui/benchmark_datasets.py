@@ -56,13 +56,19 @@ class DatasetChooser(QWidget):
         self.runner = runner
         self._data_root = data_root
         self.overrides: dict[str, str] = dict(overrides)
+        # The last check of the folders (dataset -> DatasetPlace); empty until it answered.
+        self.places: dict[str, Any] = {}
+        self._places_for: tuple[str, dict[str, str]] | None = None
+        self._asked_for: tuple[str, dict[str, str]] | None = None
         self._status_task: Task | None = None
         self.tree = QTreeWidget()
         self.tree.setAccessibleName("Datasets")
         self.tree.setHeaderLabels(["Dataset", "Folder"])
         self.tree.setRootIsDecorated(False)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.setMinimumHeight(150)
+        self.tree.setMinimumHeight(120)
+        # Folder paths are long: elide them in the middle (the tooltip has the whole path).
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         chosen = set(checked)
         for name, title in DATASET_TITLES.items():
             item = QTreeWidgetItem([title, ""])
@@ -94,8 +100,13 @@ class DatasetChooser(QWidget):
     def checked(self) -> list[str]:
         return [it.data(0, NameRole) for it in self._items() if it.checkState(0) == Qt.CheckState.Checked]
 
+    def places_are_for(self, root: str) -> bool:
+        """Whether `places` describe the folders as chosen now (`root` and the datasets' own)."""
+        return self._places_for == (root, self.overrides)
+
     def refresh(self) -> None:
         root, overrides = self._data_root(), dict(self.overrides)
+        self._asked_for = (root, overrides)
         if self._status_task is not None:
             self._status_task.abandon()  # a check of the folders as they were
         self._status_task = self.runner.run(
@@ -103,13 +114,15 @@ class DatasetChooser(QWidget):
         )
 
     def _on_status(self, places: dict[str, Any]) -> None:
+        self.places = dict(places)
+        self._places_for = self._asked_for
         for item in self._items():
             place = places.get(item.data(0, NameRole))
             if place is None:
                 continue
             item.setText(1, place.describe())
             item.setIcon(0, icons.icon("status-indexed" if place.present else "status-offline"))
-            item.setToolTip(1, str(place.folder or ""))
+            item.setToolTip(1, place.describe())
 
     def _choose_folder(self) -> None:
         name = self.selected()

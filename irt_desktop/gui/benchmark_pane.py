@@ -9,7 +9,6 @@ decides both). Choices are remembered.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,37 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from irt_desktop.gui import formatting, icons
+from irt_desktop.gui.banner import Banner
 from irt_desktop.gui.benchmark_datasets import DatasetChooser
+from irt_desktop.gui.benchmark_jobs import (
+    DOWNLOAD_ENTRY,
+    NothingToRun,
+    failure_text,
+    list_models,
+    missing_text,
+    run_pane_suite,
+    unmeasured,
+)
 from irt_desktop.gui.benchmark_results import BenchmarkResults
 from irt_desktop.gui.library_client import LibraryClient
+from irt_desktop.gui.models_view_model import ModelsViewModel
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
+from irt_desktop.gui.text_wrap import breakable
 from irt_desktop.paths import LibraryLayout
 
 log = logging.getLogger(__name__)
@@ -63,36 +76,6 @@ STAGES = {
 STOP_WAIT_MS = 60_000
 
 
-def list_models(models_dir: Path) -> list[tuple[str, str]]:
-    from irt_desktop.retrieval.bundle import list_bundles
-
-    return [(b.id, f"{b.card.title or b.card.name} ({b.id})") for b in list_bundles(models_dir)]
-
-
-def run_pane_suite(library_dir: Path, choices: dict[str, Any], progress: Any, cancel: threading.Event) -> Any:
-    """Worker side: the run the pane was set up for, on the fastest device here; None if it was stopped
-    before it had an answer."""
-    from irt_desktop.device import best_device
-    from irt_desktop.retrieval.benchmark import benchmark_output_dir, run_suite
-    from irt_desktop.retrieval.bundle import find_bundle
-
-    model_id = choices["model"]
-    try:
-        model = find_bundle(LibraryLayout(library_dir).models, model_id) if model_id else None
-        return run_suite(
-            out_dir=benchmark_output_dir(library_dir, choices["suite"]),
-            model=model,
-            device=best_device(None),
-            progress=progress,
-            cancel=cancel,
-            **{k: v for k, v in choices.items() if k != "model"},
-        )
-    except Exception:
-        if cancel.is_set():  # failed while stopping: a stop, not a failure
-            return None
-        raise
-
-
 class BenchmarkPane(QWidget):
     def __init__(
         self,
@@ -100,6 +83,8 @@ class BenchmarkPane(QWidget):
         settings: AppSettings,
         parent: QWidget | None = None,
         runner: TaskRunner | None = None,
+        *,
+        models: ModelsViewModel | None = None,
     ) -> None:
         super().__init__(parent)
         self.client = client
@@ -135,8 +120,9 @@ class BenchmarkPane(QWidget):
 
         self.model_combo = QComboBox()
         self.model_combo.setAccessibleName("Model")
-        self.model_combo.addItem("DeiT-S off the shelf (IRT_O; downloaded if needed)", "")
+        self.model_combo.addItem("Looking for installed models…", "")
         self._wanted_model = state.get("model", "")
+        self.default_model: tuple[str, str, bool] | None = None  # (id, words, verified)
         self.train_combo = QComboBox()
         for key, text in TRAIN_MODES:
             self.train_combo.addItem(text, key)
@@ -153,6 +139,8 @@ class BenchmarkPane(QWidget):
         self.progress.setAccessibleName("Benchmark progress")
         self.progress_label = QLabel("")
         self.progress_label.setWordWrap(True)
+        self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner = Banner()
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.stop_button)
@@ -162,6 +150,12 @@ class BenchmarkPane(QWidget):
             lab.setBuddy(buddy)
             return lab
 
+        for combo in (self.suite_combo, self.model_combo, self.train_combo, self.dims_combo):
+            # Long entries (model titles, suite descriptions) must not widen the column past a small
+            # screen: the list that drops down shows them whole.
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(16)
+            combo.view().setMinimumWidth(360)
         form = QFormLayout()
         form.addRow(label("S&uite:", self.suite_combo), self.suite_combo)
         form.addRow(label("Data &folder:", self.root_edit), root_row)
@@ -174,6 +168,8 @@ class BenchmarkPane(QWidget):
         title = QLabel("Benchmark")
         title.setObjectName("paneTitle")
         lv.addWidget(title)
+        # At the top, where it is seen without scrolling: what stopped the last run, or what it missed.
+        lv.addWidget(self.banner)
         lv.addLayout(form)
         self.datasets_label = label("Data&sets:", self.datasets)
         lv.addWidget(self.datasets_label)
@@ -181,12 +177,19 @@ class BenchmarkPane(QWidget):
         lv.addLayout(run_row)
         lv.addWidget(self.progress)
         lv.addWidget(self.progress_label)
-        left.setMinimumWidth(330)
+        left.setMinimumWidth(300)
 
         self.results = BenchmarkResults(settings)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
+        # The settings column scrolls rather than squeeze a long message on a small screen.
+        left_scroll = QScrollArea()
+        left_scroll.setWidget(left)
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_scroll.setMinimumWidth(left.minimumWidth() + 16)
+        splitter.addWidget(left_scroll)
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([380, 800])
@@ -201,8 +204,11 @@ class BenchmarkPane(QWidget):
         self.root_edit.editingFinished.connect(self.refresh_datasets)
         self._on_suite()
         self.refresh_datasets()
-        models_dir = LibraryLayout(client.library_dir).models
-        self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
+        self.models = models
+        if models is not None:
+            # Installed, removed, fine-tuned: the list follows the model manager's.
+            models.models_changed.connect(lambda _entries: self.refresh_models())
+        self.refresh_models()
 
     @property
     def result(self) -> Any:
@@ -210,12 +216,33 @@ class BenchmarkPane(QWidget):
         return self.results.result
 
     # --- choices --------------------------------------------------------------------------------------------
-    def _on_models(self, models: list[tuple[str, str]]) -> None:
-        for model_id, text in models:
-            self.model_combo.addItem(text, model_id)
-        found = self.model_combo.findData(self._wanted_model)
-        if found >= 0:
-            self.model_combo.setCurrentIndex(found)
+    def refresh_models(self) -> None:
+        """Re-read the installed models (off the GUI thread), keeping the current choice."""
+        models_dir = LibraryLayout(self.client.library_dir).models
+        self.runner.run(lambda: list_models(models_dir), self._on_models, name="list models")
+
+    def _on_models(self, listed: dict[str, Any]) -> None:
+        loaded = self.default_model is not None or self.model_combo.itemText(0) == DOWNLOAD_ENTRY
+        # The default entry follows what is installed (a verified DeiT-S added becomes the default);
+        # a model the user picked stays picked.
+        current = (self.model_combo.currentData() or "") if loaded else self._wanted_model
+        if loaded and self.model_combo.currentIndex() == 0:
+            current = ""
+        default = listed["default"]
+        self.default_model = default
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        if default is None:
+            self.model_combo.addItem(DOWNLOAD_ENTRY, "")
+        else:
+            model_id, words, _verified = default  # the words say which
+            self.model_combo.addItem(f"{words} ({model_id})", model_id)
+        for model_id, text in listed["models"]:
+            if default is None or model_id != default[0]:
+                self.model_combo.addItem(text, model_id)
+        found = self.model_combo.findData(current) if current else 0
+        self.model_combo.setCurrentIndex(max(0, found))
+        self.model_combo.blockSignals(False)
 
     def _on_suite(self) -> None:
         paper = self.suite_combo.currentData() == "paper"
@@ -275,6 +302,12 @@ class BenchmarkPane(QWidget):
         if suite == "paper" and not names:
             QMessageBox.information(self, "Benchmark", "Tick at least one dataset.")
             return
+        self.banner.hide()
+        fresh = self.chooser.places_are_for(self.root_edit.text().strip())
+        missing = missing_text(names, self.chooser.places) if suite == "paper" and fresh else ""
+        if missing:
+            self._nothing_to_run(missing)
+            return
         self.remember()
         library_dir = self.client.library_dir
         choices = {
@@ -326,7 +359,7 @@ class BenchmarkPane(QWidget):
             else ""
         )
         message = f" — {p.message}" if p.message else ""
-        self.progress_label.setText(f"{p.dataset}: {stage}{count}{eta}{loss}{message}")
+        self.progress_label.setText(breakable(f"{p.dataset}: {stage}{count}{eta}{loss}{message}"))
 
     def _finish_run(self) -> None:
         self._busy = False
@@ -334,22 +367,51 @@ class BenchmarkPane(QWidget):
         self.stop_button.setEnabled(False)
         self.progress.setRange(0, 1)
 
+    def _nothing_to_run(self, missing: str) -> None:
+        """Nothing to measure: a failure to fix, not a run that "finished"."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_label.setText("Benchmark not run: no ticked dataset was found.")
+        self._say("Nothing to benchmark", missing, "error")
+
     def _on_failed(self, exc: BaseException) -> None:
         self._finish_run()
+        if isinstance(exc, NothingToRun):
+            self._nothing_to_run(str(exc))
+            return
         self.progress.setValue(0)
-        self.progress_label.setText(f"Benchmark stopped: {exc}")
+        self.progress_label.setText("Benchmark stopped.")
+        self._say("The benchmark failed", failure_text(exc), "error")
 
     def _on_result(self, result: Any) -> None:
         if result is None:
-            self._on_failed(RuntimeError("cancelled"))
+            self._finish_run()
+            self.progress.setValue(0)
+            self.progress_label.setText("Benchmark stopped.")
             return
         self._finish_run()
-        self.progress.setValue(1)
         self.show_result(result)
         took = formatting.duration(time.monotonic() - self.started)
+        problems = unmeasured(result)
+        if problems and not result.rows:
+            self.progress.setValue(0)
+            self.progress_label.setText(
+                breakable(f"Benchmark failed: nothing was measured. Output in {result.out_dir}")
+            )
+            self._say("Nothing was measured", problems, "error")
+            return
+        self.progress.setValue(1)
         state = "stopped early (partial figures)" if result.cancelled else f"finished in {took}"
         verdict = "" if result.passed is None else (" — PASS" if result.passed else " — FAIL")
-        self.progress_label.setText(f"Benchmark {state}{verdict}. Results in {result.out_dir}")
+        self.progress_label.setText(breakable(f"Benchmark {state}{verdict}. Results in {result.out_dir}"))
+        if problems:
+            n = len(result.missing) + len(result.failed)
+            title = f"{formatting.plural(n, 'dataset')} could not be measured"
+            self._say(title, problems, "warning")
+
+    def _say(self, title: str, text: str, kind: str) -> None:
+        """A message above the run's progress that stays until dismissed or the next run."""
+        self.banner.show_message(title, breakable(text), kind=kind, dismiss=self.banner.hide)
 
     def show_result(self, result: Any) -> None:
         self.results.show_result(result)

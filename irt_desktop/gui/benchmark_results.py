@@ -13,10 +13,12 @@ from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -25,8 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from irt_desktop.gui import icons
+from irt_desktop.gui.benchmark_jobs import gui_words
 from irt_desktop.gui.charts import LineChart, Series
 from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.text_wrap import breakable
 
 COLUMNS = ["Dataset", "Variant", "Dims", "Metric", "Ours", "Paper", "Diff"]
 COLOURS = ("#3d7be0", "#e0793d", "#2e9d4f", "#b04fc4", "#cf3b3b", "#16a3a3")
@@ -50,7 +54,16 @@ class BenchmarkResults(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(44)
+        # The variant says what the model is ("unverified", "IRT_L from random init"): it gets the room.
+        for col in range(len(COLUMNS)):
+            mode = (
+                QHeaderView.ResizeMode.Stretch
+                if COLUMNS[col] == "Variant"
+                else QHeaderView.ResizeMode.ResizeToContents
+            )
+            header.setSectionResizeMode(col, mode)
         self.chart = LineChart("Recall@K", "K", "%", log_x=True)
         self.chart.y_clamp = (0.0, 100.0)
         self.chart.empty_text = "Recall@K appears here after a run"
@@ -73,7 +86,16 @@ class BenchmarkResults(QWidget):
         split.addWidget(self.chart)
         split.setSizes([300, 260])
         layout.addWidget(split, 1)
-        layout.addWidget(self.notes)
+        # Notes grow with the datasets run: they scroll rather than push the buttons off a small screen.
+        notes_area = QScrollArea()
+        notes_area.setWidget(self.notes)
+        notes_area.setWidgetResizable(True)
+        notes_area.setFrameShape(QFrame.Shape.NoFrame)
+        notes_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        notes_area.setMaximumHeight(140)
+        notes_area.setMinimumHeight(48)
+        self.notes_area = notes_area
+        layout.addWidget(notes_area)
         layout.addLayout(out_row)
         self.export_button.clicked.connect(self.export_dialog)
         self.open_button.clicked.connect(self._open_output)
@@ -111,7 +133,8 @@ class BenchmarkResults(QWidget):
         for name, msg in getattr(result, "missing", {}).items():
             lines = msg.splitlines()
             notes.append(f"{name}: not found — {lines[-2] if len(lines) > 1 else msg}")
-        self.notes.setText("\n".join(notes) if notes else "Figures in percent; paper: El-Nouby et al. 2021.")
+        text = "\n".join(notes) if notes else "Figures in percent; paper: El-Nouby et al. 2021."
+        self.notes.setText(breakable(gui_words(text)))
         self.export_button.setEnabled(True)
         self.open_button.setEnabled(result.out_dir is not None)
 

@@ -323,7 +323,9 @@ class MainWindow(FolderActions, QMainWindow):
         from irt_desktop.gui.finetune import FinetuneWizard
 
         if self._wizard is None or not self._wizard.isVisible():
-            self._wizard = FinetuneWizard(self.client, self.settings, self.thumbnails, self)
+            self._wizard = FinetuneWizard(
+                self.client, self.settings, self.thumbnails, self, models=self.model_manager
+            )
         self._wizard.show()
         self._wizard.raise_()
 
@@ -331,7 +333,7 @@ class MainWindow(FolderActions, QMainWindow):
         if index == 2 and self._benchmark is None:
             from irt_desktop.gui.benchmark_pane import BenchmarkPane
 
-            self._benchmark = BenchmarkPane(self.client, self.settings, self)
+            self._benchmark = BenchmarkPane(self.client, self.settings, self, models=self.model_manager)
             self.tabs.blockSignals(True)
             self.tabs.removeTab(2)
             self.tabs.insertTab(2, self._benchmark, icons.icon("benchmark"), "&Benchmark")

@@ -14,6 +14,7 @@ from irt_desktop.gui import icons
 from irt_desktop.resources import data_path
 
 THEMES = ("system", "light", "dark")
+STYLE_SET = "irtContrastStyle"
 
 
 def _palette(dark: bool) -> QPalette:
@@ -154,7 +155,12 @@ def apply_theme(app: QApplication, theme: str = "system") -> None:
     window; Qt's dialog takes the palette. Light keeps the platform's native dialogs."""
     dark = theme == "dark" or (theme == "system" and system_prefers_dark(app))
     app.setAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs, dark)
-    app.setStyle(ContrastStyle("Fusion"))
+    if not app.property(STYLE_SET):
+        # Once: replacing the application's style while a QWizard is open crashes Qt (the wizard keeps
+        # the old one); a theme is the palette and the style sheet. (app.style() is the style sheet's
+        # wrapper once a sheet is set, so the flag says whether ours is in place.)
+        app.setStyle(ContrastStyle("Fusion"))
+        app.setProperty(STYLE_SET, True)
     app.setPalette(_palette(dark))
     app.setStyleSheet(style_sheet())
     icons.clear_cache()

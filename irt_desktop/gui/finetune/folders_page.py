@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from irt_desktop.gui import formatting, icons
 from irt_desktop.gui.tasks import Task
+from irt_desktop.gui.text_wrap import breakable
 from irt_desktop.gui.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class FoldersPage(QWizardPage):
         )
 
     def _on_scan_failed(self, exc: BaseException) -> None:
-        self.summary.setText(f"No classes found: {exc}")
+        self.summary.setText(breakable(f"No classes found: {exc}"))
         self.completeChanged.emit()
 
     def _on_scanned(self, answer: tuple[Any, int]) -> None:

@@ -7,76 +7,31 @@ typed events it reports; it decides nothing about the run itself.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizardPage
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextOption
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 from irt_desktop.gui import formatting, icons
 from irt_desktop.gui.charts import LineChart, Series
+from irt_desktop.gui.finetune.jobs import train_albums
 from irt_desktop.gui.tasks import Task
+from irt_desktop.gui.text_wrap import breakable
 
 if TYPE_CHECKING:
     from irt_desktop.gui.finetune.wizard import FinetuneWizard
 
 STAGES = {"pca": "Fitting PCA…", "save": "Saving the model…"}
-
-
-def torch_in_child(library: Any) -> bool:
-    """Whether torch must compute in a child process: OpenVINO serves this process's searches (or is
-    the backend the library chose), and two runtimes' thread pools on the same cores slow each other
-    many times over. Worker side: asking may import OpenVINO."""
-    models = getattr(library, "models", None)
-    if models is None:
-        return False
-    from irt_desktop.retrieval.serving import choose_backend
-
-    try:
-        choice = choose_backend(getattr(models, "backend", None), getattr(models, "device", None))
-    except ValueError:
-        return False
-    return choice.backend == "openvino"
-
-
-def train_albums(
-    choices: dict[str, Any],
-    dataset: Any,
-    base: Any,
-    library_dir: Path,
-    models_dir: Path,
-    device: str | None,
-    progress: Any,
-    cancel: threading.Event,
-    library: Any = None,
-) -> Any:
-    """Worker side: plan the run from the wizard's choices, then run it (in a spawned child when OpenVINO
-    serves `library` here); None if stopped before an answer."""
-    from irt_desktop.retrieval.training.finetune import (
-        FinetuneSettings,
-        default_work_root,
-        plan_finetune,
-        run_finetune,
-        run_finetune_in_child,
-    )
-
-    plan = plan_finetune(
-        dataset,
-        FinetuneSettings(**choices),
-        base=base,
-        models_dir=models_dir,
-        device=device,
-        work_root=default_work_root(library_dir),
-    )
-    run = run_finetune_in_child if torch_in_child(library) else run_finetune
-    try:
-        return run(plan, progress, cancel)
-    except Exception:
-        if cancel.is_set():  # failed while stopping (e.g. mid-evaluation): a stop, not a failure
-            return None
-        raise
 
 
 class TrainingPage(QWizardPage):
@@ -91,6 +46,22 @@ class TrainingPage(QWizardPage):
         )
         self.stage = QLabel("Preparing…")
         self.stage.setAccessibleName("Training stage")
+        self.stage.setWordWrap(True)
+        self.stage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A failure in full: word-wrapped, selectable, scrolling when long (a child's traceback).
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setAccessibleName("Error details")
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.details.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.details.setMaximumHeight(160)
+        self.details.hide()
+        self.start_over_button = QPushButton("Start &over…")
+        self.start_over_button.setToolTip(
+            "Train from the beginning; the earlier run's progress is kept aside"
+        )
+        self.start_over_button.clicked.connect(self.start_over)
+        self.start_over_button.hide()
         self.bar = QProgressBar()
         self.bar.setAccessibleName("Training progress")
         self.numbers = QLabel("")
@@ -110,11 +81,13 @@ class TrainingPage(QWizardPage):
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.start_over_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.stage)
         layout.addLayout(row)
         layout.addWidget(self.numbers)
         layout.addWidget(self.notes)
+        layout.addWidget(self.details)
         layout.addLayout(charts, 1)
         self.task: Task | None = None
         self.done = False
@@ -128,12 +101,18 @@ class TrainingPage(QWizardPage):
         self.cancelled = False
         self.w.state.result = None
         self.w.state.before = None
+        self.w.state.after = None
+        self.w.state.error = ""
+        self.stage.setText("Preparing…")
         self.loss_chart.set_series(
             [Series("loss"), Series("contrastive", dashed=True), Series("KoLeo", dashed=True)]
         )
         self.recall_chart.set_series([Series("before", dashed=True), Series("during training", markers=True)])
         self.recall_chart.y_range = None
         self.notes.hide()
+        self.details.hide()
+        self.start_over_button.hide()
+        self.numbers.setText("")
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("&Stop training")
         self.bar.setRange(0, 0)
@@ -141,17 +120,8 @@ class TrainingPage(QWizardPage):
 
     def start(self) -> None:
         st = self.w.state
-        choices = {
-            "recipe": st.recipe or None,
-            "variant": st.variant,
-            "iterations": st.iterations,
-            "batch_size": st.batch_size,
-            "input_size": st.input_size,
-            "holdout": st.holdout,
-            "split_by": st.split_by,
-            "name": st.name,
-            "precision": "auto" if self.w.settings.bf16 else "fp32",
-        }
+        choices = st.run_choices(self.w.settings.bf16)
+        start_over, st.start_over = st.start_over, False  # once: a retry resumes the run begun now
         dataset, base, device = st.dataset, st.base, st.device or None
         library_dir, models_dir = self.w.library_dir, self.w.models_dir
         library = getattr(self.w.client, "library", None)
@@ -160,7 +130,7 @@ class TrainingPage(QWizardPage):
         self._busy = True
         self.task = self.w.runner.run_with_progress(
             lambda progress, cancel: train_albums(
-                choices, dataset, base, library_dir, models_dir, device, progress, cancel, library
+                choices, dataset, base, library_dir, models_dir, device, progress, cancel, library, start_over
             ),
             self._on_events,
             self._on_finished,
@@ -257,13 +227,46 @@ class TrainingPage(QWizardPage):
 
     def _on_failed(self, exc: BaseException) -> None:
         self._busy = False
-        self.w.state.error = str(exc) or type(exc).__name__
+        self.done = False
+        text = str(exc).strip() or type(exc).__name__
+        self.w.state.error = text
         self.cancel_button.setEnabled(False)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.stage.setText(f"Training failed: {self.w.state.error}")
+        first, _, rest = text.partition("\n")
+        # A checkpoint that cannot be resumed (another run's, or one past the iterations asked for):
+        # starting over is the way on, and it keeps that checkpoint aside.
+        checkpoint = type(exc).__name__ == "CheckpointError"
+        if checkpoint:
+            self.stage.setText(
+                "Training failed: the progress saved under this name cannot be continued with these "
+                "settings. Press Start over… to train from the beginning (that progress is kept aside), "
+                "or go Back and choose another name. Details below."
+            )
+        else:
+            self.stage.setText(breakable(f"Training failed: {first}"))
+        if checkpoint or rest.strip() or len(first) > 200:
+            self.details.setPlainText(text)
+            self.details.show()
+        self.start_over_button.setVisible(checkpoint)
         self.completeChanged.emit()
         self.finished_training.emit()
+
+    def start_over(self) -> None:
+        """Ask, then set the run's earlier progress aside and train from the beginning."""
+        if self.running:
+            return
+        if not self.w.confirm(
+            self,
+            "Start over?",
+            "Training starts again from the beginning. The earlier run's checkpoint is not deleted: its "
+            "folder is renamed aside in the library's training folder, and models already installed "
+            "stay installed.",
+            "Start over",
+        ):
+            return
+        self.w.state.start_over = True
+        self.initializePage()
 
     def cancel(self) -> None:
         """Ask the run to stop after the current step; its answer (a stopped result) still arrives."""

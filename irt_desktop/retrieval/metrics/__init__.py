@@ -1,6 +1,11 @@
 """Evaluation metrics: Recall@K (category level) and the revisited Oxford/Paris mAP protocol."""
 
-from irt_desktop.retrieval.metrics.recall import recall_at_k, unit_float32
+from irt_desktop.retrieval.metrics.recall import (
+    first_hit_ranks,
+    recall_at_k,
+    recall_from_ranks,
+    unit_float32,
+)
 from irt_desktop.retrieval.metrics.revisited import (
     PROTOCOLS,
     MapResult,
@@ -15,8 +20,10 @@ __all__ = [
     "MapResult",
     "compute_map",
     "evaluate_revisited",
+    "first_hit_ranks",
     "protocol_gnd",
     "rank_database",
     "recall_at_k",
+    "recall_from_ranks",
     "unit_float32",
 ]

@@ -80,7 +80,30 @@ def recall_at_k(
     """
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
+        raise ValueError(f"ks must be positive integers, got {ks}")  # before the features are searched
+    ranks = first_hit_ranks(query_feats, query_labels, gallery_feats, gallery_labels, chunk_size=chunk_size)
+    return recall_from_ranks(ranks, ks)
+
+
+def recall_from_ranks(ranks: np.ndarray, ks: Iterable[int]) -> dict[int, float]:
+    """Recall@K from each query's 0-based rank of its first match (first_hit_ranks)."""
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
         raise ValueError(f"ks must be positive integers, got {ks}")
+    ranks = np.asarray(ranks)
+    return {k: float(np.mean(ranks < k)) for k in ks}
+
+
+def first_hit_ranks(
+    query_feats: ArrayLike,
+    query_labels: ArrayLike,
+    gallery_feats: ArrayLike | None = None,
+    gallery_labels: ArrayLike | None = None,
+    *,
+    chunk_size: int = 256,
+) -> np.ndarray:
+    """Per query, the 0-based rank of its best same-label item (int64 max when it has none), under
+    the rules of recall_at_k: what Recall@K counts, kept per query for a bootstrap over the queries."""
     q = unit_float32(query_feats)
     q_labels = as_numpy(query_labels).ravel()
     loo = gallery_feats is None
@@ -99,7 +122,7 @@ def recall_at_k(
     for start in range(0, len(q), chunk_size):
         rows = np.arange(start, min(start + chunk_size, len(q)))
         first_hit[rows] = _first_hits(q[rows], q_labels[rows], g, g_labels, g_unique, rows if loo else None)
-    return {k: float(np.mean(first_hit < k)) for k in ks}
+    return first_hit
 
 
 def _first_hits(

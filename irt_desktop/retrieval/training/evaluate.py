@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from irt_desktop.retrieval.bundle import ModelBundle
 from irt_desktop.retrieval.datasets import CategoryBenchmark, ImageDataset, ImageRecord, RetrievalSplit
 from irt_desktop.retrieval.embedder import Embedder
-from irt_desktop.retrieval.metrics import recall_at_k
+from irt_desktop.retrieval.metrics import first_hit_ranks, recall_from_ranks
 from irt_desktop.retrieval.model import IRT
 from irt_desktop.retrieval.transforms import eval_transform, resize_side
 
@@ -107,7 +107,8 @@ def evaluate_model(
 ) -> dict[str, float]:
     """`{"R@k": percent}`: leave-one-out within a RetrievalSplit (SOP, CUB, a held-out folder split),
     queries against the gallery for a benchmark that has one (In-Shop), else leave-one-out on its queries.
-    `precision`, `decode`, `info`: as for extract_features."""
+    `precision`, `decode`: as for extract_features; `info` also receives "ranks", each query's 0-based
+    rank of its first match."""
     if isinstance(split, CategoryBenchmark):
         query, gallery = split.query, split.gallery
     else:
@@ -120,11 +121,13 @@ def evaluate_model(
     common = {"device": device, "num_workers": num_workers, "precision": precision, "decode": decode}
     q = extract_features(model, query, progress=part(0), info=info, **common)
     if gallery is None:
-        recalls = recall_at_k(q, query.labels, ks)
+        ranks = first_hit_ranks(q, query.labels)
     else:
         g = extract_features(model, gallery, progress=part(len(query)), **common)
-        recalls = recall_at_k(q, query.labels, ks, g, gallery.labels)
-    return {f"R@{k}": 100.0 * v for k, v in recalls.items()}
+        ranks = first_hit_ranks(q, query.labels, g, gallery.labels)
+    if info is not None:
+        info["ranks"] = ranks  # per query, for a confidence interval over the queries
+    return {f"R@{k}": 100.0 * v for k, v in recall_from_ranks(ranks, ks).items()}
 
 
 def evaluate_bundle(
@@ -134,8 +137,10 @@ def evaluate_bundle(
     device: str | None = None,
     progress: Progress | None = None,
     num_workers: int = 2,
+    info: dict | None = None,
 ) -> dict[str, float]:
-    """Recall@K (percent) of a saved model on a split: the wizard's before/after comparison."""
+    """Recall@K (percent) of a saved model on a split: the wizard's before/after comparison. `info`: as
+    for evaluate_model."""
     return evaluate_model(
-        bundle.load_model(), split, ks, device=device, num_workers=num_workers, progress=progress
+        bundle.load_model(), split, ks, device=device, num_workers=num_workers, progress=progress, info=info
     )

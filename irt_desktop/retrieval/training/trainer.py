@@ -11,13 +11,11 @@ The memory receives the whole global batch once per step, identically on every r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from irt_desktop.device import autocast_dtype
 from irt_desktop.retrieval.bundle import ModelBundle, save_bundle
-from irt_desktop.retrieval.card import ModelCard
-from irt_desktop.retrieval.datasets import CategoryBenchmark, FolderDataset, ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.datasets import ImageRecord
 from irt_desktop.retrieval.losses import CrossBatchMemory
 from irt_desktop.retrieval.model import IRT
 from irt_desktop.retrieval.pca import PCAProjection
@@ -44,55 +41,30 @@ from irt_desktop.retrieval.training.distributed import DistContext, init_distrib
 from irt_desktop.retrieval.training.evaluate import EvalSplit, evaluate_model, extract_features
 from irt_desktop.retrieval.training.momentum import MomentumEncoder
 from irt_desktop.retrieval.training.objective import IRTObjective, LossTerms
+from irt_desktop.retrieval.training.progress import (
+    TrainData,
+    TrainProgress,
+    TrainResult,
+    as_records,
+    data_fingerprint,
+)
 from irt_desktop.retrieval.training.sampler import MicroBatches, MPerClassSampler
+from irt_desktop.retrieval.training.trained_card import trained_card
 
-TrainData = RetrievalSplit | CategoryBenchmark | FolderDataset | Sequence[ImageRecord]
 CHECKPOINT_DIR = "checkpoint"
 
-
-@dataclass
-class TrainProgress:
-    """One report: after training iteration `iteration` of `total` (losses of that step's global batch),
-    or a `phase` after training ("pca", "save"). `eval` holds Recall@K in percent when evaluated."""
-
-    iteration: int
-    total: int
-    loss: float
-    loss_contrastive: float
-    loss_koleo: float
-    images_per_s: float
-    eta_s: float
-    eval: dict[str, float] | None = None
-    phase: str = "train"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class TrainResult:
-    """`bundle` is None when cancelled (a checkpoint to resume from is left in work_dir if there is one)
-    and on DDP ranks other than 0, which do not write."""
-
-    bundle: ModelBundle | None
-    history: list[TrainProgress]
-    cancelled: bool
-    metrics: dict[str, float] | None = None
-
-
-def as_records(data: TrainData) -> list[ImageRecord]:
-    if isinstance(data, CategoryBenchmark):
-        return list(data.train.records)
-    if isinstance(data, RetrievalSplit | FolderDataset):
-        return list(data.records)
-    return list(data)
-
-
-def data_fingerprint(records: Sequence[ImageRecord]) -> str:
-    h = hashlib.sha256()
-    for r in records:
-        h.update(f"{r.path}\0{r.label}\0{r.box}\n".encode())
-    return h.hexdigest()[:16]
+# What a run reports, returns and is identified by lives in training.progress, the bundle's card in
+# training.trained_card; they are named here too, where callers have always found them.
+__all__ = [
+    "CHECKPOINT_DIR",
+    "ImageRecord",
+    "TrainData",
+    "TrainProgress",
+    "TrainResult",
+    "Trainer",
+    "as_records",
+    "data_fingerprint",
+]
 
 
 class Trainer:
@@ -262,6 +234,11 @@ class _Run:
                 f"{self.checkpoint_dir} holds a checkpoint of a different run ({differ} differ); "
                 "use another work folder, or start over without resuming"
             )
+        if ckpt.iteration > self.cfg.iterations:
+            raise CheckpointError(
+                f"{self.checkpoint_dir} holds a run already trained for {ckpt.iteration} iterations, more "
+                f"than the {self.cfg.iterations} asked for; ask for at least {ckpt.iteration}, or start over"
+            )
         self.model.load_state_dict(unprefixed("model", ckpt.tensors))
         if self.memory is not None:
             self.memory.load_state_dict(unprefixed("memory", ckpt.tensors))
@@ -409,7 +386,7 @@ class _Run:
             )
             model.set_pca(PCAProjection.fit(feats, self.cfg.pca_dims).to(self.device))
             pca_info = {"dims": self.cfg.pca_dims, "fitted_on": f"{len(feats)} training images"}
-        metrics = None
+        metrics, info = None, {}
         if self.t.eval_split is not None:
             self._phase("eval", total, last)
             metrics = evaluate_model(
@@ -418,13 +395,15 @@ class _Run:
                 self.cfg.recall_ks,
                 device=self.device,
                 num_workers=self.cfg.num_workers,
+                info=info,
             )
             if self.history:
                 self.history[-1].eval = metrics
         self._phase("save", total, last, metrics)
-        bundle = save_bundle(model.to("cpu"), self._card(total, metrics, pca_info), models_dir)
+        bundle = save_bundle(model.to("cpu"), trained_card(self, total, metrics, pca_info), models_dir)
         self.ctx.barrier()
-        return TrainResult(bundle, self.history, cancelled=False, metrics=metrics)
+        ranks = tuple(int(r) for r in info["ranks"]) if "ranks" in info else None
+        return TrainResult(bundle, self.history, cancelled=False, metrics=metrics, ranks=ranks)
 
     def _phase(self, phase: str, total: int, last: TrainProgress | None, eval: dict | None = None) -> None:
         nan = math.nan
@@ -441,54 +420,6 @@ class _Run:
                 phase,
             )
         )
-
-    def _card(self, total: int, metrics: dict | None, pca_info: dict | None) -> ModelCard:
-        """The bundle's card: titled by what it is ("Fine-tuned on <data> from <base>", never grown by
-        repetition), its provenance the training record with the base's own provenance inside."""
-        from irt_desktop.retrieval.provenance import Kind, Provenance, finetune_title
-
-        base, cfg = self.t.base, self.cfg
-        variant = cfg.variant
-        label = cfg.recipe or "custom"
-        name = self.t.name or f"{base.card.name}-{label}-{variant.lower()}"
-        settings = {k: v for k, v in cfg.to_dict().items() if k not in ("device", "num_workers", "extra")}
-        record = {
-            "recipe": settings,
-            "data": {
-                "name": self.t.data_name,
-                "images": len(self.t.records),
-                "classes": len({r.label for r in self.t.records}),
-                "fingerprint": self.fingerprint,
-            },
-            "metrics": metrics,
-            "pca": pca_info,
-            "training": {
-                "iterations": total,
-                "device": self.device,
-                "precision": self.precision,
-                "processes": self.ctx.world_size,
-                "memory_size": self.memory.size if self.memory is not None else 0,
-                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        }
-        provenance = Provenance(
-            Kind.FINETUNED,
-            variant=variant,
-            data_name=self.t.data_name,
-            base_id=base.id,
-            base_name=base.card.name,
-            base=Provenance.from_dict(base.card.provenance),
-            extra=record,
-        )
-        return ModelCard(
-            name=name,
-            spec=self.model.spec,
-            title=finetune_title(self.t.data_name, base.card.title or base.card.name),
-            description=f"{variant} fine-tuned from {base.id} on {self.t.data_name} for {total} iterations.",
-            weights={},
-            provenance=provenance.to_dict(),
-        )
-
 
 def _splice(batch: torch.Tensor, rows: torch.Tensor, start: int) -> torch.Tensor:
     """`batch` with rows `start..start+len(rows)` replaced by `rows` (which carry the gradient)."""

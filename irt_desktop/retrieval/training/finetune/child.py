@@ -6,8 +6,8 @@ Events come back over a multiprocessing queue and are handed to `on_event` on th
 cancelling the caller's `cancel` sets a multiprocessing Event the child's job watches, so a stopped run
 still saves its checkpoint. The answer (or the job's exception, re-raised here) ends the call.
 
-`run_finetune_in_child` and `measure_speed_in_child` take the same arguments as their in-process
-counterparts in finetune.run, so a caller switches between the two by name alone.
+`run_finetune_in_child`, `measure_cost_in_child` and `measure_speed_in_child` take the same arguments
+as their in-process counterparts in finetune.run, so a caller switches between the two by name alone.
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ from typing import Any, TypeVar
 
 from irt_desktop.retrieval.bundle import ModelBundle
 from irt_desktop.retrieval.training.finetune.events import FinetuneResult
-from irt_desktop.retrieval.training.finetune.plan import FinetunePlan
-from irt_desktop.retrieval.training.finetune.run import CancelFlag, OnEvent, measure_speed, run_finetune
+from irt_desktop.retrieval.training.finetune.plan import DeviceCost, FinetunePlan
+from irt_desktop.retrieval.training.finetune.run import (
+    CancelFlag,
+    OnEvent,
+    measure_cost,
+    measure_speed,
+    run_finetune,
+)
 
 T = TypeVar("T")
 
@@ -51,6 +57,30 @@ def measure_speed_in_child(
 ) -> float:
     """measure_speed(bundle, input_size, device) in a spawned child process."""
     return call_in_child(measure_speed, bundle, input_size, device, cancel=cancel)
+
+
+def measure_cost_in_child(
+    bundle: ModelBundle,
+    input_size: int,
+    device: str,
+    precision: str = "auto",
+    sample: tuple[str, ...] = (),
+    cancel: CancelFlag | None = None,
+) -> DeviceCost:
+    """measure_cost(bundle, input_size, device, precision=..., sample=...) in a spawned child process."""
+    return call_in_child(_measure_cost, bundle, input_size, device, precision, tuple(sample), cancel=cancel)
+
+
+def _measure_cost(
+    bundle: ModelBundle,
+    input_size: int,
+    device: str,
+    precision: str,
+    sample: tuple[str, ...],
+    on_event: OnEvent | None = None,
+    cancel: CancelFlag | None = None,
+) -> DeviceCost:
+    return measure_cost(bundle, input_size, device, precision=precision, sample=sample, cancel=cancel)
 
 
 def call_in_child(

@@ -6,7 +6,7 @@ are (training.finetune.child sends them over a multiprocessing queue). A consume
     Started     once, first: the run's size and the plan's notes (e.g. a rounded batch)
     Evaluating  `done` of `total` held-out photos embedded ("before": the starting model, "after": the
                 trained one; `total` 0 when the count is not known)
-    Baseline    the starting model's Recall@K on the held-out photos
+    Baseline    the starting model's Recall@K on the held-out photos (and each photo's rank of its match)
     Step        after each training iteration (with `eval` when the held-out photos were measured)
     Stage       a step of the end of the run: "pca" (fitting the projection), "save" (writing the bundle)
     Finished    once, last: the result, also returned by run_finetune
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irt_desktop.retrieval.bundle import ModelBundle
+    from irt_desktop.retrieval.training.finetune.compare import RecallComparison
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Evaluating:
 @dataclass(frozen=True)
 class Baseline:
     metrics: dict[str, float]
+    ranks: tuple[int, ...] | None = None  # per held-out query: 0-based rank of its first match
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,15 @@ class Stage:
 class FinetuneResult:
     """`bundle` is None when the run was cancelled (its checkpoint is kept to resume from) and on DDP
     ranks other than 0, which do not write. `before` / `after`: Recall@K (percent) on the held-out
-    photos of the starting and the trained model, where measured."""
+    photos of the starting and the trained model, where measured; `comparison`: Recall@1 of both with
+    bootstrap confidence intervals (finetune.compare), where both were measured."""
 
     bundle: ModelBundle | None
     cancelled: bool
     before: dict[str, float] | None = None
     after: dict[str, float] | None = None
     history: list[Step] = field(default_factory=list)
+    comparison: RecallComparison | None = None
 
     @property
     def last_step(self) -> Step | None:

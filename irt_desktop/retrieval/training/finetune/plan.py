@@ -10,6 +10,7 @@ plain picklable dataclass, so it can be made in one process and run in another.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,15 @@ CHECKPOINTS_PER_RUN = 4
 EVAL_SPEEDUP = 3.0
 FOLDER_DATA = "folders"
 
+# Sizing a run to the photos and the device (size_run). A first run should end while the user waits.
+TIME_BUDGET_S = 15 * 60
+# Passes over the training photos: the paper's CUB schedule is 2,000 iterations of 64 over 5,864 images,
+# about 22; fewer photos need no more passes, and a pretrained model moves little in fewer.
+TARGET_EPOCHS = 20
+MIN_ITERATIONS = 10
+# The periodic measurements of the held-out photos may take at most this share of the time.
+EVAL_SHARE = 0.2
+
 
 class FinetuneError(ValueError):
     """A run that cannot be planned; the message says what to change."""
@@ -62,6 +72,7 @@ class FinetuneSettings:
     precision: str | None = None
     pca_dims: int | None = None
     num_workers: int | None = None  # None: loader_workers_for(device)
+    evaluations: int | None = None  # folders: held-out measurements during training (None: 7)
     resume: bool = True
     work_dir: Path | None = None  # None: a folder per run under the plan's work root
     overrides: Mapping[str, Any] = field(default_factory=dict)  # any other TrainConfig field
@@ -100,6 +111,12 @@ class FinetunePlan:
         during = (cfg.iterations - 1) // cfg.eval_every if cfg.eval_every and cfg.iterations else 0
         return int(self.baseline) + during + 1
 
+    def estimate(self, cost: DeviceCost) -> float:
+        """Seconds the run takes at the measured `cost` (decoding and the held-out measurements included)."""
+        return cost.seconds(
+            self.config.iterations, self.config.batch_size, self.held_out_images, self.evaluations
+        )
+
     def estimate_s(self, images_per_s: float) -> float:
         """Seconds the run takes at `images_per_s` training images per second (decoding not counted)."""
         return estimate_seconds(
@@ -107,6 +124,114 @@ class FinetunePlan:
             self.held_out_images * self.evaluations,
             images_per_s,
         )
+
+
+@dataclass(frozen=True)
+class DeviceCost:
+    """Seconds per image on one device for one architecture and input size, measured by a probe
+    (finetune.run.measure_cost): a training image (forward, backward, optimiser step), an embedded
+    image (forward only), one of the user's photos decoded and augmented, and the start of a run."""
+
+    train_s: float
+    eval_s: float
+    decode_s: float = 0.0
+    setup_s: float = 0.0
+    how: str = ""
+
+    @property
+    def images_per_s(self) -> float:
+        return 1.0 / max(self.train_s, 1e-9)
+
+    def seconds(self, iterations: int, batch_size: int, held_out: int, evaluations: int) -> float:
+        """A run of `iterations` x `batch_size` that measures `held_out` photos `evaluations` times.
+        Decoding adds to the compute: on a small CPU the loader decodes in the training process."""
+        return (
+            self.setup_s
+            + iterations * batch_size * (self.train_s + self.decode_s)
+            + evaluations * held_out * (self.eval_s + self.decode_s)
+        )
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """What size_run chose: `evaluations` held-out measurements during training (before and after
+    come on top), `seconds` the estimate at the measured cost, `passes` over the training photos."""
+
+    iterations: int
+    batch_size: int
+    evaluations: int
+    seconds: float
+    passes: float
+    limited: bool  # the time budget, not the photos, set the iterations
+
+
+def size_run(
+    train_images: int,
+    train_classes: int,
+    held_out: int,
+    cost: DeviceCost,
+    *,
+    m_per_class: int = 4,
+    max_batch: int = 64,
+    max_iterations: int = 1000,
+    budget_s: float = TIME_BUDGET_S,
+    baseline: bool = True,
+) -> RunSize:
+    """Iterations, batch and held-out measurements for `train_images` photos in `train_classes` classes
+    (with 2 photos or more) on a device that costs `cost`: about TARGET_EPOCHS passes over the photos, in
+    batches of every class up to the recipe's `max_batch`, cut to what fits in `budget_s` (never below
+    MIN_ITERATIONS; the estimate then says how long it takes). `max_iterations`: the recipe's."""
+    m = max(1, m_per_class)
+    groups = max(2, min(max_batch // m, train_classes, max(2, train_images // m)))
+    per_eval = held_out * (cost.eval_s + cost.decode_s)
+    fixed = int(baseline) + 1 if held_out else 0  # the measurements before training and after it
+    if held_out and per_eval > 0:
+        during = int(EVAL_SHARE * budget_s // per_eval) - fixed
+        during = max(0, min(EVALS_PER_RUN - 1, during))
+    else:
+        during = 0 if not held_out else EVALS_PER_RUN - 1
+
+    def per_iteration(g: int) -> float:
+        return g * m * (cost.train_s + cost.decode_s)
+
+    room = budget_s - cost.setup_s - (fixed + during) * per_eval
+    while groups > 2 and MIN_ITERATIONS * per_iteration(groups) > room:
+        groups -= 1  # a slow device: smaller batches before fewer iterations than the minimum
+    batch = groups * m
+    wanted = max(MIN_ITERATIONS, min(max_iterations, math.ceil(TARGET_EPOCHS * train_images / batch)))
+    fits = int(room // per_iteration(groups)) if per_iteration(groups) > 0 else wanted
+    iterations = max(MIN_ITERATIONS, min(wanted, fits))
+    measured = periodic_evaluations(iterations, during)[1] if held_out else 0
+    seconds = cost.seconds(iterations, batch, held_out, fixed + measured)
+    return RunSize(
+        iterations=iterations,
+        batch_size=batch,
+        evaluations=during,
+        seconds=seconds,
+        passes=iterations * batch / max(train_images, 1),
+        limited=iterations < wanted,
+    )
+
+
+def periodic_evaluations(iterations: int, during: int) -> tuple[int, int]:
+    """(eval_every, measurements) for at most `during` held-out measurements spread over a run of
+    `iterations` before its last one (the final measurement comes on top)."""
+    if during <= 0 or iterations <= 1:
+        return 0, 0
+    every = math.ceil(iterations / (during + 1))
+    return every, (iterations - 1) // every
+
+
+def split_counts(dataset: FolderDataset, holdout: float, split_by: str = "class") -> tuple[int, int, int]:
+    """(training photos, training classes with 2 photos or more, held-out photos) of the split a plan
+    with these settings makes (0 held out where it cannot hold any out)."""
+    if holdout <= 0:
+        return len(dataset.records), usable_classes(dataset), 0
+    try:
+        train, held = split_folder_dataset(dataset, by=split_by, holdout=holdout)
+    except ValueError:
+        return len(dataset.records), usable_classes(dataset), 0
+    return len(train), usable_classes(train), len(held)
 
 
 def held_out_size(split: EvalSplit | None) -> int:
@@ -228,7 +353,8 @@ def plan_finetune(
     iterations = int(values.get("iterations", 0))
     if folders:
         if "eval_every" not in settings.overrides:
-            values["eval_every"] = max(1, iterations // EVALS_PER_RUN)
+            during = EVALS_PER_RUN - 1 if settings.evaluations is None else max(0, settings.evaluations)
+            values["eval_every"] = periodic_evaluations(iterations, during)[0]
         if "checkpoint_every" not in settings.overrides:
             values["checkpoint_every"] = max(1, iterations // CHECKPOINTS_PER_RUN)
     try:
@@ -288,4 +414,6 @@ def _work_dir(
     key = hashlib.sha256(
         f"{base.id}\0{data_fingerprint(train.records)}\0{sorted(config.trajectory().items())}".encode()
     ).hexdigest()[:10]
-    return Path(work_root) / f"{config.recipe}-{config.variant.lower()}-{key}"
+    # Named by the model it makes: the wizard finds a name's earlier runs (finetune.runs) by it.
+    stem = model_slug(settings.name) if settings.name else f"{config.recipe}-{config.variant.lower()}"
+    return Path(work_root) / f"{stem}-{key}"
