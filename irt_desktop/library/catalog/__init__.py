@@ -11,6 +11,7 @@ methods named for what they do. One `Catalog` object, its methods grouped by con
 - attempts.py  decode markers (a file that killed the process), unfinished attempts, due retries
 - mounts.py    the file systems each root was on, skipped names, the purge that spares away mounts
 - trash.py     what the duplicates review trashes and restores
+- search_filters.py  which images a filtered search may return; the folders the filter offers
 
 Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
 called inside the caller's `transaction()` on the same thread.
@@ -21,11 +22,14 @@ from irt_desktop.library.catalog.base import CATALOG_FILE, LIVE, READABLE, Tx
 from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
 from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
+from irt_desktop.library.catalog.search_filters import SearchFiltersMixin
 from irt_desktop.library.catalog.settings import SettingsMixin
 from irt_desktop.library.catalog.trash import TrashMixin
 
 
-class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin, TrashMixin):
+class Catalog(
+    SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin, TrashMixin, SearchFiltersMixin
+):
     """The library's SQLite catalog (see the package docstring)."""
 
 
