@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 
 
 def open_file(path: Path | str) -> bool:
+    """Hand the photo to the system's viewer; False when there is none to hand it to (Qt then only
+    logs "Unable to detect a launcher"), so the caller can say so in the window."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def no_viewer_text(path: Path | str) -> str:
+    kind = Path(path).suffix.lstrip(".").upper() or "image"
+    return (
+        f"No other application is set up to open {kind} files on this system, so {Path(path).name} "
+        "stays here. Use Show in folder to open it from your file manager."
+    )
 
 
 def reveal_in_file_manager(path: Path | str) -> bool:

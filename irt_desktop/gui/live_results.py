@@ -1,0 +1,202 @@
+"""Open results that follow the library: after an indexing pass (a watched change, a rescan) or a batch
+action, photos that left the library leave the grid, moved ones show their new place, and photos that
+would now be among the results are offered ("3 new photos may match: Refresh"). Nothing is searched
+again by itself: the check asks the library with the answer's own descriptor, and only the user's
+Refresh replaces the results.
+
+`NoticeBar` is the one-line bar with a button the Search tab shows above the grid for these offers and
+for Undo.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
+
+from irt_desktop.gui import formatting, icons
+from irt_desktop.gui.results_view import COPY_TO, MOVE_TO, TRASH
+from irt_desktop.gui.search_model import Recheck, recheck, updated_hit
+
+if TYPE_CHECKING:
+    from irt_desktop.gui.search_view import SearchView
+    from irt_desktop.library.records import IndexReport
+
+log = logging.getLogger(__name__)
+
+# Several passes in a row (a watcher batch, then the embedding) are checked once.
+RECHECK_DELAY_MS = 400
+
+
+class NoticeBar(QFrame):
+    triggered = Signal()
+
+    def __init__(self, button_text: str, name: str) -> None:
+        super().__init__()
+        self.setObjectName(f"{name}Notice")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.button = QPushButton(button_text)
+        self.close_button = QToolButton()
+        self.close_button.setIcon(icons.icon("clear"))
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAccessibleName("Dismiss")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.button)
+        layout.addWidget(self.close_button)
+        self.button.clicked.connect(self.triggered)
+        self.button.clicked.connect(self.hide)
+        self.close_button.clicked.connect(self.hide)
+        self.hide()
+
+    def show_notice(self, text: str) -> None:
+        self.label.setText(text)
+        self.setVisible(bool(text))
+
+
+def report_changed_anything(report: IndexReport | None) -> bool:
+    if report is None:
+        return True
+    scan = report.scan
+    return bool(
+        report.embedded
+        or scan.new
+        or scan.changed
+        or scan.moved
+        or scan.copied
+        or scan.deleted
+        or report.switched_model
+    )
+
+
+class LiveResults(QObject):
+    """The Search tab's open results kept in step with the library (see the module docstring)."""
+
+    rechecked = Signal(object)  # Recheck, once applied (tests wait on it)
+
+    def __init__(self, view: SearchView) -> None:
+        super().__init__(view)
+        self.view = view
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(RECHECK_DELAY_MS)
+        self._timer.timeout.connect(self.check_now)
+        self._folders_due = True
+        self._checking = False
+
+    # --- triggers ---------------------------------------------------------------------------------------
+    def on_index_finished(self, report: IndexReport | None, error: BaseException | None) -> None:
+        if report_changed_anything(report):
+            self._folders_due = True
+            self.schedule()
+
+    def on_model_changed(self, _model_id: str) -> None:
+        if self.view.last_answer is not None:
+            self.offer("Search now uses the new model; these results are from the previous one.")
+
+    def folders_stale(self) -> None:
+        self._folders_due = True
+        self.schedule()
+
+    def schedule(self) -> None:
+        self._timer.start()
+
+    # --- checking ---------------------------------------------------------------------------------------
+    def check_now(self) -> None:
+        view = self.view
+        client = view.client
+        if client.library is None:
+            return
+        if self._folders_due:
+            self._folders_due = False
+            client.submit(
+                lambda lib: lib.image_folders(),
+                view.controls.set_folders,
+                on_error=lambda exc: log.warning("folders: %s", exc),
+                name="list folders",
+            )
+        answer = view.last_answer
+        if answer is None or view.is_searching or self._checking:
+            return
+        shown = view.model.hits()
+        self._checking = True
+
+        def done(result: Recheck) -> None:
+            self._checking = False
+            if view.last_answer is answer and not view.is_searching:
+                self.apply(result)
+
+        def failed(exc: BaseException) -> None:
+            self._checking = False
+            log.warning("checking the open results: %s", exc)
+
+        client.submit(lambda lib: recheck(lib, answer, shown), done, failed, name="check results")
+
+    def apply(self, result: Recheck) -> None:
+        view = self.view
+        if result.gone:
+            view.model.remove_ids(set(result.gone))
+            if view.lightbox is not None:
+                view.lightbox.remove_ids(set(result.gone))
+        if result.moved:
+            by_id = {h.image_id: h for h in view.model.hits()}
+            view.model.update_hits(
+                {i: updated_hit(by_id[i], info) for i, info in result.moved.items() if i in by_id}
+            )
+        if result.model_changed:
+            self.offer("Search now uses the new model; these results are from the previous one.")
+        elif result.new:
+            n = len(result.new)
+            self.offer(f"{formatting.plural(n, 'new photo')} may match.")
+        view.update_header()
+        self.rechecked.emit(result)
+
+    def offer(self, text: str) -> None:
+        self.view.live_bar.show_notice(text)
+
+    # --- batch actions ----------------------------------------------------------------------------------
+    def on_batch_done(self, op: str, hits: list, result: Any) -> None:
+        view = self.view
+        if op == TRASH:
+            ids = {h.image_id for h in hits}
+            view.model.remove_ids(ids)
+            if view.lightbox is not None:
+                view.lightbox.remove_ids(ids)
+        elif op == MOVE_TO:
+            self._retarget({str(t.source): t.target for t in result.done})
+        view.update_header()
+
+    def on_batch_undone(self, op: str, hits: list, result: Any) -> None:
+        view = self.view
+        if op == TRASH:
+            back = {f.image_id for f in result.moved}
+            answer = view.last_answer
+            if answer is not None:
+                # Back in their places: the answer's order, with whatever is still shown.
+                shown = {h.image_id for h in view.model.hits()} | back
+                restored = {h.image_id: h for h in hits if h.image_id in back}
+                merged = [restored.get(h.image_id, h) for h in answer.hits if h.image_id in shown]
+                view.model.set_hits(merged)
+        elif op == MOVE_TO:
+            self._retarget({str(t.target): t.source for t in result.done})
+        elif op == COPY_TO:
+            pass  # the copies were never tiles of these results
+        view.update_header()
+        self.schedule()
+
+    def _retarget(self, where: dict) -> None:
+        """Tiles of moved photos point at their new place (the library's row follows at its next pass)."""
+        changed = {}
+        for h in self.view.model.hits():
+            new = where.get(str(h.path))
+            if new is not None:
+                changed[h.image_id] = replace(h, path=new)
+        if changed:
+            self.view.model.update_hits(changed)
