@@ -183,7 +183,7 @@ class Lightbox(QDialog):
         self.is_query = bool(items) and isinstance(items[0], QueryItem)
         self._title = title
         self._cache: OrderedDict[str, tuple[QPixmap | QImage, PhotoDetails]] = OrderedDict()
-        self._tasks: dict[str, Task] = {}
+        self._tasks: dict[str, Task | None] = {}
         self.details: PhotoDetails | None = None
 
         self.canvas = PhotoCanvas(self.model)
@@ -201,9 +201,7 @@ class Lightbox(QDialog):
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.zoom_in_button = self._button("zoom-in", "Zoom in (+)", self.zoom_in)
         self.fit_button = self._button("", "Fit the photo in the window (0)", self.fit, text="Fit")
-        self.actual_button = self._button(
-            "", "Actual pixels (1)", self.actual_size, text="100 %"
-        )
+        self.actual_button = self._button("", "Actual pixels (1)", self.actual_size, text="100 %")
 
         top = QHBoxLayout()
         top.setContentsMargins(8, 6, 8, 6)
@@ -364,7 +362,10 @@ class Lightbox(QDialog):
                 reason = getattr(exc, "reason", None) or str(exc) or "cannot read this photo"
                 self.canvas.set_pixmap(None, f"Cannot show {Path(key).name}: {reason}")
 
-        self._tasks[key] = self.runner.run(lambda: _decode(key), done, failed, name="lightbox photo")
+        self._tasks[key] = None  # taken; an answer that comes at once (inline runner) pops it again
+        task = self.runner.run(lambda: _decode(key), done, failed, name="lightbox photo")
+        if key in self._tasks:
+            self._tasks[key] = task
 
     def _remember(self, key: str, image: QImage, details: PhotoDetails) -> None:
         self._cache[key] = (image, details)
@@ -494,7 +495,8 @@ class Lightbox(QDialog):
 
     def closeEvent(self, event) -> None:
         for task in self._tasks.values():
-            task.abandon()
+            if task is not None:
+                task.abandon()
         self._tasks.clear()
         self._cache.clear()
         super().closeEvent(event)
