@@ -11,6 +11,7 @@ weights brought in through the import path, so the paper's IRT_O column has some
 and the model manager (light and dark, its activation question, a refused weights file's banner).
 
     --only models        the main window and the model manager alone (a quick look at one part)
+    --only search        the Search tab and the lightbox at 1024x700, 1366x768, 1920x1080 (shots_search.py)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from benchmark_layouts import write_cub, write_sop  # noqa: E402
 from imagegen import photo, save_photo  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from shots_search import add_browse_photos, search_section  # noqa: E402
 
 from irt_desktop.gui.app import create_application  # noqa: E402
 from irt_desktop.gui.library_client import LibraryClient  # noqa: E402
@@ -219,7 +221,7 @@ def models_section(app: QApplication, w: MainWindow, client: LibraryClient, out:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/screenshots"))
-    ap.add_argument("--only", choices=["models"], default=None, help="capture only this part")
+    ap.add_argument("--only", choices=["models", "search"], default=None, help="capture only this part")
     args = ap.parse_args()
     out = args.out.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="irt-shots-"))
@@ -241,6 +243,7 @@ def main() -> int:
 
     # --- main window with results ---
     library, pictures, photos = make_library(tmp)
+    add_browse_photos(pictures)
     client = LibraryClient(library, settings)
     w = MainWindow(client, settings, auto_fetch_model=False)
     w.resize(1280, 800)
@@ -251,7 +254,7 @@ def main() -> int:
     pump(
         app,
         lambda: (
-            sum(r.n_images for r in client.roots) >= len(photos)
+            sum(r.n_images for r in client.roots) >= len(photos) + 9
             and not client.indexer.is_running
             and all(r.status == "indexed" for r in client.roots)
         ),
@@ -285,6 +288,12 @@ def main() -> int:
     settle(app)
     grab(w, out / "main-dark-1280x800.png")
     apply_theme(app, "light")
+    if args.only in (None, "search"):
+        search_section(app, w, client, out, pump, settle, grab)
+    if args.only == "search":
+        w.close()
+        print(f"screenshots in {out}")
+        return 0
     if args.only == "models":
         models_section(app, w, client, out, None)
         w.close()
