@@ -3,9 +3,6 @@ action, photos that left the library leave the grid, moved ones show their new p
 would now be among the results are offered ("3 new photos may match: Refresh"). Nothing is searched
 again by itself: the check asks the library with the answer's own descriptor, and only the user's
 Refresh replaces the results.
-
-`NoticeBar` is the one-line bar with a button the Search tab shows above the grid for these offers and
-for Undo.
 """
 
 from __future__ import annotations
@@ -15,9 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
-from irt_desktop.gui import formatting, icons
+from irt_desktop.gui import formatting
 from irt_desktop.gui.results_view import COPY_TO, MOVE_TO, TRASH
 from irt_desktop.gui.search_model import Recheck, recheck, updated_hit
 
@@ -29,36 +25,6 @@ log = logging.getLogger(__name__)
 
 # Several passes in a row (a watcher batch, then the embedding) are checked once.
 RECHECK_DELAY_MS = 400
-
-
-class NoticeBar(QFrame):
-    triggered = Signal()
-
-    def __init__(self, button_text: str, name: str) -> None:
-        super().__init__()
-        self.setObjectName(f"{name}Notice")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.button = QPushButton(button_text)
-        self.close_button = QToolButton()
-        self.close_button.setIcon(icons.icon("clear"))
-        self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip("Dismiss")
-        self.close_button.setAccessibleName("Dismiss")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 4, 4)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.button)
-        layout.addWidget(self.close_button)
-        self.button.clicked.connect(self.triggered)
-        self.button.clicked.connect(self.hide)
-        self.close_button.clicked.connect(self.hide)
-        self.hide()
-
-    def show_notice(self, text: str) -> None:
-        self.label.setText(text)
-        self.setVisible(bool(text))
 
 
 def report_changed_anything(report: IndexReport | None) -> bool:
@@ -90,6 +56,8 @@ class LiveResults(QObject):
         self._timer.timeout.connect(self.check_now)
         self._folders_due = True
         self._checking = False
+        # The folder list (with sub-folders) has come from the library at least once.
+        self.folders_known = False
 
     # --- triggers ---------------------------------------------------------------------------------------
     def on_index_finished(self, report: IndexReport | None, error: BaseException | None) -> None:
@@ -118,7 +86,7 @@ class LiveResults(QObject):
             self._folders_due = False
             client.submit(
                 lambda lib: lib.image_folders(),
-                view.controls.set_folders,
+                self._on_folders,
                 on_error=lambda exc: log.warning("folders: %s", exc),
                 name="list folders",
             )
@@ -138,6 +106,10 @@ class LiveResults(QObject):
             log.warning("checking the open results: %s", exc)
 
         client.submit(lambda lib: recheck(lib, answer, shown), done, failed, name="check results")
+
+    def _on_folders(self, folders: list) -> None:
+        self.folders_known = True
+        self.view.set_folders_gone(self.view.controls.set_folders(folders))
 
     def apply(self, result: Recheck) -> None:
         view = self.view

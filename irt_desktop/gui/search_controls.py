@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -42,8 +42,24 @@ SORTS: list[tuple[str, str, bool]] = [
 ]
 
 
+class AnyDateEdit(QDateEdit):
+    """A date that may be "any": from "any", a step or the calendar starts at today, not at 1900."""
+
+    def stepBy(self, steps: int) -> None:
+        if self.date() <= NO_DATE:
+            self.setDate(QDate.currentDate())
+            return
+        super().stepBy(steps)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and self.date() <= NO_DATE:
+            today = QDate.currentDate()
+            self.calendarWidget().setCurrentPage(today.year(), today.month())
+        return super().eventFilter(watched, event)
+
+
 def _date_edit(name: str) -> QDateEdit:
-    edit = QDateEdit()
+    edit = AnyDateEdit()
     edit.setCalendarPopup(True)
     edit.setMinimumDate(NO_DATE)
     edit.setMaximumDate(QDate(2999, 12, 31))
@@ -51,6 +67,7 @@ def _date_edit(name: str) -> QDateEdit:
     edit.setDate(NO_DATE)
     edit.setDisplayFormat("yyyy-MM-dd")
     edit.setAccessibleName(name)
+    edit.calendarWidget().installEventFilter(edit)
     return edit
 
 
@@ -234,11 +251,15 @@ class SearchControls(QWidget):
         self.clear_button.setEnabled(self.filters().active)
         return gone
 
-    def select_folder(self, path: str) -> bool:
+    def select_folder(self, path: str, label: str = "") -> None:
+        """Narrow to `path`; a folder not listed yet (just added) is listed first."""
         found = self.folder_combo.findData(str(path))
-        if found >= 0:
-            self.folder_combo.setCurrentIndex(found)
-        return found >= 0
+        if found < 0:
+            self.folder_combo.blockSignals(True)
+            self.folder_combo.addItem(icons.icon("folder"), label or Path(path).name, str(path))
+            self.folder_combo.blockSignals(False)
+            found = self.folder_combo.count() - 1
+        self.folder_combo.setCurrentIndex(found)
 
     # --- slots --------------------------------------------------------------------------------------------
     def _on_k_slider(self, value: int) -> None:

@@ -18,29 +18,20 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QPushButton,
-    QSizePolicy,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from irt_desktop.gui import icons
 from irt_desktop.gui.batch_actions import BatchActions
 from irt_desktop.gui.library_client import OPENING, READY, LibraryClient, LibraryNotReady
 from irt_desktop.gui.lightbox import Lightbox, QueryItem
-from irt_desktop.gui.live_results import LiveResults, NoticeBar
+from irt_desktop.gui.live_results import LiveResults
 from irt_desktop.gui.model_warmup import PREPARING, is_preparing
 from irt_desktop.gui.query import Crop, Query, image_file_filter, read_mime
-from irt_desktop.gui.query_view import QueryView
-from irt_desktop.gui.results_model import ResultDelegate, ResultsModel
-from irt_desktop.gui.results_view import ResultsView
-from irt_desktop.gui.search_controls import SearchControls
+from irt_desktop.gui.results_pane import ResultsPane
 from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, SearchState
+from irt_desktop.gui.search_panel import QueryPanel
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import TaskRunner
 from irt_desktop.gui.thumbnails import ThumbnailLoader
@@ -71,97 +62,31 @@ class SearchView(QWidget):
         self.state = SearchState()
         self.runner = runner if runner is not None else client.runner
         self.lightbox: Lightbox | None = None
+        self._roots_key: tuple = ()
 
-        # --- left column: query and controls ---------------------------------------------------------------
-        self.query_view = QueryView(runner=self.runner)
-        self.query_label = QLabel("No query yet")
-        self.query_label.setWordWrap(True)
-        self.query_label.setObjectName("hint")
-        self.query_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.back_button = self._history_button("back", "Back to the previous query (Alt+Left)", self.go_back)
-        self.forward_button = self._history_button(
-            "forward", "Forward to the next query (Alt+Right)", self.go_forward
-        )
-        self.open_button = QPushButton(icons.icon("image-open"), "&Open image…")
-        self.open_button.setToolTip("Search by a photo from disk (Ctrl+O)")
-        self.paste_button = QPushButton(icons.icon("paste"), "&Paste")
-        self.paste_button.setToolTip("Search by the image or file on the clipboard (Ctrl+V)")
-        self.clear_region_button = QPushButton(icons.icon("crop"), "&Whole image")
-        self.clear_region_button.setToolTip(
-            "Forget the region and search by the whole image (Esc on the image)"
-        )
-        self.clear_region_button.setEnabled(False)
-        self.view_query_button = QToolButton()
-        self.view_query_button.setIcon(icons.icon("view"))
-        self.view_query_button.setToolTip("Show the query photo large")
-        self.view_query_button.setAccessibleName("Show the query photo large")
-        self.view_query_button.setAutoRaise(True)
-        self.view_query_button.setEnabled(False)
-        query_buttons = QHBoxLayout()
-        query_buttons.addWidget(self.open_button)
-        query_buttons.addWidget(self.paste_button)
-        region_row = QHBoxLayout()
-        region_row.addWidget(self.clear_region_button, 1)
-        region_row.addWidget(self.view_query_button)
-
-        self.controls = SearchControls(settings)
-        # The controls are the view's too (tests, the window's menus and older callers use them).
+        # --- left column: query and controls (collapsible) ------------------------------------------------
+        self.panel = QueryPanel(settings, self.runner)
+        self.left_panel = self.panel
+        # The panel's widgets are the view's too (tests, the window's menus and older callers use them).
+        p = self.panel
+        self.query_view, self.query_label, self.controls = p.query_view, p.query_label, p.controls
+        self.back_button, self.forward_button = p.back_button, p.forward_button
+        self.open_button, self.paste_button = p.open_button, p.paste_button
+        self.clear_region_button, self.view_query_button = p.clear_region_button, p.view_query_button
         self.k_spin, self.k_slider = self.controls.k_spin, self.controls.k_slider
         self.min_slider, self.min_label = self.controls.min_slider, self.controls.min_label
         self.folder_combo, self.sort_combo = self.controls.folder_combo, self.controls.sort_combo
-
-        left = QWidget()
-        left.setObjectName("searchPanel")
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(8, 8, 8, 8)
-        title_row = QHBoxLayout()
-        title = QLabel("Search by example")
-        title.setObjectName("paneTitle")
-        title_row.addWidget(title, 1)
-        title_row.addWidget(self.back_button)
-        title_row.addWidget(self.forward_button)
-        left_layout.addLayout(title_row)
-        left_layout.addWidget(self.query_view, 1)
-        left_layout.addWidget(self.query_label)
-        left_layout.addLayout(region_row)
-        left_layout.addLayout(query_buttons)
-        left_layout.addSpacing(6)
-        left_layout.addWidget(self.controls)
-        left.setMinimumWidth(250)
-        self.left_panel = left
+        left = self.panel
 
         # --- right: results -------------------------------------------------------------------------------
         self.thumbnails = thumbnails
-        self.model = ResultsModel(thumbnails, self)
-        self.delegate = ResultDelegate(settings.thumbnail_size, self)
-        self.results = ResultsView(self.model)
-        self.results.setItemDelegate(self.delegate)
+        right = ResultsPane(thumbnails, settings.thumbnail_size)
+        self.results_pane = right
+        self.model, self.delegate, self.results = right.model, right.delegate, right.results
+        self.panel_button, self.result_header = right.panel_button, right.result_header
+        self.live_bar, self.undo_bar = right.live_bar, right.undo_bar
         # The Edit menu offers it too.
         self.copy_action = self.results.copy_action
-        self.panel_button = QToolButton()
-        self.panel_button.setIcon(icons.icon("panel"))
-        self.panel_button.setCheckable(True)
-        self.panel_button.setChecked(True)
-        self.panel_button.setAutoRaise(True)
-        self.panel_button.setToolTip("Show or hide the query and filters (Ctrl+Shift+H)")
-        self.panel_button.setAccessibleName("Show the query panel")
-        self.result_header = QLabel("Results appear here.")
-        self.result_header.setObjectName("hint")
-        self.result_header.setAccessibleName("Result summary")
-        self.result_header.setWordWrap(True)
-        self.result_header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        header_row = QHBoxLayout()
-        header_row.addWidget(self.panel_button)
-        header_row.addWidget(self.result_header, 1)
-        self.live_bar = NoticeBar("Refresh", "live")
-        self.undo_bar = NoticeBar("Undo", "undo")
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(4, 8, 8, 8)
-        right_layout.addLayout(header_row)
-        right_layout.addWidget(self.live_bar)
-        right_layout.addWidget(self.undo_bar)
-        right_layout.addWidget(self.results, 1)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -202,17 +127,6 @@ class SearchView(QWidget):
         for a, b in itertools.pairwise(order):
             self.setTabOrder(a, b)
 
-    def _history_button(self, icon: str, tip: str, slot) -> QToolButton:
-        button = QToolButton()
-        button.setIcon(icons.icon(icon))
-        button.setToolTip(tip)
-        button.setAccessibleName(tip.split(" (")[0])
-        button.setAutoRaise(True)
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.DelayedPopup)
-        button.setMenu(QMenu(button))
-        button.clicked.connect(slot)
-        return button
-
     def _actions(self) -> None:
         def act(text: str, shortcut: str, slot) -> QAction:
             action = QAction(text, self)
@@ -239,12 +153,18 @@ class SearchView(QWidget):
         qv.preview_failed.connect(
             lambda reason: self.status_message.emit(f"Cannot show the query image: {reason}")
         )
+        self.back_button.clicked.connect(self.go_back)
+        self.forward_button.clicked.connect(self.go_forward)
+        self.panel.history_requested.connect(self.go_to_history)
         self.open_button.clicked.connect(self.open_image_dialog)
         self.paste_button.clicked.connect(self.paste)
         self.clear_region_button.clicked.connect(lambda: qv.set_region(None))
         self.view_query_button.clicked.connect(self.view_query)
         self.controls.changed.connect(self.schedule_search)
         self.panel_button.toggled.connect(self.set_panel_visible)
+        self.splitter.splitterMoved.connect(
+            lambda *_: self.panel_button.setChecked(self.splitter.sizes()[0] > 0)
+        )
         self.results.more_like_this.connect(self.more_like_this)
         self.results.status_message.connect(self.status_message)
         self.results.view_requested.connect(self.view_result)
@@ -287,9 +207,7 @@ class SearchView(QWidget):
 
     def set_image_query(self, image: QImage, label: str) -> None:
         """Decoded image data (paste, browser drag): shown now, encoded to PNG on the worker by the search."""
-        self.query_view.show_image(image)
-        self.set_query(Query(image, label), show=False)
-        self._remember_thumbnail()
+        self.set_query(Query(image, label))
 
     def open_image_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -356,22 +274,7 @@ class SearchView(QWidget):
         self._update_history_buttons()
 
     def _update_history_buttons(self) -> None:
-        history = self.state.history
-        for button, can, entries in (
-            (self.back_button, history.can_back(), history.back_entries()),
-            (self.forward_button, history.can_forward(), history.forward_entries()),
-        ):
-            button.setEnabled(can)
-            menu = button.menu()
-            menu.clear()
-            for index, entry in entries[:15]:
-                action = menu.addAction(entry.query.describe())
-                if isinstance(entry.thumb, QIcon):
-                    action.setIcon(entry.thumb)
-                action.triggered.connect(lambda _=False, i=index: self.go_to_history(i))
-            if entries:
-                nearest = entries[0][1].query.describe()
-                button.setToolTip(f"{'Back' if button is self.back_button else 'Forward'} to {nearest}")
+        self.panel.show_history(self.state.history)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         # The mouse's own back and forward buttons, as in a browser.
@@ -384,13 +287,22 @@ class SearchView(QWidget):
 
     # --- controls -----------------------------------------------------------------------------------------
     def set_roots(self, roots: list[Root]) -> None:
-        gone = self.controls.set_roots(roots)
+        """The watched folders changed (or their counts): the folder list is asked for again, and
+        until it first comes the watched folders alone are offered."""
+        key = tuple((r.id, str(r.path), r.n_images) for r in roots)
+        if key == self._roots_key:
+            return
+        self._roots_key = key
+        if not self.live.folders_known:
+            self.set_folders_gone(self.controls.set_roots(roots))
         self.live.folders_stale()
+
+    def set_folders_gone(self, gone: bool) -> None:
         if gone:
             self.live.offer("The folder the results were limited to is no longer in the library.")
 
     def filter_to_root(self, root: Root) -> None:
-        self.controls.select_folder(str(root.path))
+        self.controls.select_folder(str(root.path), Path(root.path).name or str(root.path))
 
     def set_panel_visible(self, visible: bool) -> None:
         sizes = self.splitter.sizes()

@@ -92,6 +92,10 @@ class SearchFiltersMixin(CatalogBase):
                 if parent == folder:
                     break
                 folder = parent
+        # Watched folders with no photos (yet) are offered too.
+        for root_id, root_path in self.conn.execute("SELECT id, path FROM roots"):
+            root_paths.setdefault(root_id, root_path)
+            totals.setdefault((root_id, root_path), 0)
         out = []
         for (root_id, folder), n in totals.items():
             root_path = root_paths[root_id]
