@@ -4,10 +4,12 @@ the pointer, a drag pans, a double-click toggles fit and 100 %."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from irt_desktop.gui.lightbox_model import LightboxModel
+
+BACKDROP = QColor(30, 30, 30)
 
 
 class PhotoCanvas(QWidget):
@@ -44,10 +46,10 @@ class PhotoCanvas(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        palette = self.palette()
-        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Window).darker(115))
+        # A neutral dark surround in either theme, as photo viewers have: it does not tint the photo.
+        painter.fillRect(self.rect(), BACKDROP)
         if self.pixmap is None:
-            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.setPen(QColor("#b0b0b0"))
             painter.drawText(
                 self.rect().adjusted(16, 16, -16, -16),
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,

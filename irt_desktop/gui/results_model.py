@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QSize,
     Qt,
@@ -210,14 +211,15 @@ class ResultDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         line = fm.height()
         y = thumb_rect.bottom() + p
-        # One line of text, but a rect with room below it: a fallback font (CJK names) draws its
-        # underscore lower than the UI font's descent, and a rect of exactly one line clips it away.
-        name_rect = QRect(rect.left() + p, y, rect.width() - 2 * p, line + p)
+        # Drawn on the UI font's baseline rather than centred in a one-line box: a fallback font (CJK
+        # names) sits lower and draws its underscore below the UI font's descent, which a box of one
+        # line clips away ("写真_215.jpg" read "写真 215.jpg"); on a shared baseline nothing is clipped
+        # and Latin and CJK names line up.
+        name_rect = QRect(rect.left() + p, y, rect.width() - 2 * p, line)
         painter.setPen(text_color)
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
         painter.drawText(
-            name_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextSingleLine,
+            QPoint(name_rect.left(), name_rect.top() + fm.ascent()),
             fm.elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()),
         )
         meta_rect = QRect(name_rect.left(), y + line + 2, name_rect.width(), line + p)

@@ -100,9 +100,13 @@ class ResultsView(QListView):
         if delegate is None or self.model() is None or not hasattr(delegate, "cell_width"):
             return
         width = self.usable_width()
-        columns = max(1, width // delegate.min_width())
+        # The nearest whole number of columns: cards end up between ~0.8x and ~1.2x the chosen size,
+        # rather than up to twice it in a narrow window.
+        columns = max(1, round(width / delegate.min_width()))
         delegate.cell_width = width // columns
-        hint = delegate.sizeHint(QStyleOptionViewItem(), self.model().index(0, 0))
+        option = QStyleOptionViewItem()
+        option.font = self.font()
+        hint = delegate.sizeHint(option, self.model().index(0, 0))
         grid = QSize(delegate.cell_width, hint.height())
         if grid != self.gridSize():
             self.setGridSize(grid)
