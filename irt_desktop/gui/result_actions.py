@@ -122,9 +122,17 @@ class DetailsDialog(QDialog):
         open_button = buttons.addButton("Open", QDialogButtonBox.ButtonRole.ActionRole)
         reveal_button = buttons.addButton("Show in folder", QDialogButtonBox.ButtonRole.ActionRole)
         copy_button = buttons.addButton("Copy path", QDialogButtonBox.ButtonRole.ActionRole)
-        open_button.clicked.connect(lambda: open_file(path))
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        open_button.clicked.connect(lambda: open_file(path) or self._say(no_viewer_text(path)))
         reveal_button.clicked.connect(lambda: reveal_in_file_manager(path))
         copy_button.clicked.connect(lambda: copy_paths([path]))
         buttons.rejected.connect(self.reject)
+        layout.addWidget(self.notice)
         layout.addWidget(buttons)
         self.resize(480, self.sizeHint().height())
+
+    def _say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()

@@ -276,6 +276,12 @@ class SearchView(QWidget):
     def _update_history_buttons(self) -> None:
         self.panel.show_history(self.state.history)
 
+    def showEvent(self, event) -> None:
+        # Back from another tab (the Duplicates tab may have trashed some of these): check them.
+        super().showEvent(event)
+        if self.last_answer is not None:
+            self.live.schedule()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         # The mouse's own back and forward buttons, as in a browser.
         if event.button() == Qt.MouseButton.BackButton:
