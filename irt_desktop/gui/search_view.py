@@ -368,12 +368,14 @@ class SearchView(QWidget):
             self.result_header.setText(text)
 
     def _on_search_failed(self, exc: BaseException) -> None:
-        not_open = isinstance(exc, LibraryNotReady) and self.client.state in (OPENING, READY)
-        self.state.failed(library_not_open=not_open)
+        # A search the library never saw (it was not open yet) runs once it opens; any other failure
+        # waits for the user.
+        never_ran = isinstance(exc, LibraryNotReady)
+        self.state.failed(library_not_open=never_ran)
         # The old results answer another query: they go, so nothing under "failed" looks like an answer.
         self.model.set_hits([])
         self.live_bar.hide()
-        if not_open:
+        if never_ran and self.client.state in (OPENING, READY):
             # Asked for before the library was open: searched again once it is (_on_client_state), or
             # now if it opened while this search was waiting.
             self.result_header.setText(PREPARING)
