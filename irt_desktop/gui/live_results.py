@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from irt_desktop.gui import formatting
-from irt_desktop.gui.results_view import COPY_TO, MOVE_TO, TRASH
+from irt_desktop.gui.results_view import MOVE_TO, TRASH
 from irt_desktop.gui.search_model import Recheck, recheck, updated_hit
 
 if TYPE_CHECKING:
@@ -148,20 +148,21 @@ class LiveResults(QObject):
     def on_batch_undone(self, op: str, hits: list, result: Any) -> None:
         view = self.view
         if op == TRASH:
-            back = {f.image_id for f in result.moved}
-            answer = view.last_answer
-            if answer is not None:
-                # Back in their places: the answer's order, with whatever is still shown.
-                shown = {h.image_id for h in view.model.hits()} | back
-                restored = {h.image_id: h for h in hits if h.image_id in back}
-                merged = [restored.get(h.image_id, h) for h in answer.hits if h.image_id in shown]
-                view.model.set_hits(merged)
+            self._restore_tiles(hits, {f.image_id for f in result.moved})
         elif op == MOVE_TO:
-            self._retarget({str(t.target): t.source for t in result.done})
-        elif op == COPY_TO:
-            pass  # the copies were never tiles of these results
+            back = {str(t.source) for t in result.done}
+            self._restore_tiles(hits, {h.image_id for h in hits if str(h.path) in back})
         view.update_header()
         self.schedule()
+
+    def _restore_tiles(self, hits: list, ids: set[int]) -> None:
+        """Photos back where they were: their tiles again, in the answer's order, as they were before."""
+        answer = self.view.last_answer
+        if answer is None or not ids:
+            return
+        shown = {h.image_id for h in self.view.model.hits()} | ids
+        before = {h.image_id: h for h in hits if h.image_id in ids}
+        self.view.model.set_hits([before.get(h.image_id, h) for h in answer.hits if h.image_id in shown])
 
     def _retarget(self, where: dict) -> None:
         """Tiles of moved photos point at their new place (the library's row follows at its next pass)."""

@@ -102,7 +102,8 @@ def recheck(library: Library, answer: SearchAnswer, shown: list[SearchHit]) -> R
     if answer.vector is None or getattr(library, "model_id", None) != answer.model_id:
         return Recheck(gone, moved, (), answer.vector is not None)
     hits = library.search_by_vector(answer.vector, exclude=list(answer.exclude), **answer.request.options())
-    known = {h.image_id for h in answer.hits}
+    # Against what is shown, not what was answered: a photo that left and came back is offered again.
+    known = set(ids)
     return Recheck(gone, moved, tuple(h.image_id for h in hits if h.image_id not in known))
 
 
