@@ -148,12 +148,14 @@ class LiveResults(QObject):
     def on_batch_undone(self, op: str, hits: list, result: Any) -> None:
         view = self.view
         if op == TRASH:
+            # The catalog has them back already (restore is immediate): check the rest now.
             self._restore_tiles(hits, {f.image_id for f in result.moved})
+            self.schedule()
         elif op == MOVE_TO:
+            # The library revives their rows at its next pass; that pass's end brings the next check.
             back = {str(t.source) for t in result.done}
             self._restore_tiles(hits, {h.image_id for h in hits if str(h.path) in back})
         view.update_header()
-        self.schedule()
 
     def _restore_tiles(self, hits: list, ids: set[int]) -> None:
         """Photos back where they were: their tiles again, in the answer's order, as they were before."""
