@@ -129,6 +129,8 @@ class Lightbox(QDialog):
         self.details_area.setMinimumWidth(220)
         self.details_area.setMaximumWidth(320)
         self.details_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        # Arrow keys walk the photos; the details never take them.
+        self.details_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         self.similar_action = self._action("&More like this", "similar", "Ctrl+M", self._more_like_this)
         self.open_action = self._action("Open in &other app", "open", "Ctrl+Return", self._open_external)
@@ -287,6 +289,7 @@ class Lightbox(QDialog):
             field.setWordWrap(True)
             field.setTextFormat(Qt.TextFormat.PlainText)
             field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            field.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             self.details_form.addRow(f"{label}:", field)
 
     def _update_zoom_label(self) -> None:

@@ -435,4 +435,5 @@ class SearchView(QWidget):
         box.show()
         box.raise_()
         box.activateWindow()
+        box.setFocus()
         return box
