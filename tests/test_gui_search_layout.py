@@ -108,4 +108,4 @@ def test_no_negative_similarity_is_shown(qtbot, search_view):
     index = model.index(0)
     assert "-" not in index.data(Qt.ItemDataRole.ToolTipRole).split("similarity ")[1].split("\n")[0]
     assert index.data(Qt.ItemDataRole.AccessibleTextRole).endswith("similarity 0.000")
-    assert formatting.score(-0.5) == "0.000" and formatting.score(0.8765) == "0.877"
+    assert formatting.score(-0.5) == "0.000" and formatting.score(0.8766) == "0.877"

@@ -132,6 +132,8 @@ class SearchControls(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # In a narrow panel (a 1024-px window) a field too wide beside its label goes under it.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for text, buddy, field in (
             ("&Results:", self.k_slider, k_row),
             ("&Min. similarity:", self.min_slider, min_row),
