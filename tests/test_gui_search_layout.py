@@ -77,8 +77,12 @@ def test_fits_what_a_1024x700_window_leaves_and_the_panel_folds(qtbot, search_vi
     assert view.splitter.sizes()[0] > 0
 
 
+_LOADERS: list = []  # kept alive: a thumbnail request in flight reports back to its loader
+
+
 def paint_card(name: str) -> QImage:
-    model = ResultsModel(ThumbnailLoader(ThumbnailCache(Path("/nonexistent"))))
+    _LOADERS.append(ThumbnailLoader(ThumbnailCache(Path("/nonexistent"))))
+    model = ResultsModel(_LOADERS[-1])
     model.set_hits(hits(1, name))
     delegate = ResultDelegate(96)
     option = QStyleOptionViewItem()
@@ -93,11 +97,22 @@ def paint_card(name: str) -> QImage:
     return image
 
 
+def inked_rows(image: QImage) -> set[int]:
+    return {
+        y
+        for y in range(image.height())
+        if any(image.pixelColor(x, y).lightness() < 110 for x in range(image.width()))
+    }
+
+
 def test_captions_keep_underscores_of_cjk_names(themed_app):
-    # If the underscore were clipped (a one-line rect and a fallback font that draws it lower), the
-    # caption would look exactly like the one with a space.
-    assert paint_card("写真_215.jpg") != paint_card("写真 215.jpg")
-    assert paint_card("photo_215.jpg") != paint_card("photo 215.jpg")
+    # The underscore is the only ink on its row (a name without descenders): a caption that clipped
+    # it (a one-line box and a fallback font that draws it lower) inks the same rows as one with a
+    # space, which is how "写真_215" came to read "写真 215".
+    for stem in ("写真", "cat"):
+        with_underscore = inked_rows(paint_card(f"{stem}_21.heic"))
+        with_space = inked_rows(paint_card(f"{stem} 21.heic"))
+        assert with_underscore > with_space, stem
 
 
 def test_no_negative_similarity_is_shown(qtbot, search_view):
