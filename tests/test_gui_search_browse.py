@@ -202,12 +202,14 @@ def test_live_results_and_batch_actions_with_undo(
     qtbot.waitUntil(lambda: (dest / original.name).exists(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: sv.undo_bar.isVisible(), timeout=WAIT_MS)
     sv.undo_action.trigger()
-    qtbot.waitUntil(lambda: not (dest / original.name).exists(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not (dest / original.name).exists() and not sv.batch.busy, timeout=WAIT_MS)
     assert original.exists()
 
     # Trash from the keyboard (Delete): asked, out of the grid, back with Undo.
     select_rows(sv.results, [0])
     victim = sv.model.hit(0)
+    w.activateWindow()  # shortcuts reach the focused widget of the active window only
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT_MS)
     sv.results.setFocus()
     qtbot.keyClick(sv.results, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: not Path(victim.path).exists(), timeout=WAIT_MS)

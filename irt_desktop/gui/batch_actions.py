@@ -114,7 +114,10 @@ class BatchActions(QObject):
         self.busy = False
 
     def request(self, op: str, hits: list[SearchHit]) -> None:
-        if not hits or self.busy:
+        if not hits:
+            return
+        if self.busy:
+            self.message.emit("The last copy, move or trash is still running; try again in a moment.")
             return
         if op == TRASH:
             title, text, ok = trash_question(hits)
