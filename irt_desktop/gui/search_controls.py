@@ -51,6 +51,11 @@ class AnyDateEdit(QDateEdit):
             return
         super().stepBy(steps)
 
+    def focusNextPrevChild(self, next_: bool) -> bool:
+        # Tab leaves the field (QDateEdit would walk its sections, and stay on "any" for ever); Left
+        # and Right still move between year, month and day.
+        return QWidget.focusNextPrevChild(self, next_)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Show and self.date() <= NO_DATE:
             today = QDate.currentDate()
