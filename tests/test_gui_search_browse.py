@@ -67,7 +67,8 @@ def test_filters_sort_history_drag_and_failure(qtbot, main_window, tmp_path):
         lambda: sv.folder_combo.findText("Trip to Kyoto", Qt.MatchFlag.MatchContains) > 0, timeout=WAIT_MS
     )
     labels = [sv.folder_combo.itemText(i) for i in range(sv.folder_combo.count())]
-    assert labels[:2] == ["All folders", "Pictures"] and labels[2].strip() == "2021", labels
+    assert labels[:4] == ["All folders", "Pictures", "2021", "Trip to Kyoto"], labels
+    assert [sv.folder_combo.itemData(i, Qt.ItemDataRole.UserRole + 1) for i in (1, 2, 3)] == [0, 1, 2]
     previous = sv.last_answer
     sv.k_spin.setValue(10)
     sv.folder_combo.setCurrentIndex(sv.folder_combo.findText("Trip to Kyoto", Qt.MatchFlag.MatchContains))

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QWidget,
 )
 
@@ -63,6 +65,21 @@ class AnyDateEdit(QDateEdit):
         return super().eventFilter(watched, event)
 
 
+DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class FolderListDelegate(QStyledItemDelegate):
+    """The folder list's popup: sub-folders indented under their parent (the closed box shows the
+    chosen folder's name alone)."""
+
+    INDENT = 16
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index) -> None:
+        super().initStyleOption(option, index)
+        depth = index.data(DEPTH_ROLE) or 0
+        option.rect.adjust(self.INDENT * int(depth), 0, 0, 0)
+
+
 def _date_edit(name: str) -> QDateEdit:
     edit = AnyDateEdit()
     edit.setCalendarPopup(True)
@@ -105,6 +122,7 @@ class SearchControls(QWidget):
         )
         self.folder_combo.setMinimumContentsLength(12)
         self.folder_combo.setMaxVisibleItems(20)
+        self.folder_combo.setItemDelegate(FolderListDelegate(self.folder_combo))
         self.date_from = _date_edit("Taken from")
         self.date_to = _date_edit("Taken until")
         self.type_combo = QComboBox()
@@ -247,10 +265,11 @@ class SearchControls(QWidget):
         combo.clear()
         combo.addItem("All folders", None)
         for c in folders:
-            label = ("    " * c.depth) + (Path(c.path).name if c.depth else c.name)
+            label = Path(c.path).name if c.depth else c.name
             combo.addItem(icons.icon("folder"), label, c.path)
             tip = f"{c.path}\n{formatting.plural(c.photos, 'photo')}"
             combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            combo.setItemData(combo.count() - 1, c.depth, DEPTH_ROLE)
         found = combo.findData(current) if current is not None else 0
         combo.setCurrentIndex(max(0, found))
         combo.blockSignals(False)
