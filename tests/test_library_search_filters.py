@@ -87,6 +87,7 @@ def test_selective_filters_take_the_candidate_path_and_agree_with_brute_force(fi
     lib, root, files = filtered_library
     monkeypatch.setattr(search_mod, "MIN_FETCH", 1)
     monkeypatch.setattr(search_mod, "OVERFETCH", 1)
+    monkeypatch.setattr(search_mod, "WIDEN_MAX", 0)  # never judged "near enough": the candidate path
     calls = []
     real = lib.catalog.filtered_ids
     monkeypatch.setattr(lib.catalog, "filtered_ids", lambda f, limit: calls.append(f) or real(f, limit))
@@ -96,9 +97,15 @@ def test_selective_filters_take_the_candidate_path_and_agree_with_brute_force(fi
     got = lib.search(files[0], k=5, filters=f)
     assert [h.image_id for h in got] == expected
     assert calls, "the candidate path was not taken"
-    # Too many candidates for the selector: the bounded widening still fills k.
+    # Too many candidates for the selector, or a filter that keeps a fair share: fetching deeper
+    # fills k just the same.
     monkeypatch.setattr(search_mod, "CANDIDATES_MAX", 1)
     assert [h.image_id for h in lib.search(files[0], k=5, filters=f)] == expected
+    monkeypatch.setattr(search_mod, "CANDIDATES_MAX", 200_000)
+    monkeypatch.setattr(search_mod, "WIDEN_MAX", 10_000)
+    calls.clear()
+    assert [h.image_id for h in lib.search(files[0], k=5, filters=f)] == expected
+    assert not calls  # answered by fetching deeper, no catalog listing
 
 
 def test_ivf_index_with_few_candidates_scores_them_exactly(open_library, tmp_path, monkeypatch):

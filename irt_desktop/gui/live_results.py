@@ -8,6 +8,7 @@ Refresh replaces the results.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 
 # Several passes in a row (a watcher batch, then the embedding) are checked once.
 RECHECK_DELAY_MS = 400
+# The folder list scans every row (~4 s at 10^6 photos on a busy 2-core CPU): after a listing that took
+# t seconds, the next waits at least FOLDERS_PAUSE x t (and FOLDERS_MIN_S), unless the roots changed.
+FOLDERS_PAUSE = 5.0
+FOLDERS_MIN_S = 1.0
+FOLDERS_LANE = "folders"
 
 
 def report_changed_anything(report: IndexReport | None) -> bool:
@@ -56,6 +62,9 @@ class LiveResults(QObject):
         self._timer.timeout.connect(self.check_now)
         self._folders_due = True
         self._checking = False
+        self._listing = False
+        self._listed_at = 0.0
+        self._listing_s = 0.0
         # The folder list (with sub-folders) has come from the library at least once.
         self.folders_known = False
 
@@ -69,12 +78,14 @@ class LiveResults(QObject):
         if self.view.last_answer is not None:
             self.offer("Search now uses the new model; these results are from the previous one.")
 
-    def folders_stale(self) -> None:
+    def folders_stale(self, roots_changed: bool = False) -> None:
         self._folders_due = True
+        if roots_changed:
+            self._listed_at = 0.0  # a folder added or removed is listed at once
         self.schedule()
 
     def schedule(self) -> None:
-        self._timer.start()
+        self._timer.start(RECHECK_DELAY_MS)
 
     # --- checking ---------------------------------------------------------------------------------------
     def check_now(self) -> None:
@@ -82,14 +93,14 @@ class LiveResults(QObject):
         client = view.client
         if client.library is None:
             return
-        if self._folders_due:
-            self._folders_due = False
-            client.submit(
-                lambda lib: lib.image_folders(),
-                self._on_folders,
-                on_error=lambda exc: log.warning("folders: %s", exc),
-                name="list folders",
-            )
+        if self._folders_due and not self._listing:
+            pause = max(FOLDERS_MIN_S, FOLDERS_PAUSE * self._listing_s)
+            wait = pause - (time.monotonic() - self._listed_at)
+            if self.folders_known and wait > 0:
+                # A watcher reporting photo after photo does not re-list 10^6 rows each time.
+                self._timer.start(round(wait * 1000))
+            else:
+                self._list_folders(client.library)
         answer = view.last_answer
         if answer is None or view.is_searching or self._checking:
             return
@@ -107,9 +118,27 @@ class LiveResults(QObject):
 
         client.submit(lambda lib: recheck(lib, answer, shown), done, failed, name="check results")
 
-    def _on_folders(self, folders: list) -> None:
-        self.folders_known = True
-        self.view.set_folders_gone(self.view.controls.set_folders(folders))
+    def _list_folders(self, library: object) -> None:
+        """In a lane of its own: it reads only (any thread may), and at 10^6 photos it takes seconds
+        that searches in the library lane must not wait behind."""
+        self._folders_due = False
+        self._listing = True
+        started = time.monotonic()
+
+        def done(folders: list) -> None:
+            self._listing = False
+            self._listed_at = time.monotonic()
+            self._listing_s = self._listed_at - started
+            self.folders_known = True
+            self.view.set_folders_gone(self.view.controls.set_folders(folders))
+
+        def failed(exc: BaseException) -> None:
+            self._listing = False
+            log.warning("folders: %s", exc)
+
+        self.view.client.runner.run(
+            lambda: library.image_folders(), done, failed, name="list folders", lane=FOLDERS_LANE
+        )
 
     def apply(self, result: Recheck) -> None:
         view = self.view

@@ -298,10 +298,11 @@ class SearchView(QWidget):
         key = tuple((r.id, str(r.path), r.n_images) for r in roots)
         if key == self._roots_key:
             return
+        same_roots = [k[:2] for k in key] == [k[:2] for k in self._roots_key]
         self._roots_key = key
         if not self.live.folders_known:
             self.set_folders_gone(self.controls.set_roots(roots))
-        self.live.folders_stale()
+        self.live.folders_stale(roots_changed=not same_roots)
 
     def set_folders_gone(self, gone: bool) -> None:
         if gone:

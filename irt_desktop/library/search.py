@@ -8,6 +8,7 @@ on the caller's thread by the serving model; searches never start a thread pool 
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 from collections.abc import Callable, Sequence
@@ -77,7 +78,9 @@ MIN_FETCH = 256
 CANDIDATES_MAX = 200_000
 # IVF visits only a few lists: this many matching images or fewer are scored exactly from their vectors.
 EXACT_AMONG_MAX = 20_000
-# An unselective filter whose matches rank low: the over-fetch widens (x8) at most this many times.
+# A filter that keeps a fair share of the ranking is answered by fetching deeper (at most WIDEN_MAX
+# times deeper per round, WIDEN_ROUNDS rounds): cheaper than listing its matches from the catalog.
+WIDEN_MAX = 32
 WIDEN_ROUNDS = 3
 
 VectorsOf = Callable[[Sequence[int]], dict[int, np.ndarray]]
@@ -99,15 +102,16 @@ def search_vector(
     leaving out `exclude`. `vectors_of(ids)`: stored vectors, for an exact pass over few candidates.
 
     Bounded at any size: an unfiltered search fetches k plus what is excluded (widened only past rows
-    that vanished meanwhile); a filtered one over-fetches once, then either searches among the
-    filter's matches (a catalog query and a FAISS ID selector) or widens a few times."""
+    that vanished meanwhile); a filtered one over-fetches, then either fetches deeper (a filter that
+    keeps a fair share) or searches among the filter's matches (a catalog query and a FAISS ID
+    selector), and widens a bounded number of times at most."""
     if k <= 0 or index.ntotal == 0:
         return []
     f = (filters or SearchFilter()).with_roots(roots)
     excluded = {int(i) for i in exclude}
     total = index.ntotal
     fetch = min(total, k + len(excluded)) if not f.active else min(total, max(OVERFETCH * k, MIN_FETCH))
-    rounds = 0
+    rounds, tried_among = 0, False
     while True:
         scores, ids = index.search(vector, fetch)
         pairs = _pairs(scores[0], ids[0], min_score, excluded)
@@ -118,14 +122,21 @@ def search_vector(
         below_min = min_score is not None and len(scores[0]) and float(scores[0][-1]) < min_score
         if len(hits) >= k or fetch >= total or len(ids[0]) < fetch or below_min:
             return hits
-        if f.active and rounds == 0:
+        if not f.active:
+            fetch = min(total, fetch * 4)
+            continue
+        # What share of the ranking passes the filter says how far down k matches should lie: near
+        # enough, one wider fetch; far (a selective filter), the search among its matches instead.
+        needed = fetch * 8 if not hits else math.ceil(1.5 * fetch * k / len(hits))
+        if not tried_among and (not hits or needed > WIDEN_MAX * fetch):
+            tried_among = True
             among = catalog.filtered_ids(f, CANDIDATES_MAX)
             if among is not None:
                 return _search_among(catalog, index, vector, among, k, min_score, excluded, vectors_of)
-        if f.active and rounds >= WIDEN_ROUNDS:
+        if rounds >= WIDEN_ROUNDS:
             return hits
         rounds += 1
-        fetch = min(total, fetch * (8 if f.active else 4))
+        fetch = min(total, max(needed, fetch * 2))
 
 
 def _pairs(
