@@ -97,7 +97,7 @@ class Lightbox(QDialog):
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.zoom_in_button = self._button("zoom-in", "Zoom in (+)", self.zoom_in)
         self.fit_button = self._button("", "Fit the photo in the window (0)", self.fit, text="Fit")
-        self.actual_button = self._button("", "Actual pixels (1)", self.actual_size, text="100 %")
+        self.actual_button = self._button("", "Actual pixels, 100 % (1)", self.actual_size, text="1:1")
 
         top = QHBoxLayout()
         top.setContentsMargins(8, 6, 8, 6)
