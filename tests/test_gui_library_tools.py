@@ -200,13 +200,18 @@ def test_keyboard_and_result_actions(qtbot, main_window, photo_files, monkeypatc
         assert widget in seen, widget
     assert w.library_panel.list in seen
 
-    # Results: Return opens, Ctrl+C copies the path, Ctrl+M searches for more like it.
+    # Results: Return shows the photo in the lightbox, Ctrl+Return hands it to another app, Ctrl+C
+    # copies the path, Ctrl+M searches for more like it.
     opened = []
     monkeypatch.setattr(result_actions, "open_file", lambda p: opened.append(Path(p)) or True)
     w.focus_results_action.trigger()
     assert sv.results.hasFocus()
     first = sv.model.hit(0)
     qtbot.keyClick(sv.results, Qt.Key.Key_Return)
+    assert sv.lightbox is not None and sv.lightbox.current == first
+    sv.lightbox.close()
+    sv.results.setFocus()
+    qtbot.keyClick(sv.results, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert opened == [Path(first.path)]
     qtbot.keyClick(sv.results, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == str(first.path)
@@ -219,8 +224,9 @@ def test_keyboard_and_result_actions(qtbot, main_window, photo_files, monkeypatc
     qtbot.keyClick(sv.results, Qt.Key.Key_Right)
     assert sv.results.currentIndex().row() == 1
     sv.results.show_context_menu(sv.results.current_menu_point())
-    assert [a.text() for a in sv.results.menu.actions() if a.text()][:3] == [
-        "&Open",
+    assert [a.text() for a in sv.results.menu.actions() if a.text()][:4] == [
+        "&View",
+        "&Open in other app",
         "Show in &folder",
         "&Copy path",
     ]

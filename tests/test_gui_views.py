@@ -59,7 +59,10 @@ class StandInLibrary:
         assert self.report is not None
         return self.report
 
-    def search(self, source, k=50, roots=None, min_score=None, crop=None) -> list[SearchHit]:
+    def query_vector(self, source=None, crop=None, image_id=None):
+        return [1.0, 0.0]
+
+    def search_by_vector(self, vector, k=50, exclude=(), **options) -> list[SearchHit]:
         self.searches.append(k)
         self.release.wait(10)
         return [SearchHit(k, Path(f"/photos/{k}.jpg"), 0.9, 10, 96, 72, None)]

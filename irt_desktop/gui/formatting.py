@@ -53,7 +53,9 @@ def date(value: dt.datetime | float | None) -> str:
 
 
 def score(value: float) -> str:
-    return f"{value:.3f}"
+    """Cosine similarity as shown: below 0 means "nothing alike" just as 0 does, and a minus sign only
+    puzzles, so it reads 0.000."""
+    return f"{max(0.0, value):.3f}"
 
 
 def dimensions(width: int | None, height: int | None) -> str:

@@ -49,6 +49,7 @@ class QueryView(QWidget):
     folders_dropped = Signal(list)
     remote_dropped = Signal(list)
     preview_failed = Signal(str)
+    preview_ready = Signal()  # the picture is shown (a file decoded, or image data given)
 
     def __init__(self, parent: QWidget | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +107,7 @@ class QueryView(QWidget):
         self._pixmap = QPixmap.fromImage(preview)
         self._region = None
         self.update()
+        self.preview_ready.emit()
 
     def clear(self) -> None:
         self._forget_preview()
@@ -130,6 +132,7 @@ class QueryView(QWidget):
         if self._region is not None:
             self._region = self._clamped(self._region)
         self.update()
+        self.preview_ready.emit()
 
     def _on_preview_failed(self, exc: BaseException) -> None:
         self._preview = None
@@ -137,6 +140,30 @@ class QueryView(QWidget):
         self._error = getattr(exc, "reason", None) or str(exc) or "cannot read this image"
         self.preview_failed.emit(self._error)
         self.update()
+
+    def thumbnail(self, side: int = 48) -> QPixmap | None:
+        """The query as a small picture (its region only, when one is chosen): for the history menu."""
+        if self._pixmap is None or self._full_size is None:
+            return None
+        pixmap = self._pixmap
+        if self._region is not None:
+            s = pixmap.width() / self._full_size[0]
+            r = self._region.normalized()
+            pixmap = pixmap.copy(
+                QRect(
+                    round(r.left() * s),
+                    round(r.top() * s),
+                    max(1, round(r.width() * s)),
+                    max(1, round(r.height() * s)),
+                )
+            )
+        return pixmap.scaled(
+            side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
+
+    @property
+    def pixmap(self) -> QPixmap | None:
+        return self._pixmap
 
     @property
     def has_image(self) -> bool:

@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 
 
 def open_file(path: Path | str) -> bool:
+    """Hand the photo to the system's viewer; False when there is none to hand it to (Qt then only
+    logs "Unable to detect a launcher"), so the caller can say so in the window."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def no_viewer_text(path: Path | str) -> str:
+    kind = Path(path).suffix.lstrip(".").upper() or "image"
+    return (
+        f"No other application is set up to open {kind} files on this system, so {Path(path).name} "
+        "stays here. Use Show in folder to open it from your file manager."
+    )
 
 
 def reveal_in_file_manager(path: Path | str) -> bool:
@@ -112,9 +122,17 @@ class DetailsDialog(QDialog):
         open_button = buttons.addButton("Open", QDialogButtonBox.ButtonRole.ActionRole)
         reveal_button = buttons.addButton("Show in folder", QDialogButtonBox.ButtonRole.ActionRole)
         copy_button = buttons.addButton("Copy path", QDialogButtonBox.ButtonRole.ActionRole)
-        open_button.clicked.connect(lambda: open_file(path))
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        open_button.clicked.connect(lambda: open_file(path) or self._say(no_viewer_text(path)))
         reveal_button.clicked.connect(lambda: reveal_in_file_manager(path))
         copy_button.clicked.connect(lambda: copy_paths([path]))
         buttons.rejected.connect(self.reject)
+        layout.addWidget(self.notice)
         layout.addWidget(buttons)
         self.resize(480, self.sizeHint().height())
+
+    def _say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()

@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QUrl,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -31,6 +41,16 @@ def hit_path(hit: SearchHit) -> str:
     return str(hit.path)
 
 
+def file_mime(paths: list) -> QMimeData:
+    """What other applications take from a drag or a copy of photos: file URLs (file managers, mail,
+    editors) and their paths as text (terminals, text fields)."""
+    mime = QMimeData()
+    unique = list(dict.fromkeys(str(p) for p in paths))
+    mime.setUrls([QUrl.fromLocalFile(p) for p in unique])
+    mime.setText("\n".join(unique))
+    return mime
+
+
 class ResultsModel(QAbstractListModel):
     def __init__(self, thumbnails: ThumbnailLoader, parent=None) -> None:
         super().__init__(parent)
@@ -49,6 +69,41 @@ class ResultsModel(QAbstractListModel):
 
     def hits(self) -> list[SearchHit]:
         return list(self._hits)
+
+    def remove_ids(self, image_ids: set[int]) -> int:
+        """Photos that left the library (or the results' folder): their tiles go; how many went."""
+        keep = [h for h in self._hits if h.image_id not in image_ids]
+        removed = len(self._hits) - len(keep)
+        if removed:
+            self.set_hits(keep)
+        return removed
+
+    def update_hits(self, changed: dict[int, SearchHit]) -> None:
+        """Shown photos whose row changed (moved, renamed, edited): their tiles now say so."""
+        for row, hit in enumerate(self._hits):
+            new = changed.get(hit.image_id)
+            if new is not None:
+                self._hits[row] = new
+        self.set_hits(self._hits)
+
+    def rows_of(self, image_ids: set[int]) -> list[int]:
+        return [row for row, h in enumerate(self._hits) if h.image_id in image_ids]
+
+    # --- drag out ---------------------------------------------------------------------------------------
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain"]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        # Never Move: a file manager that takes a move deletes the photo from its folder behind the
+        # library's back. Moving is the batch action's job (asks first, can be undone).
+        return Qt.DropAction.CopyAction | Qt.DropAction.LinkAction
+
+    def mimeData(self, indexes) -> QMimeData:
+        return file_mime([self._hits[i.row()].path for i in sorted(indexes, key=lambda i: i.row())])
 
     def hit(self, row: int) -> SearchHit:
         return self._hits[row]
@@ -73,7 +128,7 @@ class ResultsModel(QAbstractListModel):
                 f"{formatting.size(hit.size)}" + (f"\ntaken {taken}" if taken else "")
             )
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{Path(path).name}, similarity {hit.score:.2f}"
+            return f"{Path(path).name}, similarity {formatting.score(hit.score)}"
         if role == HitRole:
             return hit
         if role == PathRole:
@@ -95,17 +150,26 @@ class ResultsModel(QAbstractListModel):
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """A card: the thumbnail fitted in a square, then the file name, then similarity and date."""
+    """A card: the thumbnail fitted in a square, then the file name, then similarity and date. The view
+    sets `cell_width` so the cards fill its width (no gutters); the square grows with it."""
 
     PADDING = 6
 
     def __init__(self, thumb_size: int = 160, parent=None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self.cell_width = 0
+
+    def card_width(self) -> int:
+        return max(self.cell_width, self.thumb_size + 2 * self.PADDING)
+
+    def min_width(self) -> int:
+        return self.thumb_size + 2 * self.PADDING
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
         line = QFontMetrics(option.font).height()
-        return QSize(self.thumb_size + 2 * self.PADDING, self.thumb_size + 2 * line + 3 * self.PADDING)
+        side = self.card_width() - 2 * self.PADDING
+        return QSize(self.card_width(), side + 2 * line + 4 * self.PADDING)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         painter.save()
@@ -129,7 +193,8 @@ class ResultDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(rect.adjusted(2, 2, -2, -2), 5, 5)
 
         p = self.PADDING
-        thumb_rect = QRect(rect.left() + p - 2, rect.top() + p - 2, self.thumb_size, self.thumb_size)
+        side = max(16, rect.width() - 2 * p + 4)
+        thumb_rect = QRect(rect.left() + p - 2, rect.top() + p - 2, side, side)
         pixmap = index.data(ThumbnailRole)
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.size().scaled(thumb_rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -146,29 +211,30 @@ class ResultDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         line = fm.height()
         y = thumb_rect.bottom() + p
+        # Drawn on the UI font's baseline rather than centred in a one-line box: a fallback font (CJK
+        # names) sits lower and draws its underscore below the UI font's descent, which a box of one
+        # line clips away ("写真_215.jpg" read "写真 215.jpg"); on a shared baseline nothing is clipped
+        # and Latin and CJK names line up.
         name_rect = QRect(rect.left() + p, y, rect.width() - 2 * p, line)
         painter.setPen(text_color)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
         painter.drawText(
-            name_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            fm.elidedText(
-                index.data(Qt.ItemDataRole.DisplayRole) or "", Qt.TextElideMode.ElideMiddle, name_rect.width()
-            ),
+            QPoint(name_rect.left(), name_rect.top() + fm.ascent()),
+            fm.elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()),
         )
-        meta_rect = QRect(name_rect.left(), y + line, name_rect.width(), line)
+        meta_rect = QRect(name_rect.left(), y + line + 2, name_rect.width(), line + p)
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() * 0.9))
         painter.setFont(small)
         score = index.data(ScoreRole)
         painter.setPen(palette.color(QPalette.ColorRole.Link))
         score_text = formatting.score(score) if score is not None else ""
-        painter.drawText(meta_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, score_text)
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        painter.drawText(meta_rect, top_left, score_text)
         date_text = formatting.date(index.data(DateRole))
         if date_text:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(
-                meta_rect,
-                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                date_text.split(" ")[0],
+                meta_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, date_text.split(" ")[0]
             )
         painter.restore()

@@ -24,6 +24,7 @@ from PIL import Image
 
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.excludes import StoredExcludes
+from irt_desktop.library.filters import FolderCount, SearchFilter, SortKey
 from irt_desktop.library.health import Storage
 from irt_desktop.library.indexer import Indexer
 from irt_desktop.library.lock import Holder
@@ -33,6 +34,7 @@ from irt_desktop.library.records import (
     DuplicateReport,
     Failure,
     ImageInfo,
+    ImageStatus,
     IndexReport,
     LibraryStatus,
     Root,
@@ -255,22 +257,52 @@ class Library:
         min_score: float | None = None,
         crop: Box | None = None,
         exclude_self: bool = False,
+        filters: SearchFilter | None = None,
+        sort: SortKey | str = SortKey.SIMILARITY,
+        reverse: bool = False,
     ) -> list[SearchHit]:
-        """Images most like `query` (a file, encoded bytes or a PIL image), best first."""
+        """The k images most like `query` (a file, encoded bytes or a PIL image) that pass `filters`,
+        in `sort` order (best first by default)."""
         return self.searcher.search(
-            query, k=k, roots=roots, min_score=min_score, crop=crop, exclude_self=exclude_self
+            query,
+            k=k,
+            roots=roots,
+            min_score=min_score,
+            crop=crop,
+            exclude_self=exclude_self,
+            filters=filters,
+            sort=sort,
+            reverse=reverse,
         )
 
-    def search_similar(
-        self,
-        image_id: int,
-        *,
-        k: int = 50,
-        roots: Sequence[int] | None = None,
-        min_score: float | None = None,
-    ) -> list[SearchHit]:
-        """'More like this' for a catalogued image, which is left out of its own results."""
-        return self.searcher.similar(image_id, k=k, roots=roots, min_score=min_score)
+    def search_similar(self, image_id: int, **options: Any) -> list[SearchHit]:
+        """'More like this' for a catalogued image, which is left out of its own results; `options` as
+        for search() less crop and exclude_self."""
+        return self.searcher.similar(image_id, **options)
+
+    def query_vector(
+        self, query: Query | None = None, *, crop: Box | None = None, image_id: int | None = None
+    ) -> np.ndarray:
+        """The descriptor a search uses: `query` embedded (cropped), or a catalogued image's stored one."""
+        if image_id is not None and query is None:
+            return self.searcher.stored_vector(image_id)
+        if query is None:
+            raise TypeError("query_vector needs a query or an image_id")
+        return self.searcher.query_vector(query, crop=crop)
+
+    def search_by_vector(self, vector: np.ndarray, **options: Any) -> list[SearchHit]:
+        """search() by a descriptor from query_vector(); `options` as for search() less crop and
+        exclude_self, plus `exclude` (image ids to leave out)."""
+        return self.searcher.by_vector(vector, **options)
+
+    def image_folders(self) -> list[FolderCount]:
+        """Every folder (watched ones and their sub-folders) that holds photos, for a folder filter."""
+        return self.catalog.image_folders()
+
+    def live_images(self, image_ids: Sequence[int]) -> dict[int, ImageInfo]:
+        """The rows of those of `image_ids` still in the library (an open result list checks its own)."""
+        infos = self.catalog.image_infos(list(image_ids))
+        return {i: info for i, info in infos.items() if info.status != ImageStatus.DELETED}
 
     def embed_images(self, images: Sequence[Image.Image], model_id: str | None = None) -> np.ndarray:
         """Descriptors of in-memory images, preprocessed exactly as indexing does."""

@@ -199,6 +199,24 @@ class VectorIndex:
             finally:
                 faiss.omp_set_num_threads(previous)
 
+    def search_among(self, query: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like search() for one query, but only over the vectors of `ids` (a filtered search: FAISS
+        skips the others itself, so no over-fetch is needed). IVF visits its calibrated nprobe lists."""
+        query = np.ascontiguousarray(np.atleast_2d(query), dtype=np.float32)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        with self._lock:
+            k = max(1, min(k, len(ids), int(self._index.ntotal) or 1))
+            if self.info.kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.info.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector)
+            previous = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)  # one query: see search()
+            try:
+                return self._index.search(query, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(previous)
+
     def range_search(
         self, queries: np.ndarray, threshold: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

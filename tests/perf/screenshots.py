@@ -16,6 +16,7 @@ clipped widget is seen as the user would see it.
 
     --only models        the main window and the model manager alone (a quick look at one part)
     --only window        the main window, the duplicates found, and the window matrix
+    --only search        the Search tab and the lightbox at 1024x700, 1366x768, 1920x1080 (shots_search.py)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from benchmark_layouts import write_cub, write_sop  # noqa: E402
 from imagegen import photo, save_photo  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from shots_search import add_browse_photos, search_section  # noqa: E402
 
 from irt_desktop.gui.app import create_application  # noqa: E402
 from irt_desktop.gui.library_client import LibraryClient  # noqa: E402
@@ -348,7 +350,9 @@ def models_section(app: QApplication, w: MainWindow, client: LibraryClient, out:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/screenshots"))
-    ap.add_argument("--only", choices=["models", "window"], default=None, help="capture only this part")
+    ap.add_argument(
+        "--only", choices=["models", "window", "search"], default=None, help="capture only this part"
+    )
     args = ap.parse_args()
     out = args.out.resolve()
     tmp = Path(tempfile.mkdtemp(prefix="irt-shots-"))
@@ -370,6 +374,7 @@ def main() -> int:
 
     # --- main window with results ---
     library, pictures, photos = make_library(tmp)
+    add_browse_photos(pictures)
     client = LibraryClient(library, settings)
     w = MainWindow(client, settings, auto_fetch_model=False)
     w.resize(1280, 800)
@@ -380,7 +385,7 @@ def main() -> int:
     pump(
         app,
         lambda: (
-            sum(r.n_images for r in client.roots) >= len(photos)
+            sum(r.n_images for r in client.roots) >= len(photos) + 9
             and not client.indexer.is_running
             and all(r.status in ("indexed", "errors") for r in client.roots)
         ),
@@ -414,6 +419,12 @@ def main() -> int:
     settle(app)
     grab(w, out / "main-dark-1280x800.png")
     apply_theme(app, "light")
+    if args.only in (None, "search"):
+        search_section(app, w, client, out, pump, settle, grab)
+    if args.only == "search":
+        w.close()
+        print(f"screenshots in {out}")
+        return 0
     if args.only == "models":
         models_section(app, w, client, out, None)
         w.close()

@@ -12,6 +12,7 @@ methods named for what they do. One `Catalog` object, its methods grouped by con
 - mounts.py    the file systems each root was on, skipped names, the purge that spares away mounts
 - trash.py     what the duplicates review trashes and restores
 - bulk.py      the manifest of files still to embed, and the rows imported vectors are checked against
+- search_filters.py  which images a filtered search may return; the folders the filter offers
 
 Threads: any thread may call any method; each uses its own connection. Methods taking `tx` must be
 called inside the caller's `transaction()` on the same thread.
@@ -23,11 +24,21 @@ from irt_desktop.library.catalog.bulk import BulkMixin
 from irt_desktop.library.catalog.images import ImagesMixin, NewFile, StoredImage, image_info
 from irt_desktop.library.catalog.mounts import MountsMixin
 from irt_desktop.library.catalog.roots import RootsMixin
+from irt_desktop.library.catalog.search_filters import SearchFiltersMixin
 from irt_desktop.library.catalog.settings import SettingsMixin
 from irt_desktop.library.catalog.trash import TrashMixin
 
 
-class Catalog(SettingsMixin, RootsMixin, MountsMixin, ImagesMixin, AttemptsMixin, TrashMixin, BulkMixin):
+class Catalog(
+    SettingsMixin,
+    RootsMixin,
+    MountsMixin,
+    ImagesMixin,
+    AttemptsMixin,
+    TrashMixin,
+    BulkMixin,
+    SearchFiltersMixin,
+):
     """The library's SQLite catalog (see the package docstring)."""
 
 
