@@ -25,10 +25,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from irt_desktop.library.catalog import Catalog
-from irt_desktop.library.vector_cache import VectorCache
+
+if TYPE_CHECKING:
+    # Only for annotations: the duplicates view imports this module when the window is built, which
+    # must not load FAISS (it waits for the library to open).
+    from irt_desktop.library.vector_cache import VectorCache
 
 
 class TrashError(OSError):
