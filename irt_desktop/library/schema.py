@@ -142,6 +142,11 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX vectors_state ON vectors(model_id, image_id, seq)",
     ],
+    # 7: the capture date as a filtered search reads it (catalog/search_filters.py's _TAKEN, the same
+    # expression, or SQLite does not use it): one month of 10^6 photos was a scan of every row.
+    [
+        "CREATE INDEX images_taken ON images(coalesce(exif_taken, mtime_ns / 1e9))",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
