@@ -3,13 +3,15 @@ earlier queries with their pictures in the buttons' menus, open / paste, and the
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -76,7 +78,16 @@ class QueryPanel(QWidget):
         layout.addLayout(region_row)
         layout.addLayout(query_buttons)
         layout.addSpacing(6)
-        layout.addWidget(self.controls)
+        # The filters scroll rather than set the panel's minimum height: with every control shown they
+        # need ~180 px, which at 1024x700 under a banner left the tab taller than the window.
+        self.controls_area = QScrollArea()
+        self.controls_area.setWidget(self.controls)
+        self.controls_area.setWidgetResizable(True)
+        self.controls_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.controls_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.controls_area.setMinimumHeight(60)
+        self.controls_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout.addWidget(self.controls_area)
         self.setMinimumWidth(250)
 
     def _history_button(self, icon: str, tip: str) -> QToolButton:
