@@ -140,12 +140,12 @@ MIGRATIONS: list[list[str]] = [
     # vector BLOBs: at 10^6 vectors that read went from seconds to a tenth of that, at every open and
     # save of the index.
     [
-        "CREATE INDEX vectors_state ON vectors(model_id, image_id, seq)",
+        "CREATE INDEX IF NOT EXISTS vectors_state ON vectors(model_id, image_id, seq)",
     ],
     # 7: the capture date as a filtered search reads it (catalog/search_filters.py's _TAKEN, the same
     # expression, or SQLite does not use it): one month of 10^6 photos was a scan of every row.
     [
-        "CREATE INDEX images_taken ON images(coalesce(exif_taken, mtime_ns / 1e9))",
+        "CREATE INDEX IF NOT EXISTS images_taken ON images(coalesce(exif_taken, mtime_ns / 1e9))",
     ],
 ]
 
