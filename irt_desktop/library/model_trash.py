@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
-from irt_desktop.library.trash import TrashError, trash_dir_for
+from irt_desktop.library.trash import TrashError, move_into_trash
 
 __all__ = ["TrashError", "move_to_trash"]
 
@@ -27,32 +25,13 @@ def move_to_trash(path: Path) -> Path:
         raise TrashError(f"{path} does not exist")
     if sys.platform in ("win32", "darwin"):
         return _native(path)
-    trash, top = trash_dir_for(path)
-    files, info = trash / "files", trash / "info"
-    for d in (files, info):
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    shown = str(path.relative_to(top)) if top is not None else str(path)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    for n in range(1, 10_000):
-        name = path.name if n == 1 else f"{path.name}.{n}"
-        record = info / f"{name}.trashinfo"
-        try:
-            fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"[Trash Info]\nPath={quote(shown)}\nDeletionDate={stamp}\n")
-        target = files / name
-        if target.exists():
-            record.unlink()
-            continue
-        try:
-            os.rename(path, target)  # same volume by construction: never a copy and delete
-        except OSError as exc:
-            record.unlink(missing_ok=True)
-            raise TrashError(f"the trash refused {path} ({exc.strerror})") from exc
-        return target
-    raise TrashError(f"the trash has too many items named {path.name}")
+    names = (path.name if n == 1 else f"{path.name}.{n}" for n in range(1, 10_000))
+    target, _record = move_into_trash(
+        path, names, lambda exc: TrashError(f"the trash refused {path} ({exc.strerror})")
+    )
+    if target is None:
+        raise TrashError(f"the trash has too many items named {path.name}")
+    return target
 
 
 def _native(path: Path) -> Path:

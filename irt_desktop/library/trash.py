@@ -22,7 +22,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,15 +132,30 @@ def move_to_trash(path: Path, image_id: int | None = None) -> TrashedFile:
     if not path.is_file():
         raise TrashError("it no longer exists")
     size = path.stat().st_size
+    stem, suffix = path.stem, path.suffix
+    names = (path.name if n == 1 else f"{stem}.{n}{suffix}" for n in range(1, 10_000))
+    target, record = move_into_trash(
+        path, names, lambda exc: TrashError(f"the trash refused it ({exc.strerror})")
+    )
+    if target is None:
+        raise TrashError("the trash has too many files of this name")
+    return TrashedFile(str(path), str(target), str(record), image_id, size)
+
+
+def move_into_trash(
+    path: Path, names: Iterable[str], refused: Callable[[OSError], TrashError]
+) -> tuple[Path | None, Path | None]:
+    """Move `path` (a file or folder) into its volume's freedesktop trash under the first of `names` that
+    is free, its .trashinfo record written first: (where it is now, the record), or (None, None) when
+    every name is taken. TrashError when the volume has no trash, or `refused(error)` when the move
+    itself fails (the record taken back, the path left where it was)."""
     trash, top = trash_dir_for(path)
     files, info = trash / "files", trash / "info"
     for d in (files, info):
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
     shown = str(path.relative_to(top)) if top is not None else str(path)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-    stem, suffix = path.stem, path.suffix
-    for n in range(1, 10_000):
-        name = path.name if n == 1 else f"{stem}.{n}{suffix}"
+    for name in names:
         record = info / f"{name}.trashinfo"
         try:
             fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -156,9 +171,9 @@ def move_to_trash(path: Path, image_id: int | None = None) -> TrashedFile:
             os.rename(path, target)  # same volume by construction: never a copy and delete
         except OSError as exc:
             record.unlink(missing_ok=True)
-            raise TrashError(f"the trash refused it ({exc.strerror})") from exc
-        return TrashedFile(str(path), str(target), str(record), image_id, size)
-    raise TrashError("the trash has too many files of this name")
+            raise refused(exc) from exc
+        return target, record
+    return None, None
 
 
 def restore_file(item: TrashedFile) -> None:
