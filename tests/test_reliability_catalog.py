@@ -192,13 +192,50 @@ def test_backups_are_throttled_kept_three_and_follow_the_umask(tmp_path):
         for _ in range(BACKUP_KEEP + 2):
             time.sleep(1.05)  # names are per second
             assert Backups(layout).make(storage.catalog) is not None
-        storage.close()  # changed since the last backup: one more
+        storage.close()  # changed, but the last backup is seconds old: none
     finally:
         os.umask(old)
     backups = Backups(layout).list()
     assert len(backups) == BACKUP_KEEP
     assert all(b.stat().st_mode & 0o777 == 0o664 for b in backups)
     assert not list(layout.backups.glob(".tmp-*"))
+    conn = sqlite3.connect(backups[0])
+    assert conn.execute("SELECT value FROM settings WHERE key = 'x'").fetchone() == ("2",)
+    conn.close()
+
+
+def test_a_close_backs_up_only_real_changes_and_at_most_hourly(tmp_path):
+    """At 10^6 photos a backup is gigabytes: a session that changed nothing (a rescan that found nothing
+    new commits empty transactions) makes none, and a changed one waits for the hourly cadence."""
+    lib = tmp_path / "lib"
+    layout = LibraryLayout(lib)
+    storage = Storage(layout)
+    storage.close()  # no backup yet: the first clean close makes one
+    assert len(Backups(layout).list()) == 1
+
+    storage = Storage(layout)
+    with storage.catalog.transaction() as tx:
+        tx.execute("UPDATE settings SET value = value WHERE key = 'no such key'")
+    assert storage.catalog.commits == 0
+    first = Backups(layout).list()[0]
+    old = time.time() - 2 * 3600
+    os.utime(first, (old, old))
+    storage.close()  # nothing changed, however old the backup
+    assert Backups(layout).list() == [first]
+
+    storage = Storage(layout)
+    storage.catalog.set_setting("x", "1")
+    assert storage.catalog.commits == 1
+    os.utime(first, (time.time(), time.time()))
+    storage.close()  # changed, but the last backup is minutes old
+    assert Backups(layout).list() == [first]
+
+    storage = Storage(layout)
+    storage.catalog.set_setting("x", "2")
+    os.utime(first, (old, old))
+    storage.close()  # changed, and the last backup is two hours old
+    backups = Backups(layout).list()
+    assert len(backups) == 2 and backups[1] == first
     conn = sqlite3.connect(backups[0])
     assert conn.execute("SELECT value FROM settings WHERE key = 'x'").fetchone() == ("2",)
     conn.close()

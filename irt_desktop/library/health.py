@@ -13,11 +13,13 @@ Opening (`Storage`):
 - A reader (search, status, duplicates, models list) takes no lock and creates nothing: a folder without
   catalog.sqlite is "no library here" (NoLibrary), never a new empty one.
 
-Backups: SQLite's online backup API copies the catalog into backups/catalog-<UTC time>.sqlite at a
-writer's clean close when the catalog changed since the last one (or there is none yet), and after an
-indexing run (the watcher's included) at most every BACKUP_INTERVAL_S; BACKUP_KEEP are kept. A backup
-that fails (disk full) is logged and never fails the close. The FAISS files are not backed up: they are
-a cache rebuilt from the catalog.
+Backups: SQLite's online backup API copies the catalog into backups/catalog-<UTC time>.sqlite when it
+changed since the last one, at most every BACKUP_INTERVAL_S: after an indexing run (the watcher's
+included) and at a writer's clean close; a library without a backup gets one at its first clean close.
+BACKUP_KEEP are kept. Why throttled at close too: at 10^6 photos the catalog is gigabytes, and a backup at
+every close (each rescan records its time) kept three copies of it and held the window's exit for 13 s.
+A backup that fails (disk full) is logged and never fails the close. The FAISS files are not backed up:
+they are a cache rebuilt from the catalog.
 """
 
 from __future__ import annotations
@@ -126,14 +128,15 @@ class Storage:
             self._backup()
 
     def close(self, backup: bool = True) -> None:
-        """Close the catalog; a writer first backs it up (if it changed, or has no backup yet), then
+        """Close the catalog; a writer first backs it up (if it changed and the last backup is an hour
+        old, or it has none yet), then
         clears the open marker (when no other holder in this process has it open) and the lock."""
         if self.read_only:
             self.catalog.close()
             return
         try:
             changed = self.catalog.commits != self._backed_up_at_commit
-            if backup and (changed or not self.backups.list()):
+            if backup and (not self.backups.list() or (changed and self.backups.due(BACKUP_INTERVAL_S))):
                 self._backup()
         finally:
             self.catalog.close()
@@ -161,7 +164,7 @@ class Backups:
             found = [p for p in self.folder.glob(BACKUP_GLOB) if p.is_file()]
         except OSError:
             return []
-        return sorted(found, key=lambda p: p.name, reverse=True)
+        return sorted(found, key=_backup_order, reverse=True)
 
     def due(self, interval_s: float) -> bool:
         backups = self.list()
@@ -211,6 +214,15 @@ class Backups:
             n += 1
             path = self.folder / f"catalog-{stamp}Z-{n}.sqlite"
         return path
+
+
+def _backup_order(path: Path) -> tuple[str, int]:
+    """catalog-<stamp>Z.sqlite, then catalog-<stamp>Z-2.sqlite… within one second: by name alone the
+    second would sort before the first ('-' < '.')."""
+    stamp, sep, n = path.stem.rpartition("Z-")
+    if not sep or not n.isdigit():
+        return path.stem.removesuffix("Z"), 1
+    return stamp, int(n)
 
 
 def remove_leftovers(layout: LibraryLayout, since: float) -> list[Path]:

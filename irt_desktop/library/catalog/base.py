@@ -111,7 +111,8 @@ class CatalogBase:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        # Write transactions committed through this object (the library backs up a catalog that changed).
+        # Write transactions that changed rows, committed through this object (the library backs up a
+        # catalog that changed).
         self.commits = 0
         folder_writable = os.access(self.path.parent, os.W_OK)
         self._no_write_access = read_only and not (
@@ -189,6 +190,7 @@ class CatalogBase:
                 raise LibraryBusy(f"not writing the catalog: {self._busy_text()}")
             with translated(self.path):
                 conn.execute("BEGIN IMMEDIATE")
+                before = conn.total_changes
                 try:
                     yield conn
                 except BaseException:
@@ -197,7 +199,10 @@ class CatalogBase:
                             conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            self.commits += 1
+            # Only a commit that changed rows counts: a rescan that found nothing new is no reason to
+            # back up a catalog of gigabytes.
+            if conn.total_changes != before:
+                self.commits += 1
 
     @contextlib.contextmanager
     def _may_write(self) -> Iterator[bool]:
