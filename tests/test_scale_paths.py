@@ -1,6 +1,6 @@
 """What keeps a 10^6-photo library within memory and time (issue 16), said as behaviour, not timings:
 the FAISS file is streamed both ways (never held whole as bytes beside the index), the catalog's
-vector reads fill one array, the saved-state checksum is hashed in slices, IVF calibration does not
+vector reads fill one array, the saved-state checksum is summed inside SQLite, IVF calibration does not
 copy the collection, and status counts with queries rather than rows."""
 
 from __future__ import annotations
@@ -94,17 +94,83 @@ def catalog_with_vectors(tmp_path):
     cat.close()
 
 
-def test_vector_state_is_hashed_in_slices_with_the_one_pass_digest(catalog_with_vectors, monkeypatch):
-    import irt_desktop.library.catalog.vectors as vectors
+def _mix_reference(pairs: list[tuple[int, int]], mix) -> int:
+    (by_id, by_seq, add, prime), rounds = mix
+    total = 0
+    for image_id, seq in pairs:
+        x = (image_id * by_id + seq * by_seq + add) % prime
+        for mult, add_r, prime_r in rounds:
+            x = (x * mult + add_r) % prime_r
+        total += x
+    return total
 
-    cat = catalog_with_vectors[0]
-    rows = cat.conn.execute(
+
+def _live_pairs(cat) -> list[tuple[int, int]]:
+    return cat.conn.execute(
         "SELECT v.image_id, v.seq FROM vectors v JOIN images i ON i.id = v.image_id "
         "WHERE v.model_id = 'm' AND i.status != 'deleted' ORDER BY v.image_id"
     ).fetchall()
-    expected = hashlib.blake2b(np.asarray(rows, np.int64).tobytes(), digest_size=16).hexdigest()
-    monkeypatch.setattr(vectors, "STATE_SLICE", 3)  # several slices, the last one short
+
+
+def test_vector_state_is_summed_inside_sqlite_as_the_python_reference_mixes(catalog_with_vectors):
+    from irt_desktop.library.catalog.vectors import STATE_KIND, STATE_MIXES
+
+    cat = catalog_with_vectors[0]
+    pairs = _live_pairs(cat)
+    a, b = (_mix_reference(pairs, mix) for mix in STATE_MIXES)
+    expected = f"{STATE_KIND}:{a:x}:{b:x}:{max(seq for _, seq in pairs):x}"
     assert cat.vector_state("m") == (9, expected)
+    assert max(a, b) < 2**63  # summed as SQLite integers, never floats
+
+
+def test_vector_state_tells_apart_sets_that_linear_sums_confuse(catalog_with_vectors):
+    """One batch (one seq): photos 0 and 5 deleted, or 1 and 4 instead, keeps the count and the sum of
+    ids equal; the saved index of the first state would serve deleted photos under the second."""
+    cat, ids, _ = catalog_with_vectors
+    assert ids[:6] == list(range(ids[0], ids[0] + 6))  # one batch, consecutive ids
+    with cat.transaction() as tx:
+        cat.mark_deleted(tx, [ids[0], ids[5]], 3.0)
+    before, before_sum = cat.vector_state("m"), sum(i for i, _ in _live_pairs(cat))
+    with cat.transaction() as tx:
+        tx.execute("UPDATE images SET status = 'ok', deleted_at = NULL WHERE id IN (?, ?)", (ids[0], ids[5]))
+        cat.mark_deleted(tx, [ids[1], ids[4]], 4.0)
+    after, after_sum = cat.vector_state("m"), sum(i for i, _ in _live_pairs(cat))
+    assert before[0] == after[0] and before_sum == after_sum  # what a linear checksum would see
+    assert before != after
+
+
+def test_legacy_vector_state_is_the_one_pass_digest_in_slices(catalog_with_vectors, monkeypatch):
+    import irt_desktop.library.catalog.vectors as vectors
+
+    cat = catalog_with_vectors[0]
+    expected = hashlib.blake2b(np.asarray(_live_pairs(cat), np.int64).tobytes(), digest_size=16).hexdigest()
+    monkeypatch.setattr(vectors, "STATE_SLICE", 3)  # several slices, the last one short
+    assert cat.legacy_vector_state("m") == (9, expected)
+
+
+def test_a_file_saved_with_the_legacy_state_is_loaded_not_rebuilt_and_saved_again(
+    catalog_with_vectors, tmp_path, monkeypatch
+):
+    """At 10^6 a rebuild is minutes of IVF training: an upgrade must not cost one."""
+    from irt_desktop.library.vector_cache import VectorCache
+    from irt_desktop.paths import LibraryLayout
+
+    cat = catalog_with_vectors[0]
+    layout = LibraryLayout(tmp_path / "lib")
+    built = VectorCache(cat, layout).index_for("m")
+    path = layout.index_file("m")
+    built.save(path, *cat.legacy_vector_state("m"))
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("rebuilt instead of loaded")
+
+    monkeypatch.setattr(VectorIndex, "build", no_rebuild)
+    cache = VectorCache(cat, layout)
+    assert cache.index_for("m").ntotal == 9 and cache.last_rebuild_reason is None
+    cache.save(force=True)
+    assert VectorIndex.saved_checksum(path) == cat.vector_state("m")[1]
+    again = VectorCache(cat, layout)
+    assert again.index_for("m").ntotal == 9 and again.last_rebuild_reason is None
 
 
 def test_live_vectors_fill_one_array_sized_by_a_count(catalog_with_vectors):

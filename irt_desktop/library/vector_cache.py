@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from irt_desktop.library.catalog import Catalog, Tx
+from irt_desktop.library.catalog.vectors import STATE_KIND
 from irt_desktop.library.errors import NoModelError
 from irt_desktop.library.lock import WriterLock
 from irt_desktop.library.model_store import no_model_message
@@ -90,10 +91,16 @@ class VectorCache:
                 raise NoModelError(
                     no_model_message(self._layout.models, f"Model {model_id} is not registered.")
                 )
+            path = self.path_for(model_id)
             with self._catalog.snapshot():  # one state for the check and the rebuild read
-                count, checksum = self._catalog.vector_state(model_id)
+                # A file saved before the aggregate state names the older digest: checked against that
+                # once, then saved again (marked dirty) instead of rebuilt.
+                saved = VectorIndex.saved_checksum(path)
+                legacy = saved is not None and not saved.startswith(f"{STATE_KIND}:")
+                state = self._catalog.legacy_vector_state if legacy else self._catalog.vector_state
+                count, checksum = state(model_id)
                 try:
-                    vi = VectorIndex.load(self.path_for(model_id), model_id, count, checksum)
+                    vi = VectorIndex.load(path, model_id, count, checksum)
                     if not vi.suits_size(count, self.exact_max):
                         raise IndexFileError(f"{vi.info.kind} index does not suit {count} vectors")
                     rebuilt = False
@@ -106,6 +113,8 @@ class VectorCache:
             self._indexes[model_id] = vi
             if rebuilt:
                 self._save(model_id, vi)
+            elif legacy:
+                self._dirty.add(model_id)
             return vi
 
     # -- changes (call inside mutation(), with the catalog change they mirror) --------------------------

@@ -289,6 +289,22 @@ class VectorIndex:
             raise
         _fsync_dir(path.parent)
 
+    @staticmethod
+    def saved_checksum(path: Path) -> str | None:
+        """The catalog checksum a saved file's header names (None: no file, or no readable header);
+        reads the header only."""
+        try:
+            with path.open("rb") as f:
+                start = f.read(12)
+                if start[:8] != MAGIC or len(start) < 12:
+                    return None
+                (hlen,) = struct.unpack("<I", start[8:12])
+                header = json.loads(f.read(hlen))
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+        checksum = header.get("checksum") if isinstance(header, dict) else None
+        return checksum if isinstance(checksum, str) else None
+
     @classmethod
     def load(cls, path: Path, model_id: str, count: int, checksum: str) -> VectorIndex:
         """The saved index if it is intact and was built from exactly these catalog rows. Read twice,
