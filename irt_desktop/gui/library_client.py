@@ -168,19 +168,31 @@ class LibraryClient(QObject):
                 f"The device chosen in Settings ({wanted}) is not available here; using the best one"
             )
         self.refresh()
-        self._start_watcher_later()
         if has_model:
             self._become_ready()
         else:
             # The library is usable for folders; indexing and search wait for a model.
+            self._start_watcher_later()
             self._set_state(NO_MODEL)
 
     def _become_ready(self) -> None:
         self.indexer.set_library(self.library)
         prepare_after_open(self)  # the serving model loads now, in the lane, ahead of the first search
-        self._set_state(READY)
+        self._set_state(READY)  # a search that waited for the library is queued now, behind the model
+        # The watcher, then the startup pass, queue behind that first search: at 10^6 photos the
+        # pass's walk (tens of seconds of Python) and the watcher's 10^4 inotify watches took the GIL
+        # and the cores from it (the first result came after 30 s). The watcher still starts before
+        # the pass scans, so a change made meanwhile is seen by one or the other.
+        self.run_in_lane(
+            lambda: self._watch.start(self.library, self.watch_debounce_s),
+            lambda _: self.indexer.request(),
+            self._watch_failed,
+            name="watch",
+        )
+
+    def _watch_failed(self, exc: BaseException) -> None:
+        log.warning("no watcher: %s", exc)
         self.indexer.request()
-        self._start_watcher_later()
 
     def check_model(self) -> None:
         """After a model was installed into this library's models folder."""
