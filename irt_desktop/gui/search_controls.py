@@ -19,12 +19,11 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QWidget,
 )
 
-from irt_desktop.gui import formatting, icons
+from irt_desktop.gui import icons
+from irt_desktop.gui.folder_list import FolderListDelegate, FolderListModel
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.library.filters import FILE_TYPES, SearchFilter, SortKey, date_range, suffixes_for
 
@@ -65,21 +64,6 @@ class AnyDateEdit(QDateEdit):
         return super().eventFilter(watched, event)
 
 
-DEPTH_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-class FolderListDelegate(QStyledItemDelegate):
-    """The folder list's popup: sub-folders indented under their parent (the closed box shows the
-    chosen folder's name alone)."""
-
-    INDENT = 16
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index) -> None:
-        super().initStyleOption(option, index)
-        depth = index.data(DEPTH_ROLE) or 0
-        option.rect.adjust(self.INDENT * int(depth), 0, 0, 0)
-
-
 def _date_edit(name: str) -> QDateEdit:
     edit = AnyDateEdit()
     edit.setCalendarPopup(True)
@@ -116,7 +100,8 @@ class SearchControls(QWidget):
         self.min_label.setMinimumWidth(36)
         self.folder_combo = QComboBox()
         self.folder_combo.setAccessibleName("Search in folder")
-        self.folder_combo.addItem("All folders", None)
+        self.folders = FolderListModel(self.folder_combo)
+        self.folder_combo.setModel(self.folders)
         self.folder_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
@@ -262,15 +247,8 @@ class SearchControls(QWidget):
         combo = self.folder_combo
         current = combo.currentData()
         combo.blockSignals(True)
-        combo.clear()
-        combo.addItem("All folders", None)
-        for c in folders:
-            label = Path(c.path).name if c.depth else c.name
-            combo.addItem(icons.icon("folder"), label, c.path)
-            tip = f"{c.path}\n{formatting.plural(c.photos, 'photo')}"
-            combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-            combo.setItemData(combo.count() - 1, c.depth, DEPTH_ROLE)
-        found = combo.findData(current) if current is not None else 0
+        self.folders.set_folders(folders)
+        found = self.folders.row_of(current)
         combo.setCurrentIndex(max(0, found))
         combo.blockSignals(False)
         gone = current is not None and found < 0
@@ -279,12 +257,11 @@ class SearchControls(QWidget):
 
     def select_folder(self, path: str, label: str = "") -> None:
         """Narrow to `path`; a folder not listed yet (just added) is listed first."""
-        found = self.folder_combo.findData(str(path))
+        found = self.folders.row_of(str(path))
         if found < 0:
             self.folder_combo.blockSignals(True)
-            self.folder_combo.addItem(icons.icon("folder"), label or Path(path).name, str(path))
+            found = self.folders.add_folder(str(path), label)
             self.folder_combo.blockSignals(False)
-            found = self.folder_combo.count() - 1
         self.folder_combo.setCurrentIndex(found)
 
     # --- slots --------------------------------------------------------------------------------------------

@@ -253,6 +253,7 @@ class TaskRunner(QObject):
                 flush()
 
         def job() -> None:
+            started = time.monotonic()
             try:
                 if task._dropped or self._closed:
                     return
@@ -277,6 +278,8 @@ class TaskRunner(QObject):
                     else:
                         deliver(on_done, result)
             finally:
+                # Which call a slow lane waited behind (IRT_LOG_LEVEL=DEBUG).
+                log.debug("task %r (lane %s) ran %.3f s", task.name, lane, time.monotonic() - started)
                 task._finished.set()
                 if lane is not None:
                     self._lane_next(lane)

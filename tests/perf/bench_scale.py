@@ -352,6 +352,9 @@ def main() -> int:
     )
     ap.add_argument("--platform", default="offscreen", help="Qt platform for the GUI figures (xcb on Xvfb)")
     ap.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    ap.add_argument(
+        "--gui-backend", default="auto", choices=["auto", "torch", "openvino"], help="GUI figures' backend"
+    )
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("--library", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--photos", type=Path, help=argparse.SUPPRESS)
@@ -359,7 +362,12 @@ def main() -> int:
     if args.worker:
         WORKERS[args.worker](args.photos if args.worker == "walk" else args.library)
         return 0
+    # The library figures pin torch unless told (as they were first measured); the GUI figures run as a
+    # user's launch does, with the backend the product picks (OpenVINO on a CPU with its wheel), unless
+    # --gui-backend says otherwise.
     env = {"IRT_BACKEND": os.environ.get("IRT_BACKEND", "torch"), "QT_QPA_PLATFORM": args.platform}
+    if args.gui_backend != "auto":
+        env["IRT_GUI_BACKEND"] = args.gui_backend
     kinds = args.figures.split(",")
     results = {}
     for n in args.sizes:

@@ -158,6 +158,7 @@ def child(library: Path, query: Path, out: Path, launched: float, timeout_s: flo
     before = count.value
     code = app.run_app(library, [query])
     seen["none_refs_lost"] = before - count.value
+    seen["torch_loaded"] = "torch" in sys.modules
     out.write_text(json.dumps(seen))
     return code
 
@@ -169,14 +170,19 @@ def measure(built: dict, runs: int, env: dict[str, str], log=print) -> dict:
     work = Path(tempfile.mkdtemp(prefix="irt-scale-gui-"))
     query = next(p for p in sorted(Path(built["photos"]).rglob("IMG_*.jpg"))[:50] if p.stat().st_size > 1000)
     rows = []
+    env = dict(env)
+    gui_backend = env.pop("IRT_GUI_BACKEND", None)
+    env.pop("IRT_BACKEND", None)  # a user's launch: the product picks, unless the caller names one
     for r in range(runs):
         out = work / f"run{r}.json"
-        run_env = dict(
-            os.environ,
-            **env,
+        run_env = {k: v for k, v in os.environ.items() if k != "IRT_BACKEND"}
+        run_env.update(
+            env,
             XDG_CONFIG_HOME=str(work / f"config{r}"),
             PYTHONPATH=os.pathsep.join([str(perfkit.REPO), os.environ.get("PYTHONPATH", "")]),
         )
+        if gui_backend:
+            run_env["IRT_BACKEND"] = gui_backend
         launched = time.time()
         subprocess.run(
             [sys.executable, str(HERE), built["library"], str(query), str(out), str(launched)],
@@ -190,6 +196,8 @@ def measure(built: dict, runs: int, env: dict[str, str], log=print) -> dict:
     keys = sorted({k for row in rows for k, v in row.items() if isinstance(v, int | float)})
     fig = {k: perfkit.median([row[k] for row in rows if isinstance(row.get(k), int | float)]) for k in keys}
     fig["runs"] = len(rows)
+    fig["backend"] = gui_backend or "auto"
+    fig["torch_loaded"] = any(row.get("torch_loaded") for row in rows)
     fig["command"] = (
         f"DISPLAY=:75 PYTHONPATH=. python tests/perf/scale_gui.py {built['library']} {query} OUT.json "
         "LAUNCH_EPOCH (QT_QPA_PLATFORM=xcb)"
