@@ -284,3 +284,36 @@ def test_pending_is_counted_exactly_without_a_probe_per_image(catalog_with_vecto
         tx.execute("DELETE FROM images WHERE status = 'pending' OR id = ?", (ids[5],))
     assert cat.count_pending("m") == 0 and cat.root_pending_counts("m") == {}
     assert cat.vectors_of_images_with_status("m", ("failed",)) == 1
+
+
+def test_a_scan_holds_off_the_cyclic_collector_and_gives_it_back(tmp_path, monkeypatch):
+    """At 10^6 files the scan's maps made CPython run full collections of 50-230 ms with the GIL held
+    (GUI stalls mid-scroll); it pauses the collector for its duration, shared by nested holders."""
+    import gc
+
+    import irt_desktop.library.scanner as scanner
+    from irt_desktop.library import Library
+    from irt_desktop.library.bulk import scan
+    from irt_desktop.library.gc_pause import cyclic_gc_paused
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"{i}.jpg").write_bytes(b"\xff\xd8" + bytes([i]) * 100)
+    during: list[bool] = []
+    real_walk = scanner.walk
+
+    def walk(*args, **kwargs):
+        during.append(gc.isenabled())
+        return real_walk(*args, **kwargs)
+
+    monkeypatch.setattr(scanner, "walk", walk)
+    assert gc.isenabled()
+    with Library.open(tmp_path / "lib") as lib:
+        lib.add_root(photos)
+        with cyclic_gc_paused():
+            scan(lib)
+            assert not gc.isenabled()  # the outer holder still holds it
+        assert gc.isenabled()
+        scan(lib)
+    assert during == [False, False] and gc.isenabled()

@@ -28,6 +28,7 @@ from irt_desktop.library import mounts
 from irt_desktop.library.catalog import Catalog, NewFile, StoredImage, Tx
 from irt_desktop.library.excludes import NONE, ExcludeRules
 from irt_desktop.library.folders import RootRow, is_junk_name, is_under
+from irt_desktop.library.gc_pause import cyclic_gc_paused
 from irt_desktop.library.identity import gather
 from irt_desktop.library.records import ImageStatus, ScanReport
 from irt_desktop.library.walk import NOT_UTF8, Listing, SeenCallback, not_regular, storable, walk
@@ -92,6 +93,15 @@ class Scanner:
         roots: Iterable[RootRow],
         cancel: threading.Event | None = None,
         on_seen: SeenCallback | None = None,
+    ) -> ScanOutcome:
+        with cyclic_gc_paused():
+            return self._scan_roots(roots, cancel, on_seen)
+
+    def _scan_roots(
+        self,
+        roots: Iterable[RootRow],
+        cancel: threading.Event | None,
+        on_seen: SeenCallback | None,
     ) -> ScanOutcome:
         outcome = ScanOutcome()
         diff = _Diff()
