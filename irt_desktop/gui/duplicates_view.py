@@ -65,6 +65,7 @@ def _slider(name: str, value: float) -> QSlider:
 
 class DuplicatesView(TrashUndo, QWidget):
     status_message = Signal(str)
+    undo_changed = Signal()  # what undo_text() says changed
 
     def __init__(
         self,
