@@ -114,7 +114,8 @@ def test_edit_undo_takes_back_a_move_then_a_duplicates_trash(qtbot, main_window,
     # The Search tab: move two photos away; Ctrl+Z (Edit > Undo) puts them back, as its Undo bar does.
     sv.set_query(Query(folder / "photo_002.jpg", "photo_002.jpg"))
     hits = wait_results(qtbot, sv)
-    chosen = [h for h in hits if Path(h.path).parent == folder][:2]
+    # Not the photo with a copy: the Duplicates part below finds that pair while these are re-indexed.
+    chosen = [h for h in hits if Path(h.path).parent == folder and Path(h.path).name != "photo_001.jpg"][:2]
     moved = [Path(h.path) for h in chosen]
     dest = tmp_path / "Elsewhere"
     dest.mkdir()
