@@ -49,6 +49,7 @@ def menus_section(app, w, out: Path, trash_home: Path, pump, settle, grab_screen
     print(f"Edit > {w.undo_action.text()!r} ({w.undo_action.shortcut().toString()})")
     if w.undo_action.isEnabled():
         w.undo_action.trigger()
-        pump(app, lambda: not w.undo_action.isEnabled() and dv.find_button.isEnabled(), timeout=120)
+        # Put back, and the lists found again with it (the window matrix shows them next).
+        pump(app, lambda: dv.exact_tree.topLevelItemCount() > 0 and dv.find_button.isEnabled(), timeout=120)
     dv.__dict__.pop("confirm_trash", None)
     _shoot(app, w, "Edit", out / "menu-edit-nothing.png", pump, settle, grab_screen)
