@@ -1,14 +1,25 @@
-"""`irt-desktop train`: fine-tune a model on class folders or a benchmark dataset; the result is a bundle."""
+"""`irt-desktop train`: fine-tune a model on class folders or a benchmark dataset; the result is a bundle.
+
+With photos held out it ends as the wizard does: Recall@1 of the starting and the trained model on the
+same held-out photos, each with its 95 % bootstrap interval, and the interval of the change
+(retrieval.training.finetune.compare), so that a few points up on a few dozen photos is not read as
+progress. `--json` prints that and the saved model as JSON on stdout (the progress goes to stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from irt_desktop.commands import CommandError
+
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.training.finetune import FinetuneResult, Interval, RecallComparison
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="image decoding processes (default: 2, or 0 on a CPU-only machine with 4 cores or fewer)",
     )
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the saved model and the before / after comparison as JSON (the progress to stderr)",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -121,35 +137,89 @@ def run(args: argparse.Namespace) -> int:
     except (DatasetError, BundleError, WeightsUnavailable, FinetuneError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
 
+    # With --json, stdout is the JSON alone: what is said along the way goes where the progress goes.
+    out: TextIO = sys.stderr if args.json else sys.stdout
     if args.folders:
-        print(f"{len(data.records)} images in {len(data.class_names)} classes", end="")
-        print(f"; {plan.held_out_images} held out by {args.split_by}" if plan.held_out is not None else "")
+        held = f"; {plan.held_out_images} held out by {args.split_by}" if plan.held_out is not None else ""
+        print(f"{len(data.records)} images in {len(data.class_names)} classes{held}", file=out)
     for note in plan.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=out)
     config = plan.config
     print(
         f"training {config.variant} from {bundle.id}: {config.iterations} iterations "
-        f"(checkpoints in {plan.work_dir})"
+        f"(checkpoints in {plan.work_dir})",
+        file=out,
     )
     printer = ProgressPrinter()
     with graceful_cancel() as cancel:
         try:
-            result = run_finetune(plan, lambda event: _show(printer, event), cancel)
+            result = run_finetune(plan, lambda event: _show(printer, event, out), cancel)
         except CheckpointError as exc:
             raise CommandError(f"{exc} (--no-resume starts over)") from exc
     printer.close()
-    if result.cancelled:
-        print(f"stopped at iteration {len(result.history)}; run the same command again to resume")
-        return 130
-    if result.bundle is None:  # a DDP rank other than 0: rank 0 saves and reports
+    if result.bundle is None and not result.cancelled:  # a DDP rank other than 0: rank 0 reports
         return 0
+    if args.json:
+        print(json.dumps(result_json(result), indent=2))
+    if result.cancelled:
+        print(f"stopped at iteration {len(result.history)}; run the same command again to resume", file=out)
+        return 130
     if result.after:
-        print("after:  " + _recalls(result.after))
-    print(f"saved {result.bundle.id} at {result.bundle.path}")
+        print("after:  " + _recalls(result.after), file=out)
+    if result.comparison is not None:
+        print(comparison_line(result.comparison), file=out)
+        if warning := result.comparison.warning():
+            print(f"note: {warning}", file=out)
+    print(f"saved {result.bundle.id} at {result.bundle.path}", file=out)
     return 0
 
 
-def _show(printer: Any, event: Any) -> None:
+def comparison_line(c: RecallComparison) -> str:
+    """Before / after Recall@K with their bootstrap intervals and the paired interval of the change, and
+    the verdict that interval gives, in one line."""
+    photos = f"{c.n} held-out photo{'s' if c.n != 1 else ''}"
+    return (
+        f"R@{c.k} on {photos}: before {c.before.text()}, after {c.after.text()}, "
+        f"change {c.diff.text(signed=True)} points ({c.level:.0%} bootstrap intervals): {c.verdict}"
+    )
+
+
+def _interval(i: Interval) -> dict[str, float]:
+    return {"value": round(i.value, 2), "low": round(i.low, 2), "high": round(i.high, 2)}
+
+
+def _floats(metrics: dict[str, float] | None) -> dict[str, float] | None:
+    return None if metrics is None else {k: round(float(v), 2) for k, v in metrics.items()}
+
+
+def result_json(result: FinetuneResult) -> dict[str, Any]:
+    c = result.comparison
+    comparison = None
+    if c is not None:
+        comparison = {
+            "metric": f"R@{c.k}",
+            "held_out": c.n,
+            "level": c.level,
+            "resamples": c.resamples,
+            "before": _interval(c.before),
+            "after": _interval(c.after),
+            "change": _interval(c.diff),
+            "verdict": c.verdict,
+            "warning": c.warning() or None,
+        }
+    bundle = result.bundle
+    return {
+        "model_id": bundle.id if bundle is not None else None,
+        "path": str(bundle.path) if bundle is not None else None,
+        "cancelled": result.cancelled,
+        "iterations": len(result.history),
+        "before": _floats(result.before),
+        "after": _floats(result.after),
+        "comparison": comparison,
+    }
+
+
+def _show(printer: Any, event: Any, out: TextIO) -> None:
     from irt_desktop.retrieval.training.finetune import Baseline, Evaluating, Stage, Step
 
     if isinstance(event, Step):
@@ -162,7 +232,7 @@ def _show(printer: Any, event: Any) -> None:
         printer.line(f"evaluating the {model} model{count}", key=("eval", event.which))
     elif isinstance(event, Baseline):
         printer.close()
-        print("before: " + _recalls(event.metrics))
+        print("before: " + _recalls(event.metrics), file=out)
 
 
 def _recalls(metrics: dict[str, float]) -> str:

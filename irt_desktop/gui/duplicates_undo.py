@@ -1,7 +1,7 @@
 """The Duplicates tab's trash and undo: the per-kind confirmation (how many files, how much space, which
 folders), the move to the trash in the library lane, and Undo of any of the last several actions from
 the catalog's trash journal (so also after a restart). A mixin of DuplicatesView: it uses the view's
-model, client, panes and undo button."""
+model, client, panes and undo button, and its `undo_changed` signal (the window's Edit > Undo follows)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from irt_desktop.library.trash import TrashAction, TrashResult
 
 HISTORY = 10  # trash actions offered for undo
+
+
+def trash_undo_text(action: TrashAction) -> str:
+    """What Edit > Undo says it will undo: the action as it was asked for ("Move 3 exact copies to
+    Trash"); a trash from the Search tab has no label and counts photos."""
+    what = action.label or formatting.plural(len(action.items), "photo")
+    return f"&Undo Move {what} to Trash"
 
 
 class TrashUndo:
@@ -104,6 +111,13 @@ class TrashUndo:
         else:
             self.undo_button.setText("&Undo trash")
             self.undo_button.setToolTip("Nothing to put back")
+        self.undo_changed.emit()
+
+    def undo_text(self) -> str:
+        """The menu text of undoing the latest action; "" when there is none, or an undo is under way."""
+        if not self.model.history or not self.undo_button.isEnabled():
+            return ""
+        return trash_undo_text(self.model.history[0])
 
     def undo(self, action: TrashAction | None = None) -> None:
         """Put back `action` (default: the latest) from the trash."""
@@ -111,6 +125,7 @@ class TrashUndo:
         if action is None:
             return
         self.undo_button.setEnabled(False)
+        self.undo_changed.emit()
         self.client.submit(
             lambda lib: lib.restore(action), self._on_restored, self._on_undo_failed, name="undo"
         )
@@ -124,4 +139,5 @@ class TrashUndo:
 
     def _on_undo_failed(self, exc: BaseException) -> None:
         self.undo_button.setEnabled(True)
+        self.undo_changed.emit()
         self.status_message.emit(f"Could not undo: {exc}")

@@ -3,11 +3,12 @@ own page with its own actions; no action ever ticks or trashes a photo of anothe
 the words live in gui.duplicates_model (Qt-free); the per-kind panes in gui.duplicates_panes.
 
 The thresholds are the ones calibrated for the serving model on this library, shown with how they were
-derived (the tooltip has the score distributions); the user can move them, go back to the calibrated
-ones, or recalibrate. Nothing is unlinked: checked files go to the system trash after a confirmation
-that names how many files, how much space and which folders; the catalog drops them at once, the lists
-refresh, and Undo puts back any of the last several actions, also after a restart (the catalog's trash
-journal): file, catalog row and vector, nothing re-embedded.
+derived (the tooltip has the score distributions); the user can move them (both are remembered, also
+after a restart: gui.settings), go back to the calibrated ones, or recalibrate (either forgets them).
+Nothing is unlinked: checked files go to the system trash after a confirmation that names how many
+files, how much space and which folders; the catalog drops them at once, the lists refresh, and Undo
+puts back any of the last several actions, also after a restart (the catalog's trash journal): file,
+catalog row and vector, nothing re-embedded.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _slider(name: str, value: float) -> QSlider:
 
 class DuplicatesView(TrashUndo, QWidget):
     status_message = Signal(str)
+    undo_changed = Signal()  # what undo_text() says changed
 
     def __init__(
         self,
@@ -83,20 +85,28 @@ class DuplicatesView(TrashUndo, QWidget):
         self.runner = runner if runner is not None else client.runner
         self.model = DuplicatesModel(freed_bytes)
         self.keep_folders: list[str] | None = None
-        self.user_threshold = False  # the user moved a slider: use theirs, not the calibrated ones
+        # The user moved a slider (in this session or an earlier one): theirs, not the calibrated ones.
+        self.user_threshold = settings.duplicate_thresholds_chosen
         self.compare: CompareView | None = None
         self._review: tuple[str, int] | None = None  # (kind, group index) of a one-by-one review
 
         self.slider = _slider("Near-copy similarity threshold", settings.duplicate_threshold)
-        self.look_slider = _slider("Look-alike similarity threshold", settings.duplicate_threshold - 0.03)
+        look = settings.lookalike_threshold
+        self.look_slider = _slider(
+            "Look-alike similarity threshold", settings.duplicate_threshold - 0.03 if look is None else look
+        )
         self.threshold_label, self.look_label = QLabel(), QLabel()
         for lab in (self.threshold_label, self.look_label):
             lab.setMinimumWidth(50)
-        self.calibration_label = QLabel("Thresholds are calibrated for this model when you first look.")
+        self.calibration_label = QLabel(
+            "Your thresholds from last time; “Use calibrated” goes back to the model's."
+            if self.user_threshold
+            else "Thresholds are calibrated for this model when you first look."
+        )
         self.calibration_label.setObjectName("hint")
         self.calibration_label.setWordWrap(True)
         self.reset_button = QPushButton("Use &calibrated")
-        self.reset_button.setEnabled(False)
+        self.reset_button.setEnabled(self.user_threshold)
         self.recalibrate_button = QPushButton("&Recalibrate")
         self.recalibrate_button.setToolTip(
             "Derive both thresholds again from this library's photos and the serving model"
@@ -193,11 +203,19 @@ class DuplicatesView(TrashUndo, QWidget):
             self.look_slider.blockSignals(False)
         self.threshold_label.setText(f"{self.threshold:.4f}")
         self.look_label.setText(f"{self.lookalike_threshold:.4f}")
-        self.settings.duplicate_threshold = self.threshold
+        self._remember_thresholds()
 
     def _on_user_threshold(self, *_: object) -> None:
         self.user_threshold = True
         self.reset_button.setEnabled(True)
+        self._remember_thresholds()
+
+    def _remember_thresholds(self) -> None:
+        # Both or neither: the look-alike one is kept below the near one, so alone it could be wrong.
+        if self.user_threshold:
+            self.settings.duplicate_threshold = self.threshold
+            self.settings.lookalike_threshold = self.lookalike_threshold
+            self.settings.duplicate_thresholds_chosen = True
 
     def set_threshold(self, value: float, *, by_user: bool = True, lookalike: float | None = None) -> None:
         self.slider.setValue(round(value * SCALE))
@@ -207,14 +225,17 @@ class DuplicatesView(TrashUndo, QWidget):
             self._on_user_threshold()
 
     def use_calibrated(self) -> None:
-        self.user_threshold = False
-        self.reset_button.setEnabled(False)
+        self._forget_thresholds()
         self.find()
 
     def recalibrate(self) -> None:
+        self._forget_thresholds()
+        self.find(recalibrate=True)
+
+    def _forget_thresholds(self) -> None:
         self.user_threshold = False
         self.reset_button.setEnabled(False)
-        self.find(recalibrate=True)
+        self.settings.forget_duplicate_thresholds()
 
     # -- finding -----------------------------------------------------------------------------------------
 

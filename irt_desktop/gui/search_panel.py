@@ -30,6 +30,7 @@ MENU_ENTRIES = 15
 
 class QueryPanel(QWidget):
     history_requested = Signal(int)  # an entry picked from the Back or Forward menu
+    history_shown = Signal(object)  # the QueryHistory the buttons now show (the window's Go menu follows)
 
     def __init__(self, settings: AppSettings, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,3 +120,4 @@ class QueryPanel(QWidget):
             if entries:
                 tip = f"{word} to {entries[0][1].query.describe()} ({tip.rsplit('(', 1)[-1]}"
             button.setToolTip(tip)
+        self.history_shown.emit(history)

@@ -129,13 +129,42 @@ class AppSettings(QObject):
     def min_similarity(self, value: float) -> None:
         self._set("search/min_similarity", round(float(value), 3))
 
+    # The Duplicates tab's thresholds as the user set them by hand, to 4 decimals (its sliders' step: a
+    # small model's thresholds sit at 0.99x). Until they do, and again after "Use calibrated" or
+    # "Recalibrate", the library's calibrated ones apply and these are not stored.
     @property
     def duplicate_threshold(self) -> float:
         return max(0.5, min(1.0, self._get("duplicates/threshold", 0.95, float)))
 
     @duplicate_threshold.setter
     def duplicate_threshold(self, value: float) -> None:
-        self._set("duplicates/threshold", round(float(value), 3))
+        self._set("duplicates/threshold", round(float(value), 4))
+
+    @property
+    def lookalike_threshold(self) -> float | None:
+        """None: never set (the view starts it just below the near-copy one)."""
+        value = self._get("duplicates/lookalike_threshold", None, float)
+        return None if value is None else max(0.5, min(1.0, value))
+
+    @lookalike_threshold.setter
+    def lookalike_threshold(self, value: float) -> None:
+        self._set("duplicates/lookalike_threshold", round(float(value), 4))
+
+    @property
+    def duplicate_thresholds_chosen(self) -> bool:
+        """The user set the thresholds: theirs are used (after a restart too), not the calibrated ones."""
+        return self._get("duplicates/chosen", False, bool)
+
+    @duplicate_thresholds_chosen.setter
+    def duplicate_thresholds_chosen(self, value: bool) -> None:
+        self._set("duplicates/chosen", bool(value))
+
+    def forget_duplicate_thresholds(self) -> None:
+        """Back to the calibrated thresholds: both of the user's values go."""
+        for key in ("duplicates/threshold", "duplicates/lookalike_threshold", "duplicates/chosen"):
+            if self.store.contains(key):
+                self.store.remove(key)
+                self.changed.emit(key)
 
     # --- misc state ----------------------------------------------------------------------------------
     @property

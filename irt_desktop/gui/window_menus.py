@@ -2,6 +2,10 @@
 
 `build_actions(window)` creates each QAction as a `*_action` attribute of the window (tests and scripted
 screenshots trigger them by name) and lays out the menu bar and the toolbar from them.
+
+Go > Back / Forward walk the Search tab's query history and Edit > Undo takes back the last trash, move
+or copy: the same calls as the Back / Forward buttons, the Search tab's Undo bar and the Duplicates
+tab's Undo button, enabled only when there is something to do, saying what (gui.window_undo).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
 from irt_desktop.gui import icons
+from irt_desktop.gui.window_undo import build_go_and_undo
 
 if TYPE_CHECKING:
     from irt_desktop.gui.main_window import MainWindow
@@ -106,6 +111,7 @@ def build_actions(w: MainWindow) -> None:
     w.focus_results_action = act(w, "Focus r&esults", None, "Ctrl+R", lambda: sv.results.setFocus())
     w.focus_library_action = act(w, "Focus &folders", None, "Ctrl+1", lambda: w.library_panel.list.setFocus())
     about = act(w, "&About irt-desktop", None, None, w.show_about)
+    build_go_and_undo(w)
 
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
@@ -118,6 +124,9 @@ def build_actions(w: MainWindow) -> None:
     file_menu.addSeparator()
     file_menu.addAction(w.quit_action)
     edit_menu = bar.addMenu("&Edit")
+    edit_menu.addAction(w.undo_action)
+    edit_menu.aboutToShow.connect(w.go_and_undo.refresh_undo)  # a copy or move may have just ended
+    edit_menu.addSeparator()
     edit_menu.addAction(sv.copy_action)
     edit_menu.addSeparator()
     edit_menu.addAction(w.settings_action)
@@ -127,6 +136,9 @@ def build_actions(w: MainWindow) -> None:
     view_menu = bar.addMenu("&View")
     for a in (w.focus_search_action, w.focus_results_action, w.focus_library_action):
         view_menu.addAction(a)
+    go_menu = bar.addMenu("&Go")
+    go_menu.addAction(w.back_action)
+    go_menu.addAction(w.forward_action)
     tools_menu = bar.addMenu("&Tools")
     tools_menu.addAction(w.models_action)
     tools_menu.addAction(w.finetune_action)

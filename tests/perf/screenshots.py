@@ -15,7 +15,7 @@ grabbed from the screen as it shows there (a real window under Xvfb), so a windo
 clipped widget is seen as the user would see it.
 
     --only models        the main window and the model manager alone (a quick look at one part)
-    --only window        the main window, the duplicates found, and the window matrix
+    --only window        the main window, the duplicates found, the Go and Edit menus, the window matrix
     --only search        the Search tab and the lightbox at 1024x700, 1366x768, 1920x1080 (shots_search.py)
 """
 
@@ -38,6 +38,7 @@ from benchmark_layouts import write_cub, write_sop  # noqa: E402
 from imagegen import photo, save_photo  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from shots_menus import menus_section  # noqa: E402
 from shots_search import add_browse_photos, search_section  # noqa: E402
 
 from irt_desktop.gui.app import create_application  # noqa: E402
@@ -440,6 +441,7 @@ def main() -> int:
     settle(app, 1.0)
     grab(w, out / "duplicates.png")
     if args.only == "window":
+        menus_section(app, w, out, tmp / "xdg", pump, settle, grab_screen)
         window_matrix(app, w, out)
         w.close()
         print(f"screenshots in {out}")
