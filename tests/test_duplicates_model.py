@@ -71,3 +71,18 @@ def test_folder_column_shows_what_differs():
     ]
     assert shown_folders(["/a/P/Family", "/a/P/Family/Bursts"]) == ["Family", "Family/Bursts"]
     assert shown_folders(["/a/P/Same", "/a/P/Same"]) == ["Same", "Same"]
+
+
+def test_an_undo_entry_without_a_kind_label_reads_cleanly():
+    """A trash from the Search tab has no kind label: no "(, from …" in the Undo list."""
+    import time
+
+    from irt_desktop.gui.duplicates_model import history_label
+    from irt_desktop.library.trash import TrashAction, TrashedFile
+
+    now = time.time()
+    item = TrashedFile("/photos/trip/a.jpg", "/trash/files/a.jpg", "/trash/info/a.jpg.trashinfo")
+    when = time.strftime("%H:%M", time.localtime(now))
+    assert history_label(TrashAction(1, now, "", [item]), now) == f"Put back 1 file (from trip, {when})"
+    labelled = history_label(TrashAction(2, now, "exact copies", [item, item]), now)
+    assert labelled == f"Put back 2 files (exact copies, from trip, {when})"

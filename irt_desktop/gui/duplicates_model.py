@@ -282,7 +282,9 @@ def history_label(action: TrashAction, now: float | None = None) -> str:
         if len(folders) == 1
         else formatting.plural(len(folders), "folder")
     )
-    return f"Put back {formatting.plural(len(action.items), 'file')} ({action.label}, from {where}, {when})"
+    # An entry trashed from the Search tab carries no label of its kind.
+    detail = ", ".join(part for part in (action.label, f"from {where}", when) if part)
+    return f"Put back {formatting.plural(len(action.items), 'file')} ({detail})"
 
 
 def history_tooltip(action: TrashAction) -> str:

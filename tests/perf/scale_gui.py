@@ -105,6 +105,7 @@ def child(library: Path, query: Path, out: Path, launched: float, timeout_s: flo
             step = max(1, bar.pageStep() // 2)
             frames: list[float] = []
             gaps: list[float] = []
+            slow = seen.setdefault("slow_frames", [])  # [seconds from launch, ms] of each frame over budget
             last = [time.perf_counter()]
             ticker = QTimer(self)
             ticker.setInterval(0)
@@ -121,6 +122,8 @@ def child(library: Path, query: Path, out: Path, launched: float, timeout_s: flo
                 bar.setValue(min(bar.maximum(), bar.value() + step))
                 results.viewport().repaint()
                 frames.append(time.perf_counter() - t)
+                if frames[-1] * 1e3 > FRAME_BUDGET_MS:
+                    slow.append([round(time.time() - launched - frames[-1], 3), round(frames[-1] * 1e3, 1)])
                 last[0] = time.perf_counter()
 
             ticker.timeout.connect(tick)
