@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from irt_desktop.gui import icons
 from irt_desktop.gui.folder_list import FolderListDelegate, FolderListModel
-from irt_desktop.gui.settings import AppSettings
+from irt_desktop.gui.settings import MAX_RESULTS, AppSettings
 from irt_desktop.library.filters import FILE_TYPES, SearchFilter, SortKey, date_range, suffixes_for
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class SearchControls(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.k_spin = QSpinBox()
-        self.k_spin.setRange(1, 1000)
+        self.k_spin.setRange(1, MAX_RESULTS)
         self.k_spin.setSingleStep(10)
         self.k_spin.setValue(settings.result_count)
         self.k_spin.setAccessibleName("How many results")

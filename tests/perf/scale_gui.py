@@ -4,12 +4,11 @@
 
 The child runs `gui.app.run_app(library, [query])` as `irt-desktop --library LIBRARY QUERY` does and
 records: the main window's first paint and the first result (seconds from the parent's launch); then
-it asks for 5,000 results (the results spin box allows 1,000: its maximum is raised here, nothing
-else is changed) and scrolls the grid from top to bottom one step per frame. A frame is one scroll
-step painted synchronously (scroll bar moved, viewport repainted: the delegate's paint of every
-visible cell, the model's data()); the GUI thread's longest stall is the largest gap between ticks
-of a 0 ms timer meanwhile (thumbnails arriving, anything else on the GUI thread). RSS: the child's
-VmRSS at the end and its peak (VmHWM).
+it asks for 5,000 results (the most the results box allows) and scrolls the grid from top to bottom
+one step per frame. A frame is one scroll step painted synchronously (scroll bar moved, viewport
+repainted: the delegate's paint of every visible cell, the model's data()); the GUI thread's longest
+stall is the largest gap between ticks of a 0 ms timer meanwhile (thumbnails arriving, anything else
+on the GUI thread). RSS: the child's VmRSS at the end and its peak (VmHWM).
 """
 
 from __future__ import annotations
@@ -89,7 +88,6 @@ def child(library: Path, query: Path, out: Path, launched: float, timeout_s: flo
                 seen["first_search_s"] = answer.seconds
                 seen["rss_first_result_mb"] = _vm("VmRSS")
                 self.stage = "big"
-                view.k_spin.setMaximum(BIG_K)
                 self.asked = time.perf_counter()
                 view.k_spin.setValue(BIG_K)
             elif self.stage == "big" and answer is not None and len(answer.hits) >= BIG_K:
