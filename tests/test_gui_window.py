@@ -312,3 +312,22 @@ def test_panel_buttons_show_icons_only_when_the_panel_is_narrow(qtbot, themed_ap
     panel.resize(420, 400)
     qtbot.waitUntil(lambda: panel.add_button.toolButtonStyle() == beside)
     assert panel.rescan_button.width() >= panel.rescan_button.sizeHint().width()
+
+
+def test_the_window_is_gone_before_the_library_closes(qtbot, themed_app, library_dir, gui_settings):
+    """Closing the library can take seconds (an hourly backup of a catalog of gigabytes): the user
+    must not see a frozen window meanwhile."""
+    client, w = build_window(library_dir, gui_settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    visible_while_closing = []
+    real_close = client.close
+
+    def close(*args, **kwargs):
+        visible_while_closing.append(w.isVisible())
+        return real_close(*args, **kwargs)
+
+    client.close = close
+    w.close()
+    assert visible_while_closing == [False]
