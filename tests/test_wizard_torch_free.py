@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -135,6 +136,68 @@ def test_the_wizard_up_to_its_estimate_loads_no_torch_where_openvino_serves(libr
     assert got["suggested"] is not None
     assert got["validated"] is True
     assert got["work_dir"] is not None and Path(got["work_dir"]).parent == Path(got["work_root"])
+    assert got["heavy"] == []
+
+
+def _from_a_child() -> bytes:
+    """What a run in a child process sends its parent (finetune.child): events, the cost, an answer,
+    errors, one of them torch's own. Pickled here, where torch is loaded, as the child would."""
+    import torch
+
+    from irt_desktop.retrieval.training import CheckpointError
+    from irt_desktop.retrieval.training.finetune import (
+        Baseline,
+        DeviceCost,
+        Evaluating,
+        FinetuneResult,
+        Stage,
+        Started,
+        Step,
+        compare_recall,
+    )
+    from irt_desktop.retrieval.training.finetune.child import _sendable
+
+    step = Step(3, 6, 0.5, 0.4, 0.1, 12.0, 5.0, {"R@1": 50.0})
+    return pickle.dumps(
+        [
+            Started(6, 8, 20, 10, "cpu", None, ("batch 30 rounded to 32",)),
+            Evaluating("before", 5, 10),
+            Baseline({"R@1": 40.0}, (0, 1, 2)),
+            step,
+            Stage("save"),
+            FinetuneResult(None, False, {"R@1": 40.0}, {"R@1": 50.0}, [step], compare_recall((0, 1), (0, 0))),
+            DeviceCost(train_s=0.01, eval_s=0.003),
+            _sendable(CheckpointError("another run's checkpoint")),
+            _sendable(torch.OutOfMemoryError("out of memory")),
+        ]
+    )
+
+
+def test_a_childs_messages_are_received_without_torch(tmp_path):
+    got = _run(
+        f"""
+        import json, pickle, sys
+        received = pickle.loads(bytes.fromhex({_from_a_child().hex()!r}))
+        print(json.dumps({{
+            "types": [type(r).__name__ for r in received],
+            "oom": str(received[-1]).splitlines()[0],
+            "heavy": [m for m in {HEAVY!r} if m in sys.modules],
+        }}))
+        """,
+        _env(tmp_path),
+    )
+    assert got["types"] == [
+        "Started",
+        "Evaluating",
+        "Baseline",
+        "Step",
+        "Stage",
+        "FinetuneResult",
+        "DeviceCost",
+        "CheckpointError",  # the training page offers Start over for it by its name
+        "ChildProcessFailed",
+    ]
+    assert got["oom"] == "OutOfMemoryError: out of memory"
     assert got["heavy"] == []
 
 

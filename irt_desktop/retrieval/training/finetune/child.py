@@ -36,10 +36,13 @@ POLL_S = 0.1
 # After a cancel the child winds down on its own (the trainer finishes its step and saves a checkpoint);
 # only a child still running after this long is terminated.
 STOP_GRACE_S = 120.0
+# Exceptions of these packages come back as ChildProcessFailed, with their type and message.
+TORCH_MODULES = ("torch", "timm", "torchvision")
 
 
 class ChildProcessFailed(RuntimeError):
-    """The child ended without an answer (killed, out of memory), or its error could not be sent back."""
+    """The child ended without an answer (killed, out of memory), or its error could not be sent back
+    as it is (torch's own exception types are sent as this, named in the message)."""
 
 
 def run_finetune_in_child(
@@ -190,8 +193,11 @@ def _watch_parent(stop: Any) -> None:
 
 
 def _sendable(exc: BaseException) -> BaseException:
-    """`exc` with the child's traceback as a note, or a stand-in when it cannot cross the pipe."""
+    """`exc` with the child's traceback as a note, or a stand-in when it cannot cross the pipe or is
+    one of torch's own types (unpickling it would load torch into a parent that must not have it)."""
     text = "".join(traceback.format_exception(exc))
+    if type(exc).__module__.partition(".")[0] in TORCH_MODULES:
+        return ChildProcessFailed(f"{type(exc).__name__}: {exc}\n{text}")
     try:
         exc.add_note(f"in the child process:\n{text}")
         pickle.loads(pickle.dumps(exc))
