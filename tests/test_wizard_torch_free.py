@@ -22,10 +22,11 @@ ROOT = TESTS.parent
 HEAVY = ("torch", "timm", "torchvision")
 
 
-def walk_wizard(library_dir: str, albums: str) -> dict:
+def walk_wizard(library_dir: str, albums: str, train: bool = False) -> dict:
     """In a process where OpenVINO serves `library_dir`'s library: the wizard over `albums` through the
-    folders page and the settings page (estimate shown, name and plan checked), not training. What it
-    saw, and which heavy modules it loaded."""
+    folders page and the settings page (estimate shown, name and plan checked); with `train`, on to a
+    2-iteration run (in a child process) and its result, kept but not activated. What it saw, and
+    which heavy modules it loaded."""
     import resource
     import time
 
@@ -68,6 +69,21 @@ def walk_wizard(library_dir: str, albums: str) -> dict:
         work_dir = naming.planned_work_dir(wizard)  # the plan, as a taken name's question makes it
         out["work_dir"] = None if work_dir is None else str(work_dir)
         out["work_root"] = str(wizard.work_root)
+        if train:
+            page.iterations.setValue(2)
+            page.batch.setValue(8)
+            wizard.next()  # the run starts; with the inline runner it has ended when next() returns
+            training = wizard.training_page
+            out["trained"] = training.done
+            out["stage"] = training.stage.text()
+            out["loss_points"] = len(next(x for x in training.loss_chart.series if x.name == "loss").points)
+            wizard.next()
+            out["after"] = wizard.result_page.after_label.text()
+            wizard.result_page.keep_check.setChecked(True)
+            wizard.result_page.activate_check.setChecked(False)
+            wizard.accept()
+            bundle = wizard.state.result.bundle
+            out["bundle"] = str(bundle.path) if bundle is not None else None
         wizard.shutdown()
         thumbnails.shutdown()
         host.deleteLater()
@@ -136,6 +152,28 @@ def test_the_wizard_up_to_its_estimate_loads_no_torch_where_openvino_serves(libr
     assert got["suggested"] is not None
     assert got["validated"] is True
     assert got["work_dir"] is not None and Path(got["work_dir"]).parent == Path(got["work_root"])
+    assert got["heavy"] == []
+
+
+def test_the_wizard_trains_in_a_child_and_shows_the_result_without_torch(library_dir, tmp_path):
+    """Past the estimate: the run trains in a spawned child (torch there), its progress events and its
+    answer reach the training and result pages of a process that still has no torch."""
+    from test_gui_finetune import make_albums
+
+    albums = make_albums(tmp_path / "Albums", 4)
+    got = _run(
+        f"""
+        import json
+        from test_wizard_torch_free import walk_wizard
+        print(json.dumps(walk_wizard({str(library_dir)!r}, {str(albums)!r}, train=True)))
+        """,
+        _env(tmp_path),
+    )
+    assert got["trained"], got["stage"]
+    assert got["loss_points"] >= 1  # Step events from the child drew the loss curve
+    assert got["after"].endswith("%")
+    assert got["bundle"] is not None and Path(got["bundle"]).parent == library_dir / "models"
+    assert (Path(got["bundle"]) / "model.safetensors").is_file()
     assert got["heavy"] == []
 
 
