@@ -45,12 +45,11 @@ def train_albums(
     """Worker side: plan the run from the wizard's choices, then run it (in a spawned child when OpenVINO
     serves `library` here); None if stopped before an answer. `start_over`: an earlier run in the plan's
     work folder is set aside first (kept, not deleted)."""
+    from irt_desktop.retrieval.training import finetune
     from irt_desktop.retrieval.training.finetune import (
         FinetuneSettings,
         default_work_root,
         plan_finetune,
-        run_finetune,
-        run_finetune_in_child,
         set_aside,
     )
 
@@ -64,7 +63,8 @@ def train_albums(
     )
     if start_over and plan.work_dir is not None:
         set_aside(plan.work_dir)
-    run = run_finetune_in_child if torch_in_child(library) else run_finetune
+    # Named only here: finetune.run_finetune loads torch into this process.
+    run = finetune.run_finetune_in_child if torch_in_child(library) else finetune.run_finetune
     try:
         return run(plan, progress, cancel)
     except Exception:
@@ -74,24 +74,26 @@ def train_albums(
 
 
 def load_choices(models_dir: Path, client: LibraryClient) -> dict[str, Any]:
-    """Worker side: the installed models, the recipes, the device and the library's serving model."""
-    from irt_desktop.device import best_device, describe_device
+    """Worker side: the installed models, the recipes, the device and the library's serving model.
+    Loads no torch where the device is known without it (training.hardware): where OpenVINO serves,
+    torch computes in a child process only."""
     from irt_desktop.retrieval.bundle import list_bundles
     from irt_desktop.retrieval.training import list_recipes
     from irt_desktop.retrieval.training.finetune import DEFAULT_RECIPE
+    from irt_desktop.retrieval.training.hardware import device_text, plan_device
 
     library = client.library
     serving = None
     if library is not None:
         serving = getattr(library, "target_model_id", None) or getattr(library, "model_id", None)
-    device = best_device(None)
+    device = plan_device(None)
     return {
         "bundles": list_bundles(models_dir),
         "recipes": list_recipes(),
         "default_recipe": DEFAULT_RECIPE,
         "serving": serving,
         "device": device,
-        "device_text": describe_device(device),
+        "device_text": device_text(device),
     }
 
 
@@ -103,12 +105,12 @@ def probe_cost(
     import dataclasses
     import time
 
-    from irt_desktop.retrieval.training.finetune import measure_cost, measure_cost_in_child
+    from irt_desktop.retrieval.training import finetune
 
     if not torch_in_child(library):
-        return measure_cost(base, size, device, precision=precision, sample=sample)
+        return finetune.measure_cost(base, size, device, precision=precision, sample=sample)
     t0 = time.perf_counter()
-    cost = measure_cost_in_child(base, size, device, precision, sample)
+    cost = finetune.measure_cost_in_child(base, size, device, precision, sample)
     wall = time.perf_counter() - t0
     timed = PROBE_TRAIN_IMAGES * cost.train_s + PROBE_EVAL_IMAGES * cost.eval_s + len(sample) * cost.decode_s
     return dataclasses.replace(cost, setup_s=max(cost.setup_s, wall - timed))

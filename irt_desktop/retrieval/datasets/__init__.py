@@ -1,10 +1,14 @@
 """Benchmark dataset readers (SOP, CUB-200-2011, In-Shop, ROxford5k/RParis6k, SfM-120k), the protocol counts
-they are checked against, and user class folders."""
+they are checked against, and user class folders.
+
+Importing the package loads no torch: ImageDataset (the torch Dataset over records) is loaded on first use.
+"""
+
+from typing import Any
 
 from irt_desktop.retrieval.datasets.base import (
     CategoryBenchmark,
     DatasetError,
-    ImageDataset,
     ImageRecord,
     MalformedDatasetFile,
     MissingDatasetFile,
@@ -45,3 +49,11 @@ __all__ = [
     "scan_class_folders",
     "split_folder_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ImageDataset":
+        from irt_desktop.retrieval.datasets.image_dataset import ImageDataset
+
+        return ImageDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,14 +22,13 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+# Defined torch-free: a process without torch unpickles it from a run in a child process.
+from irt_desktop.retrieval.training.errors import CheckpointError as CheckpointError
+
 FORMAT = 1
 TENSORS_FILE = "tensors.safetensors"
 STATE_FILE = "optimizer.pt"
 META_FILE = "state.json"
-
-
-class CheckpointError(Exception):
-    """A checkpoint that exists but cannot be resumed from; the message says why."""
 
 
 @dataclass

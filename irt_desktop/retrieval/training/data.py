@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from irt_desktop.retrieval.datasets import ImageDataset, ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.datasets import ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.datasets.image_dataset import ImageDataset
 from irt_desktop.retrieval.model import ModelSpec
+from irt_desktop.retrieval.training.hardware import SMALL_CPU_CORES, loader_workers_for
 from irt_desktop.retrieval.training.sampler import MicroBatches
 from irt_desktop.retrieval.transforms import resize_side, train_transform
 
-# CPU-only machines with this many cores or fewer decode in the training process itself.
-SMALL_CPU_CORES = 4
-
-
-def loader_workers_for(device: str) -> int:
-    """DataLoader worker processes for training and evaluation on `device` (the one rule the wizard, the
-    benchmark pane and the commands share).
-
-    Workers are separate processes: on a small CPU-only machine they compete with the model for the
-    same cores and cost their start-up, so decoding in-process is as fast; elsewhere two hide decoding
-    behind the step."""
-    cores = os.cpu_count() or 1
-    return 0 if device == "cpu" and cores <= SMALL_CPU_CORES else 2
+# loader_workers_for lives in the torch-free hardware module (the planners import it from there).
+__all__ = ["SMALL_CPU_CORES", "SeededAugmentation", "loader_workers_for", "train_dataset", "train_loader"]
 
 
 class SeededAugmentation(Dataset):

@@ -12,13 +12,14 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from irt_desktop.retrieval.bundle import ModelBundle
-from irt_desktop.retrieval.datasets import CategoryBenchmark, ImageDataset, ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.datasets import CategoryBenchmark, ImageRecord, RetrievalSplit
+from irt_desktop.retrieval.datasets.image_dataset import ImageDataset
 from irt_desktop.retrieval.embedder import Embedder
 from irt_desktop.retrieval.metrics import first_hit_ranks, recall_from_ranks
 from irt_desktop.retrieval.model import IRT
+from irt_desktop.retrieval.training.progress import EvalSplit
 from irt_desktop.retrieval.transforms import eval_transform, resize_side
 
-EvalSplit = RetrievalSplit | CategoryBenchmark
 Progress = Callable[[int, int], None]  # (images done, images total)
 
 

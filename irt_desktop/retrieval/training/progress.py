@@ -1,5 +1,6 @@
 """What a training run reports and returns, and the identity of its data (what a checkpoint is checked
-against before it is resumed)."""
+against before it is resumed). Torch-free: the fine-tune planner and the processes that receive a run's
+reports import it without loading torch."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from irt_desktop.retrieval.bundle import ModelBundle
 from irt_desktop.retrieval.datasets import CategoryBenchmark, FolderDataset, ImageRecord, RetrievalSplit
 
 TrainData = RetrievalSplit | CategoryBenchmark | FolderDataset | Sequence[ImageRecord]
+# What evaluation measures Recall@K on (training.evaluate).
+EvalSplit = RetrievalSplit | CategoryBenchmark
 
 
 @dataclass

@@ -5,7 +5,13 @@ the photos and the measured cost of this device); run_finetune(plan, on_event, c
 trains with typed progress events and compares before / after with bootstrap intervals (compare);
 run_finetune_in_child does the same in a spawned process (events over a multiprocessing queue, cancel
 over a multiprocessing Event). runs: the names earlier runs and installed models already use.
+
+Importing the package loads no torch (a GUI where OpenVINO serves plans, sizes and names runs, and
+receives their events, while a child process trains): run_finetune, measure_cost and measure_speed,
+which compute with torch, are loaded on first use of their names.
 """
+
+from typing import Any
 
 from irt_desktop.retrieval.training.finetune.child import (
     ChildProcessFailed,
@@ -45,7 +51,6 @@ from irt_desktop.retrieval.training.finetune.plan import (
     split_counts,
     usable_classes,
 )
-from irt_desktop.retrieval.training.finetune.run import measure_cost, measure_speed, run_finetune
 from irt_desktop.retrieval.training.finetune.runs import NameUse, PastRun, name_use, set_aside, unique_name
 
 __all__ = [
@@ -92,3 +97,16 @@ __all__ = [
     "unique_name",
     "usable_classes",
 ]
+
+# Computed with torch (finetune.run): loaded when first named.
+_LAZY = ("measure_cost", "measure_speed", "run_finetune")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.run"), name)
+    globals()[name] = value
+    return value

@@ -8,6 +8,8 @@ still saves its checkpoint. The answer (or the job's exception, re-raised here) 
 
 `run_finetune_in_child`, `measure_cost_in_child` and `measure_speed_in_child` take the same arguments
 as their in-process counterparts in finetune.run, so a caller switches between the two by name alone.
+This module loads no torch in the caller: the jobs are named by module-level functions that import
+finetune.run (and torch) when they run, in the child.
 """
 
 from __future__ import annotations
@@ -20,18 +22,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from irt_desktop.retrieval.bundle import ModelBundle
-from irt_desktop.retrieval.training.finetune.events import FinetuneResult
-from irt_desktop.retrieval.training.finetune.plan import DeviceCost, FinetunePlan
-from irt_desktop.retrieval.training.finetune.run import (
-    CancelFlag,
-    OnEvent,
-    measure_cost,
-    measure_speed,
-    run_finetune,
-)
+if TYPE_CHECKING:
+    from irt_desktop.retrieval.bundle import ModelBundle
+    from irt_desktop.retrieval.training.finetune.events import FinetuneResult
+    from irt_desktop.retrieval.training.finetune.plan import DeviceCost, FinetunePlan
+    from irt_desktop.retrieval.training.finetune.run import CancelFlag, OnEvent
 
 T = TypeVar("T")
 
@@ -39,24 +36,27 @@ POLL_S = 0.1
 # After a cancel the child winds down on its own (the trainer finishes its step and saves a checkpoint);
 # only a child still running after this long is terminated.
 STOP_GRACE_S = 120.0
+# Exceptions of these packages come back as ChildProcessFailed, with their type and message.
+TORCH_MODULES = ("torch", "timm", "torchvision")
 
 
 class ChildProcessFailed(RuntimeError):
-    """The child ended without an answer (killed, out of memory), or its error could not be sent back."""
+    """The child ended without an answer (killed, out of memory), or its error could not be sent back
+    as it is (torch's own exception types are sent as this, named in the message)."""
 
 
 def run_finetune_in_child(
     plan: FinetunePlan, on_event: OnEvent | None = None, cancel: CancelFlag | None = None
 ) -> FinetuneResult:
     """run_finetune(plan, on_event, cancel) in a spawned child process."""
-    return call_in_child(run_finetune, plan, on_event=on_event, cancel=cancel)
+    return call_in_child(_run_finetune, plan, on_event=on_event, cancel=cancel)
 
 
 def measure_speed_in_child(
     bundle: ModelBundle, input_size: int, device: str, cancel: CancelFlag | None = None
 ) -> float:
     """measure_speed(bundle, input_size, device) in a spawned child process."""
-    return call_in_child(measure_speed, bundle, input_size, device, cancel=cancel)
+    return call_in_child(_measure_speed, bundle, input_size, device, cancel=cancel)
 
 
 def measure_cost_in_child(
@@ -80,7 +80,29 @@ def _measure_cost(
     on_event: OnEvent | None = None,
     cancel: CancelFlag | None = None,
 ) -> DeviceCost:
+    from irt_desktop.retrieval.training.finetune.run import measure_cost
+
     return measure_cost(bundle, input_size, device, precision=precision, sample=sample, cancel=cancel)
+
+
+def _run_finetune(
+    plan: FinetunePlan, on_event: OnEvent | None = None, cancel: CancelFlag | None = None
+) -> FinetuneResult:
+    from irt_desktop.retrieval.training.finetune.run import run_finetune
+
+    return run_finetune(plan, on_event, cancel)
+
+
+def _measure_speed(
+    bundle: ModelBundle,
+    input_size: int,
+    device: str,
+    on_event: OnEvent | None = None,
+    cancel: CancelFlag | None = None,
+) -> float:
+    from irt_desktop.retrieval.training.finetune.run import measure_speed
+
+    return measure_speed(bundle, input_size, device, on_event=on_event, cancel=cancel)
 
 
 def call_in_child(
@@ -171,8 +193,11 @@ def _watch_parent(stop: Any) -> None:
 
 
 def _sendable(exc: BaseException) -> BaseException:
-    """`exc` with the child's traceback as a note, or a stand-in when it cannot cross the pipe."""
+    """`exc` with the child's traceback as a note, or a stand-in when it cannot cross the pipe or is
+    one of torch's own types (unpickling it would load torch into a parent that must not have it)."""
     text = "".join(traceback.format_exception(exc))
+    if type(exc).__module__.partition(".")[0] in TORCH_MODULES:
+        return ChildProcessFailed(f"{type(exc).__name__}: {exc}\n{text}")
     try:
         exc.add_note(f"in the child process:\n{text}")
         pickle.loads(pickle.dumps(exc))
@@ -182,4 +207,4 @@ def _sendable(exc: BaseException) -> BaseException:
 
 
 def _name(target: Callable[..., Any]) -> str:
-    return getattr(target, "__name__", "child")
+    return getattr(target, "__name__", "child").lstrip("_") or "child"

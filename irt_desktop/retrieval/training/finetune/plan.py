@@ -4,7 +4,9 @@ The wizard and `irt-desktop train` describe a run the same way (FinetuneSettings
 FinetunePlan back: the training settings with a batch that the m-per-class sampler can fill (rounded, and
 said so in `notes`, rather than refused), periodic evaluation and checkpoints sized to the run, the
 train / held-out split, the work folder and the data-loader workers for the device. The plan is a
-plain picklable dataclass, so it can be made in one process and run in another.
+plain picklable dataclass, so it can be made in one process and run in another; planning loads no torch
+where the device is known without it (training.hardware), so a GUI where OpenVINO serves plans for the
+child process that trains.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from irt_desktop.retrieval.datasets import (
     split_folder_dataset,
 )
 from irt_desktop.retrieval.training.config import TrainConfig, load_recipe
-from irt_desktop.retrieval.training.data import loader_workers_for
-from irt_desktop.retrieval.training.evaluate import EvalSplit
-from irt_desktop.retrieval.training.trainer import data_fingerprint
+from irt_desktop.retrieval.training.hardware import loader_workers_for, plan_device
+from irt_desktop.retrieval.training.progress import EvalSplit, data_fingerprint
 
 DEFAULT_RECIPE = "folders"
 VARIANTS = ("IRT_R", "IRT_L")
@@ -302,8 +303,6 @@ def plan_finetune(
     to `settings.work_dir`, else to a folder per run under `work_root` (neither: no checkpoints).
 
     Raises FinetuneError (or the reader's DatasetError for folders that hold no photos)."""
-    from irt_desktop.device import best_device
-
     settings = settings or FinetuneSettings()
     notes: list[str] = []
     train, held_out, data_name, default_recipe, folders = _split(data, settings)
@@ -336,7 +335,7 @@ def plan_finetune(
         # The starting model's own size: the same run (and checkpoint) as not naming a size at all.
         values["input_size"] = None
     try:
-        resolved = best_device(device if device is not None else values.get("device"))
+        resolved = plan_device(device if device is not None else values.get("device"))
     except RuntimeError as exc:
         raise FinetuneError(str(exc)) from exc
     values["device"] = resolved

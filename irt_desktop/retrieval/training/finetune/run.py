@@ -196,7 +196,8 @@ def measure_speed(
 def _decode_cost(spec: Any, sample: Sequence[str | Path]) -> float:
     """Seconds to decode and augment one of `sample` as training does (JPEG draft decoding near the
     size it is resized to); 0.0 without a sample."""
-    from irt_desktop.retrieval.datasets import ImageDataset, ImageRecord
+    from irt_desktop.retrieval.datasets import ImageRecord
+    from irt_desktop.retrieval.datasets.image_dataset import ImageDataset
     from irt_desktop.retrieval.transforms import resize_side, train_transform
 
     paths = list(sample)[:DECODE_SAMPLE]
