@@ -21,7 +21,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from irt_desktop.images import is_image_path
 from irt_desktop.library import mounts
@@ -131,7 +131,7 @@ class Scanner:
                 exclude=self.exclude,
             )
             seen_total += len(listing.files)
-            rows = self.catalog.images_under(root.id)
+            rows = self.catalog.images_under(root.id, hashes=False)
             if (
                 not listing.files
                 and not listing.unlisted
@@ -298,9 +298,25 @@ class Scanner:
                 diff.missing.append(row)
                 diff.gone.add(path)
 
+    def _fill_hashes(self, diff: _Diff) -> None:
+        """The content hashes of the rows found changed or missing: a whole-root scan reads its rows
+        without them (Catalog.images_under), and only these rows' hashes decide moves and touches."""
+        wanted = [row.id for _, row, _, _ in diff.changed] + [row.id for row in diff.missing]
+        if not wanted:
+            return
+        hashes = self.catalog.image_hashes(wanted)
+
+        def filled(row: StoredImage) -> StoredImage:
+            quick, full = hashes.get(row.id, (row.quick_hash, row.full_hash))
+            return replace(row, quick_hash=quick, full_hash=full)
+
+        diff.changed = [(path, filled(row), size, mtime) for path, row, size, mtime in diff.changed]
+        diff.missing = [filled(row) for row in diff.missing]
+
     def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
         report = outcome.report
         catalog = self.catalog
+        self._fill_hashes(diff)
         # Hashing reads files: done before the write transaction so it does not hold the lock during I/O.
         ev = gather(catalog, diff.new, diff.changed, diff.gone)
         missing_by_key: dict[tuple[str, int, str], list[StoredImage]] = {}

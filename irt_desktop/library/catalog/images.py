@@ -46,10 +46,15 @@ _NO_FAILURE = "reason = NULL, failure_kind = NULL, attempts = 0, retry_at = NULL
 class ImagesMixin(VectorsMixin):
     # -- what a scan reads ---------------------------------------------------------------------------
 
-    def images_under(self, root_id: int, region: str | None = None) -> dict[str, StoredImage]:
-        """path -> row of the root's images (deleted ones too), or only those at or under `region`."""
+    def images_under(
+        self, root_id: int, region: str | None = None, hashes: bool = True
+    ) -> dict[str, StoredImage]:
+        """path -> row of the root's images (deleted ones too), or only those at or under `region`.
+        `hashes=False` leaves the content hashes out (None): a whole-root scan at 10^6 rows held ~180 MB
+        of them, and needs them only for the few rows it finds changed or missing (`image_hashes`)."""
+        columns = "quick_hash, full_hash" if hashes else "NULL, NULL"
         sql = (
-            "SELECT path, id, size, mtime_ns, status, quick_hash, full_hash, "
+            f"SELECT path, id, size, mtime_ns, status, {columns}, "
             f"CASE WHEN failure_kind = '{FailureKind.TRANSIENT}' THEN retry_at END FROM images "
             "WHERE root_id = ?"
         )
@@ -63,6 +68,16 @@ class ImagesMixin(VectorsMixin):
             r[0]: StoredImage(r[1], r[2], r[3], status(r[4]), r[5], r[6], r[7])
             for r in self.conn.execute(sql, params)
         }
+
+    def image_hashes(self, ids: Iterable[int]) -> dict[int, tuple[str | None, str | None]]:
+        """image id -> (quick hash, full-content hash)."""
+        found: dict[int, tuple[str | None, str | None]] = {}
+        for chunk in chunks(sorted(set(ids))):
+            for image_id, quick, full in self.conn.execute(
+                f"SELECT id, quick_hash, full_hash FROM images WHERE id IN ({marks(len(chunk))})", chunk
+            ):
+                found[image_id] = (quick, full)
+        return found
 
     def sizes_with_hash(self, sizes: Iterable[int]) -> set[int]:
         """Those of `sizes` that some row (live or deleted) with a quick hash has: only new files of
