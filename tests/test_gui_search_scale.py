@@ -61,3 +61,24 @@ def test_a_search_may_ask_for_the_five_thousand_results_the_scale_figures_scroll
     qtbot.addWidget(controls)
     controls.k_spin.setValue(5000)
     assert controls.k_spin.value() == 5000 and gui_settings.result_count == 5000
+
+
+def test_a_card_scales_its_thumbnail_once_not_at_every_paint(qtbot, themed_app):
+    """A smooth rescale of every visible thumbnail at every paint was most of a scroll frame."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QColor, QPixmap
+
+    from irt_desktop.gui.results_model import ResultDelegate
+
+    delegate = ResultDelegate(96)
+    thumb = QPixmap(300, 200)
+    thumb.fill(QColor("red"))
+    fitted = delegate.scaled(thumb, QSize(100, 100), 2.0)
+    assert (fitted.width(), fitted.height(), fitted.devicePixelRatio()) == (200, 133, 2.0)
+    assert fitted.deviceIndependentSize().toSize() == QSize(100, 67)
+    assert delegate.scaled(thumb, QSize(100, 100), 2.0).cacheKey() == fitted.cacheKey()
+    assert delegate.scaled(thumb, QSize(120, 120), 1.0).width() == 120  # a wider card: scaled anew
+    for _ in range(ResultDelegate.SCALED_KEEP + 10):
+        other = QPixmap(10, 10)
+        delegate.scaled(other, QSize(50, 50), 1.0)
+    assert len(delegate._scaled) == ResultDelegate.SCALED_KEEP
