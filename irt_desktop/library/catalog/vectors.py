@@ -42,6 +42,7 @@ STATE_SQL = (
     f"coalesce(sum({_mix_sql(*STATE_MIXES[1])}), 0), coalesce(max(v.seq), 0) {LIVE_JOIN}"
 )
 
+
 class VectorsMixin(CatalogBase):
     def next_seq(self, tx: Tx) -> int:
         """A new write generation for vectors, to stamp the vectors `tx` writes."""
@@ -109,7 +110,8 @@ class VectorsMixin(CatalogBase):
         The checksum is two sums of independent 31-bit mixes of (image_id, seq) and the largest seq.
         `seq` is a fresh generation at every write, so a vector written, removed or made live again
         moves the sums; two different live sets that agree on the count and both sums are a ~2^-62
-        coincidence, and one would cost a stale cache (rebuilt by `irt-desktop repair`), never a photo."""
+        coincidence, and one would cost a stale cache (deleting vectors/*.faiss rebuilds it), never a
+        photo."""
         row = self.conn.execute(STATE_SQL, (model_id,)).fetchone()
         return int(row[0]), f"{STATE_KIND}:{int(row[1]):x}:{int(row[2]):x}:{int(row[3]):x}"
 
