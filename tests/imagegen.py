@@ -37,3 +37,16 @@ def save_photo(path: Path, seed: int, size: tuple[int, int] = (96, 72), **save_k
     path.parent.mkdir(parents=True, exist_ok=True)
     photo(seed, size).save(path, **save_kwargs)
     return path
+
+
+# Photo sizes of a generated album: one scene at several sizes, so a class has real variation.
+ALBUM_SIZES = [(64, 48), (48, 48), (72, 54), (40, 40), (80, 60), (56, 42)]
+
+
+def save_albums(root: Path, classes: int, seed: int, sizes: list[tuple[int, int]] = ALBUM_SIZES) -> Path:
+    """Class folders album_0…album_{classes-1} under `root`: class c is scene `seed + c` at every size
+    in `sizes` (img_0.jpg…), the layout the fine-tune wizard and `irt-desktop train` read."""
+    for c in range(classes):
+        for i, size in enumerate(sizes):
+            save_photo(root / f"album_{c}" / f"img_{i}.jpg", seed + c, size)
+    return root

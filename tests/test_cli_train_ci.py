@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from imagegen import save_photo
+from imagegen import save_albums
 
 from irt_desktop.cli import main
 from irt_desktop.commands.train import comparison_line
@@ -40,12 +40,7 @@ LINE = re.compile(
 @pytest.fixture(scope="module")
 def albums(tmp_path_factory) -> Path:
     """4 classes of 6 photos; half the classes (12 photos) are held out."""
-    root = tmp_path_factory.mktemp("albums")
-    sizes = [(64, 48), (48, 48), (72, 54), (40, 40), (80, 60), (56, 42)]
-    for c in range(4):
-        for i, size in enumerate(sizes):
-            save_photo(root / f"album_{c}" / f"img_{i}.jpg", 700 + c, size)
-    return root
+    return save_albums(tmp_path_factory.mktemp("albums"), 4, 700)
 
 
 def _train(albums: Path, bundle, library: Path, *extra: str) -> int:

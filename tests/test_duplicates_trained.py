@@ -6,7 +6,7 @@ sits below the near-copy one."""
 from __future__ import annotations
 
 import pytest
-from imagegen import photo, save_photo
+from imagegen import photo, save_albums, save_photo
 from PIL import Image
 
 from irt_desktop.library.library import Library
@@ -19,10 +19,7 @@ def trained_embedder(tmp_path_factory, tiny_bundle):
     from irt_desktop.retrieval.embedder import Embedder
 
     root = tmp_path_factory.mktemp("trained")
-    sizes = [(64, 48), (48, 48), (72, 54), (40, 40), (80, 60), (56, 42)]
-    for c in range(4):
-        for i, size in enumerate(sizes):
-            save_photo(root / "albums" / f"album_{c}" / f"img_{i}.jpg", 600 + c, size)
+    save_albums(root / "albums", 4, 600)
     settings = FinetuneSettings(iterations=4, batch_size=8, num_workers=0, precision="fp32", holdout=0.0)
     plan = plan_finetune(
         [root / "albums"], settings, base=tiny_bundle, models_dir=root / "models", device="cpu"

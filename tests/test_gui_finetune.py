@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagegen import save_photo
+from imagegen import save_albums, save_photo
 from PySide6.QtWidgets import QWidget, QWizard
 from test_gui_helpers import WAIT_MS, build_window, make_photos, wait_indexed, wait_ready
 
@@ -14,9 +14,7 @@ SIZES = [(96, 72), (80, 60), (100, 80), (72, 72), (120, 90), (64, 48)]
 
 def make_albums(root: Path, n_classes: int = 6) -> Path:
     """Class = one generated scene at several sizes; one extra class with a single photo."""
-    for c in range(n_classes):
-        for i, size in enumerate(SIZES):
-            save_photo(root / f"album_{c}" / f"img_{i}.jpg", 1000 + c, size)
+    save_albums(root, n_classes, 1000, SIZES)
     save_photo(root / "lonely" / "only.jpg", 2000)
     return root
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from imagegen import save_photo
+from imagegen import save_albums, save_photo
 
 from irt_desktop.retrieval.bundle import load_bundle
 from irt_desktop.retrieval.datasets import scan_class_folders
@@ -39,11 +39,7 @@ QUICK = FinetuneSettings(iterations=2, batch_size=8, num_workers=0, precision="f
 @pytest.fixture(scope="module")
 def albums(tmp_path_factory) -> Path:
     """4 classes of 6 photos (one generated scene each, at several sizes) and a class of one photo."""
-    root = tmp_path_factory.mktemp("albums")
-    sizes = [(64, 48), (48, 48), (72, 54), (40, 40), (80, 60), (56, 42)]
-    for c in range(4):
-        for i, size in enumerate(sizes):
-            save_photo(root / f"album_{c}" / f"img_{i}.jpg", 500 + c, size)
+    root = save_albums(tmp_path_factory.mktemp("albums"), 4, 500)
     save_photo(root / "lonely" / "only.jpg", 900)
     return root
 

@@ -24,7 +24,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent.parent), str(HERE.parent)]
 
-from imagegen import TINY_SPEC, photo, save_photo  # noqa: E402
+from imagegen import ALBUM_SIZES, TINY_SPEC, photo, save_albums, save_photo  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
@@ -34,10 +34,7 @@ def trained_bundle(work: Path, steps: int):
     from irt_desktop.retrieval.weights import random_init_bundle
 
     albums = work / "albums"
-    sizes = [(64, 48), (48, 48), (72, 54), (40, 40), (80, 60), (56, 42), (96, 72), (60, 80)]
-    for c in range(6):
-        for i, size in enumerate(sizes):
-            save_photo(albums / f"album_{c}" / f"img_{i}.jpg", 500 + c, size)
+    save_albums(albums, 6, 500, [*ALBUM_SIZES, (96, 72), (60, 80)])
     base = random_init_bundle(TINY_SPEC, "tiny", work / "base", seed=0)
     settings = FinetuneSettings(iterations=steps, batch_size=16, num_workers=0, precision="fp32", holdout=0.3)
     plan = plan_finetune(
