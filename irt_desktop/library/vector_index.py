@@ -295,14 +295,10 @@ class VectorIndex:
         reads the header only."""
         try:
             with path.open("rb") as f:
-                start = f.read(12)
-                if start[:8] != MAGIC or len(start) < 12:
-                    return None
-                (hlen,) = struct.unpack("<I", start[8:12])
-                header = json.loads(f.read(hlen))
-        except (OSError, ValueError, UnicodeDecodeError):
+                header = _read_header(f, path)
+        except (OSError, IndexFileError):
             return None
-        checksum = header.get("checksum") if isinstance(header, dict) else None
+        checksum = header.get("checksum")
         return checksum if isinstance(checksum, str) else None
 
     @classmethod
@@ -323,16 +319,8 @@ class VectorIndex:
 
     @classmethod
     def _load_from(cls, f, path: Path, model_id: str, count: int, checksum: str) -> VectorIndex:
-        start = f.read(12)
-        if start[:8] != MAGIC or len(start) < 12:
-            raise IndexFileError(f"{path.name} is not an irt-desktop index file")
-        (hlen,) = struct.unpack("<I", start[8:12])
-        try:
-            header = json.loads(f.read(hlen))
-        except (ValueError, UnicodeDecodeError):
-            raise IndexFileError(f"{path.name} has a damaged header") from None
-        if not isinstance(header, dict):
-            raise IndexFileError(f"{path.name} has a damaged header")
+        header = _read_header(f, path)
+        payload_at = f.tell()
         digest = hashlib.blake2b(digest_size=16)
         while chunk := f.read(READ_CHUNK):
             digest.update(chunk)
@@ -342,7 +330,7 @@ class VectorIndex:
             raise IndexFileError(f"{path.name} belongs to model {header.get('model_id')!r}")
         if header.get("count") != count or header.get("checksum") != checksum:
             raise IndexFileError(f"{path.name} is stale: the catalog changed after it was saved")
-        f.seek(12 + hlen)
+        f.seek(payload_at)
         try:
             index = faiss.read_index(faiss.PyCallbackIOReader(f.read))
         except RuntimeError as exc:
@@ -351,6 +339,21 @@ class VectorIndex:
             raise IndexFileError(f"{path.name} holds {index.ntotal} vectors, the catalog {count}")
         fields = {k: header[k] for k in IndexInfo.__dataclass_fields__ if k in header}
         return cls(index, IndexInfo(**fields))
+
+
+def _read_header(f, path: Path) -> dict:
+    """The JSON header after the magic and its length; `f` is left at the payload's first byte."""
+    start = f.read(12)
+    if start[:8] != MAGIC or len(start) < 12:
+        raise IndexFileError(f"{path.name} is not an irt-desktop index file")
+    (hlen,) = struct.unpack("<I", start[8:12])
+    try:
+        header = json.loads(f.read(hlen))
+    except (ValueError, UnicodeDecodeError):
+        raise IndexFileError(f"{path.name} has a damaged header") from None
+    if not isinstance(header, dict):
+        raise IndexFileError(f"{path.name} has a damaged header")
+    return header
 
 
 def _fp16_codes(dim: int) -> faiss.Index:
