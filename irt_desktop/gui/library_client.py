@@ -183,16 +183,7 @@ class LibraryClient(QObject):
         # pass's walk (tens of seconds of Python) and the watcher's 10^4 inotify watches took the GIL
         # and the cores from it (the first result came after 30 s). The watcher still starts before
         # the pass scans, so a change made meanwhile is seen by one or the other.
-        self.run_in_lane(
-            lambda: self._watch.start(self.library, self.watch_debounce_s),
-            lambda _: self.indexer.request(),
-            self._watch_failed,
-            name="watch",
-        )
-
-    def _watch_failed(self, exc: BaseException) -> None:
-        log.warning("no watcher: %s", exc)
-        self.indexer.request()
+        self._start_watcher_later(then=self.indexer.request)
 
     def check_model(self) -> None:
         """After a model was installed into this library's models folder."""
@@ -263,10 +254,18 @@ class LibraryClient(QObject):
 
         self.run_in_lane(apply, applied, name="apply exclude patterns")
 
-    def _start_watcher_later(self) -> None:
+    def _start_watcher_later(self, then: Callable[[], None] | None = None) -> None:
+        """Start the watcher in the library lane; `then()` on the GUI thread afterwards, watcher or not."""
+
+        def failed(exc: BaseException) -> None:
+            log.warning("no watcher: %s", exc)
+            if then is not None:
+                then()
+
         self.run_in_lane(
             lambda: self._watch.start(self.library, self.watch_debounce_s),
-            on_error=lambda e: log.warning("no watcher: %s", e),
+            (lambda _: then()) if then is not None else None,
+            failed,
             name="watch",
         )
 
