@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from irt_desktop.gui import formatting, icons
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+
     from irt_desktop.library.filters import FolderCount
 
 ALL_FOLDERS = "All folders"
@@ -34,7 +35,6 @@ class FolderListModel(QAbstractListModel):
         self._rows: list[tuple[str, str, str, int]] = []
         self._row_of: dict[str, int] = {}
         self._icon: QIcon | None = None
-        self._blank: QIcon | None = None
 
     def set_folders(self, folders: list[FolderCount]) -> None:
         self.beginResetModel()
@@ -71,8 +71,6 @@ class FolderListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= row <= len(self._rows):
             return None
         if row == 0:
-            if role == Qt.ItemDataRole.DecorationRole:
-                return self._blank_icon()  # the row as tall as the folders', its text in line with theirs
             return ALL_FOLDERS if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole) else None
         label, path, tip, depth = self._rows[row - 1]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
@@ -88,14 +86,6 @@ class FolderListModel(QAbstractListModel):
                 self._icon = icons.icon("folder")
             return self._icon
         return None
-
-
-    def _blank_icon(self) -> QIcon:
-        if self._blank is None:
-            pixmap = QPixmap(64, 64)
-            pixmap.fill(Qt.GlobalColor.transparent)
-            self._blank = QIcon(pixmap)
-        return self._blank
 
 
 class FolderListDelegate(QStyledItemDelegate):
