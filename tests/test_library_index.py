@@ -100,8 +100,9 @@ def test_search_options(open_library, photos, tmp_path):
         lib.search(bad)
 
 
-def test_rename_move_delete_modify_copy_through_the_scan(open_library, photos):
-    lib = open_library()
+@pytest.mark.parametrize("child", [False, True], ids=["survey-here", "survey-in-child"])
+def test_rename_move_delete_modify_copy_through_the_scan(child, open_library, photos):
+    lib = open_library(survey_in_child=child)
     lib.add_root(photos)
     lib.index()
     ids = _ids(lib)
@@ -150,8 +151,9 @@ def test_rename_move_delete_modify_copy_through_the_scan(open_library, photos):
     assert renamed in {h.path for h in lib.search(renamed, k=2)}  # tied with its copy
 
 
-def test_touch_keeps_the_vector(open_library, photos):
-    lib = open_library()
+@pytest.mark.parametrize("child", [False, True], ids=["survey-here", "survey-in-child"])
+def test_touch_keeps_the_vector(child, open_library, photos):
+    lib = open_library(survey_in_child=child)
     lib.add_root(photos)
     lib.index()
     os.utime(photos / "a" / "img_000.jpg", ns=(5, 5_000_000_000))
@@ -159,8 +161,9 @@ def test_touch_keeps_the_vector(open_library, photos):
     assert (report.scan.changed, report.embedded) == (0, 0)
 
 
-def test_offline_root_loses_nothing(open_library, photos, tmp_path):
-    lib = open_library()
+@pytest.mark.parametrize("child", [False, True], ids=["survey-here", "survey-in-child"])
+def test_offline_root_loses_nothing(child, open_library, photos, tmp_path):
+    lib = open_library(survey_in_child=child)
     lib.add_root(photos)
     lib.index()
     query = copy_query(photos / "a" / "img_000.jpg", tmp_path / "q.jpg")
@@ -203,7 +206,8 @@ def test_unreadable_subfolder_keeps_its_rows(open_library, photos, monkeypatch):
     assert lib.status().n_images == 12
 
 
-def test_junk_hidden_and_symlink_loops_are_skipped(open_library, tmp_path):
+@pytest.mark.parametrize("child", [False, True], ids=["survey-here", "survey-in-child"])
+def test_junk_hidden_and_symlink_loops_are_skipped(child, open_library, tmp_path):
     root = tmp_path / "photos"
     make_tree(root, n=3)
     for junk in ("@eaDir/img.jpg", ".hidden/img.jpg", "a/._img_000.jpg", "a/.secret.jpg"):
@@ -213,11 +217,11 @@ def test_junk_hidden_and_symlink_loops_are_skipped(open_library, tmp_path):
     save_photo(root / "System Volume Information" / "x.jpg", 6, SIZE)
     (root / "a" / "loop").symlink_to(root, target_is_directory=True)
     (root / "b" / "link.jpg").symlink_to(root / "a" / "img_000.jpg")
-    lib = open_library()
+    lib = open_library(survey_in_child=child)
     lib.add_root(root)
     assert lib.index().scan.seen == 3
     # Following symlinks is a per-root choice; loops still end.
-    lib2 = open_library(tmp_path / "lib2")
+    lib2 = open_library(tmp_path / "lib2", survey_in_child=child)
     lib2.add_root(root, follow_symlinks=True)
     report = lib2.index()
     assert report.scan.seen == 4

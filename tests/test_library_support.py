@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,19 +54,48 @@ def copy_query(src: Path, dest: Path, scale: float = 0.6, quality: int = 75) -> 
 
 
 @pytest.fixture
-def open_library(tmp_path, tiny_embedder):
-    """Library factory on the tiny model, small batches; closes what it opened."""
+def open_library(tmp_path, tiny_embedder, monkeypatch):
+    """Library factory on the tiny model, small batches; closes what it opened. `survey_in_child=True`:
+    every full scan surveys in a child process, as a large library's do (library/survey_process.py),
+    and a child that fails fails the test instead of falling back to a survey in this process."""
     opened: list[Library] = []
+    surveys: list = []
+    wanted: list[bool] = []
 
-    def factory(path: Path | None = None, **kwargs) -> Library:
+    def factory(path: Path | None = None, *, survey_in_child: bool = False, **kwargs) -> Library:
         kwargs.setdefault("pipeline", PipelineConfig(batch_size=4, decode_workers=2))
         lib = Library.open(path or tmp_path / "library", lambda: tiny_embedder, **kwargs)
         opened.append(lib)
+        wanted.append(survey_in_child)
+        if survey_in_child:
+            _record_child_surveys(monkeypatch, surveys)
+            lib.indexer.survey_in_child_from = 0
         return lib
 
+    factory.child_surveys = surveys
     yield factory
     for lib in opened:
         lib.close()
+    if any(wanted):
+        assert surveys, "survey_in_child=True, yet no scan surveyed in a child process"
+
+
+def _record_child_surveys(monkeypatch, surveys: list) -> None:
+    from irt_desktop.library import survey_process
+
+    real = getattr(survey_process.survey_in_child, "real", survey_process.survey_in_child)
+
+    def recorded(*args, **kwargs):
+        try:
+            survey = real(*args, **kwargs)
+        except survey_process.SurveyFailed as exc:
+            raise AssertionError(f"the child survey failed: {exc}") from exc
+        assert survey is None or survey.pid != os.getpid()
+        surveys.append(survey)
+        return survey
+
+    recorded.real = real
+    monkeypatch.setattr(survey_process, "survey_in_child", recorded)
 
 
 @pytest.fixture

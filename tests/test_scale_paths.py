@@ -291,7 +291,7 @@ def test_a_scan_holds_off_the_cyclic_collector_and_gives_it_back(tmp_path, monke
     (GUI stalls mid-scroll); it pauses the collector for its duration, shared by nested holders."""
     import gc
 
-    import irt_desktop.library.scanner as scanner
+    import irt_desktop.library.survey as survey
     from irt_desktop.library import Library
     from irt_desktop.library.bulk import scan
     from irt_desktop.library.gc_pause import cyclic_gc_paused
@@ -301,13 +301,13 @@ def test_a_scan_holds_off_the_cyclic_collector_and_gives_it_back(tmp_path, monke
     for i in range(3):
         (photos / f"{i}.jpg").write_bytes(b"\xff\xd8" + bytes([i]) * 100)
     during: list[bool] = []
-    real_walk = scanner.walk
+    real_walk = survey.walk
 
     def walk(*args, **kwargs):
         during.append(gc.isenabled())
         return real_walk(*args, **kwargs)
 
-    monkeypatch.setattr(scanner, "walk", walk)
+    monkeypatch.setattr(survey, "walk", walk)
     assert gc.isenabled()
     with Library.open(tmp_path / "lib") as lib:
         lib.add_root(photos)

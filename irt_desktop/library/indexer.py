@@ -24,7 +24,7 @@ from irt_desktop.library.excludes import ExcludeRules
 from irt_desktop.library.models import ModelRegistry
 from irt_desktop.library.pipeline import EmbeddingPipeline, PipelineConfig, ProgressCallback
 from irt_desktop.library.records import IndexProgress, IndexReport
-from irt_desktop.library.scanner import Scanner, ScanOutcome, SeenCallback
+from irt_desktop.library.scanner import SURVEY_IN_CHILD_FROM, Scanner, ScanOutcome, SeenCallback
 from irt_desktop.library.vector_cache import SAVE_INTERVAL_S, VectorCache
 
 # Soft-deleted rows keep their vectors this long, so a file moved away and back is not re-embedded.
@@ -47,6 +47,8 @@ class Indexer:
         # Read at the start of each embedding pass, so changing it (the CLI's --batch-size) applies next.
         self.config = config or PipelineConfig()
         self._run_lock = threading.Lock()
+        # Catalogued images from which a full scan surveys in another process (None: never; tests).
+        self.survey_in_child_from: int | None = SURVEY_IN_CHILD_FROM
 
     def index(
         self,
@@ -82,6 +84,7 @@ class Indexer:
             on_changes=self._vectors.apply_scan_changes,
             exclude=self._exclude_rules(),
             prepare=self._load_saved_indexes,
+            survey_in_child_from=self.survey_in_child_from,
         )
 
     def _load_saved_indexes(self) -> None:

@@ -16,6 +16,7 @@ transaction, so other threads' reads and searches are never held up by disk I/O.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import threading
@@ -24,17 +25,32 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from irt_desktop.images import is_image_path
-from irt_desktop.library import mounts
+from irt_desktop.library import mounts, survey_process
 from irt_desktop.library.catalog import Catalog, NewFile, StoredImage, Tx
 from irt_desktop.library.excludes import NONE, ExcludeRules
 from irt_desktop.library.folders import RootRow, is_junk_name, is_under
 from irt_desktop.library.gc_pause import cyclic_gc_paused
 from irt_desktop.library.identity import gather
 from irt_desktop.library.records import ImageStatus, ScanReport
+from irt_desktop.library.survey import (
+    Diff,
+    GuardedRoot,
+    Survey,
+    diff_root,
+    guard_root,
+    reachable,
+    survey_roots,
+)
 from irt_desktop.library.walk import NOT_UTF8, Listing, SeenCallback, not_regular, storable, walk
 from irt_desktop.library.walk import SYMLINK as _SYMLINK
 
 __all__ = ["Listing", "ScanOutcome", "Scanner", "SeenCallback", "walk"]
+
+log = logging.getLogger(__name__)
+
+# A whole-library rescan of a catalog this large surveys in another process (survey.py says why). Below
+# it the walk takes well under a second, less than starting that process.
+SURVEY_IN_CHILD_FROM = 20_000
 
 
 @dataclass
@@ -43,24 +59,6 @@ class ScanOutcome:
     removed_ids: list[int] = field(default_factory=list)  # no longer searchable
     restored_ids: list[int] = field(default_factory=list)  # searchable again with their stored vectors
     touched_roots: set[int] = field(default_factory=set)
-
-
-@dataclass
-class _Diff:
-    new: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, root id, size, mtime
-    changed: list[tuple[str, StoredImage, int, int]] = field(default_factory=list)  # path, row, size, mtime
-    reappeared: list[tuple[StoredImage, int, int]] = field(default_factory=list)
-    missing: list[StoredImage] = field(default_factory=list)
-    gone: set[str] = field(default_factory=set)  # the paths of `missing`
-    retry: list[int] = field(default_factory=list)  # transient failures whose wait is over
-
-
-@dataclass
-class _Guarded:
-    root_id: int
-    regions: list[str] | None  # None: the whole root
-    result: mounts.Guarded
-    skipped: list[tuple[str, str]] | None  # None: the walk was interrupted, keep what is recorded
 
 
 # Runs inside the scan's write transaction with (removed ids, restored ids), to update FAISS in step.
@@ -75,8 +73,12 @@ class Scanner:
         on_changes: ChangeHook | None = None,
         exclude: ExcludeRules = NONE,
         prepare: Callable[[], None] | None = None,
+        survey_in_child_from: int | None = SURVEY_IN_CHILD_FROM,
     ) -> None:
+        """`survey_in_child_from`: catalogued images from which scan_roots surveys in another process
+        (None: never)."""
         self.catalog = catalog
+        self.survey_in_child_from = survey_in_child_from
         self._transaction = transaction or catalog.transaction
         self.on_changes = on_changes
         # Excluded files are left out of the listing, so rows already catalogued for them count as
@@ -103,62 +105,50 @@ class Scanner:
         cancel: threading.Event | None,
         on_seen: SeenCallback | None,
     ) -> ScanOutcome:
+        roots = list(roots)
+        survey = self._survey(roots, cancel, on_seen)
         outcome = ScanOutcome()
-        diff = _Diff()
-        seen_total = 0
-        scanned: list[int] = []
-        guarded: list[_Guarded] = []
-        probe = mounts.new_probe()
-        at = time.time()
-
-        def counted(n: int, path: str) -> None:
-            if on_seen is not None:
-                on_seen(seen_total + n, path)
-
-        for root in roots:
-            if cancel is not None and cancel.is_set():
-                break
-            if not self._reachable(root, outcome):
-                continue
-            listing = Listing()
-            walk(
-                root.path,
-                listing,
-                recursive=root.recursive,
-                follow_symlinks=root.follow_symlinks,
-                cancel=cancel,
-                on_seen=counted,
-                exclude=self.exclude,
-            )
-            seen_total += len(listing.files)
-            rows = self.catalog.images_under(root.id, hashes=False)
-            if (
-                not listing.files
-                and not listing.unlisted
-                and not listing.excluded
-                and any(r.status != ImageStatus.DELETED for r in rows.values())
-            ):
-                # An empty mount point where photos used to be: an unmounted drive, not a mass deletion.
-                self.catalog.set_root_online(root.id, False)
-                outcome.report.offline_roots.append(root.id)
-                continue
-            guarded.append(self._guard(root, listing, rows, None, probe, at, outcome.report))
-            self._diff(root, listing, rows, diff, outcome.report)
-            scanned.append(root.id)
-        self._prepare(diff)
-        self._apply(diff, outcome)
-        self._remember(guarded, at)
-        self.catalog.record_scan(online=(), scanned=scanned, at=time.time())
-        outcome.touched_roots.update(scanned)
+        if survey is None:  # cancelled while another process surveyed: nothing was written
+            return outcome
+        outcome.report = survey.report
+        for root_id in survey.offline:
+            self.catalog.set_root_online(root_id, False)
+            outcome.report.offline_roots.append(root_id)
+        self._prepare(survey.diff)
+        self._apply(survey.diff, outcome)
+        self._remember(survey.guarded, survey.at)
+        self.catalog.record_scan(online=(), scanned=survey.scanned, at=time.time())
+        outcome.touched_roots.update(survey.scanned)
         return outcome
+
+    def _survey(
+        self, roots: list[RootRow], cancel: threading.Event | None, on_seen: SeenCallback | None
+    ) -> Survey | None:
+        """In another process for a large library (survey_process.py), else here."""
+        limit = self.survey_in_child_from
+        if limit is not None and roots and self.catalog.highest_image_id() >= limit:
+            try:
+                survey = survey_process.survey_in_child(
+                    self.catalog.path, roots, self.exclude, cancel, on_seen
+                )
+            except survey_process.SurveyFailed as exc:
+                log.warning("%s; scanning in this process instead", exc)
+            else:
+                if survey is not None:
+                    log.debug(
+                        "surveyed %d files in process %d (nice %s, peak %.0f MB)",
+                        survey.report.seen, survey.pid, survey.nice, survey.peak_rss_mb or 0.0,
+                    )
+                return survey
+        return survey_roots(self.catalog, roots, self.exclude, cancel, on_seen)
 
     def scan_paths(self, roots: Iterable[RootRow], paths: Iterable[str]) -> ScanOutcome:
         """Re-check just these files or folders (from the watcher); vanished ones count as missing."""
         outcome = ScanOutcome()
-        diff = _Diff()
+        diff = Diff()
         regions = _outermost(sorted({os.path.normpath(p) for p in paths}))
         whole: list[int] = []  # roots re-scanned in full (a root that came back online)
-        guarded: list[_Guarded] = []
+        guarded: list[GuardedRoot] = []
         probe = mounts.new_probe()
         at = time.time()
         for root in roots:
@@ -195,8 +185,11 @@ class Scanner:
                     self._list_file(root, region, listing)
                 rows.update(self.catalog.images_under(root.id, region))
             listing.files = {p: v for p, v in listing.files.items() if root.covers(p)}
-            guarded.append(self._guard(root, listing, rows, looked, probe, at, outcome.report))
-            self._diff(root, listing, rows, diff, outcome.report)
+            report = outcome.report
+            guarded.append(
+                guard_root(self.catalog, root, listing, rows, looked, probe, at, report, self.exclude)
+            )
+            diff_root(root, listing, rows, diff, report)
             outcome.touched_roots.add(root.id)
             whole.extend([root.id] if root.path in mine else [])
         self._prepare(diff)
@@ -208,13 +201,7 @@ class Scanner:
     # -- helpers ---------------------------------------------------------------------------------------
 
     def _reachable(self, root: RootRow, outcome: ScanOutcome) -> bool:
-        try:
-            ok = os.path.isdir(root.path)
-            if ok:
-                with os.scandir(root.path):
-                    pass
-        except OSError:
-            ok = False
+        ok = reachable(root)
         if not ok:
             self.catalog.set_root_online(root.id, False)
             outcome.report.offline_roots.append(root.id)
@@ -234,38 +221,11 @@ class Scanner:
         else:
             listing.files[path] = (st.st_size, st.st_mtime_ns)
 
-    def _guard(
-        self,
-        root: RootRow,
-        listing: Listing,
-        rows: dict[str, StoredImage],
-        regions: list[str] | None,
-        probe: mounts.Probe,
-        at: float,
-        report: ScanReport,
-    ) -> _Guarded:
-        """Hold back deletions under file systems that are away or not the ones catalogued (mounts.py)."""
-        if root.path in listing.unlisted:  # an interrupted walk: it proves nothing, records nothing
-            return _Guarded(root.id, regions, mounts.Guarded([], [], []), None)
-        exclude = self.exclude
-        guard = mounts.MountGuard(
-            root.path,
-            self.catalog.mount_records(root.id),
-            recursive=root.recursive,
-            probe=probe,
-            excluded=(lambda p: exclude.excludes_path(p, root.path, False)) if exclude else None,
-        )
-        live = [p for p, r in rows.items() if r.status != ImageStatus.DELETED]
-        result = guard.check(listing.files, live, listing.mounts, regions, at)
-        listing.unlisted.extend(result.held)
-        report.held.extend(result.held)
-        return _Guarded(root.id, regions, result, listing.skipped)
-
-    def _prepare(self, diff: _Diff) -> None:
-        if self.prepare is not None and (diff.new or diff.changed or diff.reappeared or diff.missing):
+    def _prepare(self, diff: Diff) -> None:
+        if self.prepare is not None and diff.any_change():
             self.prepare()
 
-    def _remember(self, guarded: list[_Guarded], at: float) -> None:
+    def _remember(self, guarded: list[GuardedRoot], at: float) -> None:
         """After the scan's changes: what file systems were seen, and what names were skipped."""
         for g in guarded:
             if g.result.keep or g.result.drop:
@@ -273,32 +233,7 @@ class Scanner:
             if g.skipped is not None:
                 self.catalog.replace_skipped(g.root_id, g.regions, g.skipped, at)
 
-    @staticmethod
-    def _diff(
-        root: RootRow, listing: Listing, rows: dict[str, StoredImage], diff: _Diff, report: ScanReport
-    ) -> None:
-        report.seen += len(listing.files)
-        report.skipped_names += listing.skipped_names
-        report.excluded += listing.excluded
-        now = time.time()
-        for path, (size, mtime_ns) in listing.files.items():
-            row = rows.get(path)
-            if row is None:
-                diff.new.append((path, root.id, size, mtime_ns))
-            elif row.status == ImageStatus.DELETED:
-                diff.reappeared.append((row, size, mtime_ns))
-            elif (row.size, row.mtime_ns) != (size, mtime_ns):
-                diff.changed.append((path, row, size, mtime_ns))
-            elif row.status == ImageStatus.FAILED and row.retry_at is not None and row.retry_at <= now:
-                diff.retry.append(row.id)
-            else:
-                report.unchanged += 1
-        for path, row in rows.items():
-            if row.status != ImageStatus.DELETED and path not in listing.files and not listing.hides(path):
-                diff.missing.append(row)
-                diff.gone.add(path)
-
-    def _fill_hashes(self, diff: _Diff) -> None:
+    def _fill_hashes(self, diff: Diff) -> None:
         """The content hashes of the rows found changed or missing: a whole-root scan reads its rows
         without them (Catalog.images_under), and only these rows' hashes decide moves and touches."""
         wanted = [row.id for _, row, _, _ in diff.changed] + [row.id for row in diff.missing]
@@ -313,7 +248,7 @@ class Scanner:
         diff.changed = [(path, filled(row), size, mtime) for path, row, size, mtime in diff.changed]
         diff.missing = [filled(row) for row in diff.missing]
 
-    def _apply(self, diff: _Diff, outcome: ScanOutcome) -> None:
+    def _apply(self, diff: Diff, outcome: ScanOutcome) -> None:
         report = outcome.report
         catalog = self.catalog
         self._fill_hashes(diff)
