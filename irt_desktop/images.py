@@ -131,6 +131,15 @@ def is_image_path(path: str | os.PathLike[str] | os.PathLike[bytes] | bytes) -> 
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
+def is_image_name(name: str) -> bool:
+    """is_image_path for a bare file name (no folder), as a scan lists 10^6 of them: no path parsing.
+    The extension is what os.path.splitext takes: after the last dot, unless only dots precede it."""
+    dot = name.rfind(".")
+    if dot <= 0 or (name[0] == "." and not name[:dot].lstrip(".")):
+        return False
+    return name[dot:].lower() in IMAGE_EXTENSIONS
+
+
 # --------------------------------------------------------------------------------------------------------
 # Plugin registry
 # --------------------------------------------------------------------------------------------------------

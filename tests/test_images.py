@@ -718,3 +718,17 @@ def test_every_listed_writable_extension_decodes(tmp_path: Path) -> None:
         pattern.save(path, format=fmt, **kwargs)
         assert is_image_path(path)
         assert_upright_pattern(open_image(path))
+
+
+def test_is_image_name_answers_as_is_image_path_for_every_short_name():
+    """The walk's bare-name check (no path parsing) against os.path.splitext's rules: every name of up
+    to six characters over dots, the letters of .jpg in both cases and one other character."""
+    import itertools
+
+    from irt_desktop.images import is_image_name, is_image_path
+
+    names = ["..jpg", ".jpg", "a.b.JPG", "x.tar.gz", "photo.CR2", "noext", "", "IMG_0001.jpeg"]
+    for n in range(7):
+        names += ["".join(t) for t in itertools.product(".jJpPgG_", repeat=n)]
+    assert [is_image_name(x) for x in names] == [is_image_path(x) for x in names]
+    assert is_image_name("a.jpg") and not is_image_name(".jpg") and not is_image_name("a.jpg.tmp")

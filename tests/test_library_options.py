@@ -47,10 +47,37 @@ def _live(lib) -> set[str]:
     ],
 )
 def test_exclude_pattern_semantics(rel, is_dir, excluded):
-    rules = ExcludeRules.of(
-        ["*.tmp", "Screenshots/", "**/cache/**", "2019/raw", "/exports", "Private", "*_draft.jpg", "  ", "[x"]
-    )
+    rules = ExcludeRules.of(PATTERNS)
     assert rules.excludes(rel, is_dir) is excluded
+
+
+PATTERNS = [
+    *("*.tmp", "Screenshots/", "**/cache/**", "2019/raw", "/exports", "Private", "*_draft.jpg", "  ", "[x")
+]
+
+
+def test_the_walk_asks_each_entry_what_matches_would_answer(tmp_path):
+    """matches_entry (the walk's: one joined regex per kind, the relative path built only for rules
+    that need it) agrees with matching each rule on its own."""
+    import itertools
+    import os
+
+    from irt_desktop.library.excludes import relative
+
+    base = str(tmp_path)
+    for patterns in (PATTERNS, ["*.tmp"], ["2019/raw"], ["Screenshots/"], []):
+        rules = ExcludeRules.of(patterns)
+        one_by_one = rules._rules
+        names = ["notes.tmp", "Screenshots", "cache", "raw", "exports", "Private", "b_draft.jpg", "ok.jpg"]
+        for folder, name, is_dir in itertools.product(["", "2019", "x/cache", "a"], names, (True, False)):
+            path = os.path.join(base, folder, name)
+            rel = relative(path, base)
+            expected = any(
+                (is_dir or not r.dirs_only) and r.regex.fullmatch(name if r.by_name else rel)
+                for r in one_by_one
+            )
+            assert rules.matches_entry(name, path, base, is_dir) is expected, (patterns, rel, is_dir)
+            assert rules.matches(rel, is_dir) is expected, (patterns, rel, is_dir)
 
 
 def test_excluded_files_are_skipped_removed_and_restored(open_library, photos, tmp_path):

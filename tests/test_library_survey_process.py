@@ -125,3 +125,18 @@ def test_when_the_child_fails_the_scan_surveys_here(open_library, tmp_path, monk
         report = lib.index()
     assert (report.scan.new, report.scan.changed, report.scan.deleted) == (7, 1, 1)
     assert "scanning in this process instead" in caplog.text
+
+
+def test_the_window_asks_for_child_surveys_and_the_command_line_does_not(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from irt_desktop.gui.library_open import open_real_library
+    from irt_desktop.gui.settings import AppSettings
+    from irt_desktop.library import Library
+    from irt_desktop.library.scanner import SURVEY_IN_CHILD_FROM
+
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    with open_real_library(tmp_path / "window", settings) as lib:
+        assert lib.indexer.survey_in_child_from == SURVEY_IN_CHILD_FROM
+    with Library.open(tmp_path / "cli") as lib:
+        assert lib.indexer.survey_in_child_from is None

@@ -41,6 +41,9 @@ def open_real_library(library_dir: Path, settings: AppSettings) -> Library:
         "low_precision": low_precision,
         "default_exclude_patterns": settings.exclude_patterns,
         "role": "gui",
+        # The startup rescan of a large library walks in a child process: in the window's process it
+        # shared the GIL and the cores with the GUI thread, and scrolling stuttered (survey_process.py).
+        "survey_in_child": True,
     }
     try:
         return Library.open(library_dir, device=device, **options)

@@ -110,6 +110,22 @@ class ExcludeRules:
 
     patterns: tuple[str, ...] = ()
     _rules: tuple[_Rule, ...] = field(default=(), repr=False, compare=False)
+    # The rules joined into one regex per (matched against the name or the path, folder or file), None
+    # where no rule applies: a scan asks once per entry, 10^6 times at a million photos.
+    _joined: dict[tuple[bool, bool], re.Pattern[str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for by_name in (True, False):
+            for is_dir in (True, False):
+                parts = [
+                    f"(?:{r.regex.pattern})"
+                    for r in self._rules
+                    if r.by_name == by_name and (is_dir or not r.dirs_only)
+                ]
+                joined = re.compile("|".join(parts), re.IGNORECASE | re.DOTALL) if parts else None
+                self._joined[(by_name, is_dir)] = joined
 
     @classmethod
     def of(cls, patterns: Sequence[str]) -> ExcludeRules:
@@ -121,13 +137,18 @@ class ExcludeRules:
 
     def matches(self, rel: str, is_dir: bool) -> bool:
         """This entry itself matches (its parent folders are not looked at)."""
-        name = rel.rsplit("/", 1)[-1]
-        for rule in self._rules:
-            if rule.dirs_only and not is_dir:
-                continue
-            if rule.regex.fullmatch(name if rule.by_name else rel):
-                return True
-        return False
+        by_name, by_path = self._joined[(True, is_dir)], self._joined[(False, is_dir)]
+        if by_name is not None and by_name.fullmatch(rel.rsplit("/", 1)[-1]):
+            return True
+        return by_path is not None and by_path.fullmatch(rel) is not None
+
+    def matches_entry(self, name: str, path: str, base: str, is_dir: bool) -> bool:
+        """matches(relative(path, base), is_dir) for a walked entry called `name`, building the
+        relative path only if a rule is matched against paths."""
+        by_name, by_path = self._joined[(True, is_dir)], self._joined[(False, is_dir)]
+        if by_name is not None and by_name.fullmatch(name):
+            return True
+        return by_path is not None and by_path.fullmatch(relative(path, base)) is not None
 
     def excludes(self, rel: str, is_dir: bool) -> bool:
         """The entry or any folder above it (inside the root) matches."""

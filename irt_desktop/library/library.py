@@ -43,6 +43,7 @@ from irt_desktop.library.records import (
 )
 from irt_desktop.library.reports import Reports
 from irt_desktop.library.roots import Roots
+from irt_desktop.library.scanner import SURVEY_IN_CHILD_FROM
 from irt_desktop.library.search import Box, Query, Searcher
 from irt_desktop.library.trash import (
     TrashAction,
@@ -78,6 +79,7 @@ class Library:
         wait_s: float = 0.0,
         role: str = "",
         on_wait: Callable[[Holder | None], None] | None = None,
+        survey_in_child: bool = False,
     ) -> None:
         """`device` ('cpu', 'cuda', 'cuda:N', 'mps'; None or 'auto': the fastest, or $IRT_DEVICE),
         `low_precision` (bf16/fp16 where native and close to fp32) and `backend` ('auto', 'torch',
@@ -87,6 +89,8 @@ class Library:
         A writer waits up to `wait_s` seconds (math.inf: as long as it takes; `on_wait(holder)` is told
         once) for another process's writer lock, then raises LibraryBusy; `role` ('gui', 'index', ...) is
         recorded with the lock. `read_only`: no lock, nothing created (NoLibrary where there is none).
+        `survey_in_child`: a large library's full rescans walk and compare in a child process, off this
+        process's GIL and cores (the window asks for it: library/survey_process.py).
         A damaged or foreign catalog raises CatalogDamaged; `irt-desktop repair` restores a backup."""
         device = checked_device(device)  # refused before anything is created on disk
         self.layout = LibraryLayout(Path(path))
@@ -108,6 +112,8 @@ class Library:
         except BaseException:
             self.storage.close(backup=False)
             raise
+        if survey_in_child:
+            self.indexer.survey_in_child_from = SURVEY_IN_CHILD_FROM
 
     def _compose(
         self,

@@ -48,8 +48,9 @@ __all__ = ["Listing", "ScanOutcome", "Scanner", "SeenCallback", "walk"]
 
 log = logging.getLogger(__name__)
 
-# A whole-library rescan of a catalog this large surveys in another process (survey.py says why). Below
-# it the walk takes well under a second, less than starting that process.
+# Where asked for (the window's library), a whole-library rescan of a catalog this large surveys in
+# another process (survey_process.py says why). Below it the walk takes well under a second, about what
+# starting that process costs (~0.35 s).
 SURVEY_IN_CHILD_FROM = 20_000
 
 
@@ -73,7 +74,7 @@ class Scanner:
         on_changes: ChangeHook | None = None,
         exclude: ExcludeRules = NONE,
         prepare: Callable[[], None] | None = None,
-        survey_in_child_from: int | None = SURVEY_IN_CHILD_FROM,
+        survey_in_child_from: int | None = None,
     ) -> None:
         """`survey_in_child_from`: catalogued images from which scan_roots surveys in another process
         (None: never)."""

@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from irt_desktop.images import is_image_path
-from irt_desktop.library.excludes import NONE, ExcludeRules, relative
+from irt_desktop.images import is_image_name
+from irt_desktop.library.excludes import NONE, ExcludeRules
 from irt_desktop.library.folders import is_junk_name, is_under
 
 _WIN_HIDDEN = 0x2  # FILE_ATTRIBUTE_HIDDEN
@@ -160,8 +160,8 @@ def _entry(
         link = entry.is_symlink()
         if link and not follow_symlinks:
             # Worth a word only if it would have counted: a photo's name, or a folder.
-            counts = (recursive and entry.is_dir(follow_symlinks=True)) or is_image_path(name)
-            if counts and not (exclude and exclude.matches(relative(path, base), entry.is_dir())):
+            counts = (recursive and entry.is_dir(follow_symlinks=True)) or is_image_name(name)
+            if counts and not (exclude and exclude.matches_entry(name, path, base, entry.is_dir())):
                 listing.skip(path, SYMLINK)
             return
         if os.name == "nt" and _hidden_on_windows(entry):
@@ -169,16 +169,16 @@ def _entry(
         if entry.is_dir(follow_symlinks=follow_symlinks):
             if not recursive:
                 return
-            if exclude and exclude.matches(relative(path, base), True):
+            if exclude and exclude.matches_entry(name, path, base, True):
                 listing.excluded += 1
             elif not storable(path):
                 listing.skip(path, NOT_UTF8)  # nothing under it could be catalogued either
             else:
                 stack.append((path, dev, link))
             return
-        if not is_image_path(name):
+        if not is_image_name(name):
             return
-        if exclude and exclude.matches(relative(path, base), False):
+        if exclude and exclude.matches_entry(name, path, base, False):
             listing.excluded += 1
             return
         st = entry.stat(follow_symlinks=follow_symlinks)

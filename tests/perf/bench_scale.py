@@ -85,14 +85,43 @@ def w_open(library: Path) -> None:
     )
 
 
-def w_rescan(library: Path) -> None:
-    with _open(library) as lib:
+def w_rescan(library: Path, survey_in_child: bool = False) -> None:
+    """A rescan of unchanged files, as `irt-desktop index` runs it (the survey in this process).
+    `survey_in_child`: as the window runs it, the survey in a child process (library/survey_process.py),
+    whose peak memory is reported beside this process's."""
+    from irt_desktop.library import survey_process
+
+    surveys = []
+    real = survey_process.survey_in_child
+
+    def recorded(*args, **kwargs):
+        surveys.append(real(*args, **kwargs))
+        return surveys[-1]
+
+    survey_process.survey_in_child = recorded
+    with _open_for_rescan(library, survey_in_child) as lib:
         t = time.perf_counter()
         report = lib.index()
         seconds = time.perf_counter() - t
+        child = surveys[0] if surveys else None
         perfkit.emit(
-            seconds=seconds, unchanged=report.scan.unchanged, embedded=report.embedded, peak_rss_mb=rss_mb()
+            seconds=seconds,
+            unchanged=report.scan.unchanged,
+            embedded=report.embedded,
+            peak_rss_mb=rss_mb(),
+            survey="child" if child is not None else "here",
+            survey_peak_rss_mb=child.peak_rss_mb if child is not None else None,
         )
+
+
+def _open_for_rescan(library: Path, survey_in_child: bool):
+    from irt_desktop.library import Library
+
+    return Library.open(library, device="cpu", survey_in_child=survey_in_child)
+
+
+def w_rescan_child(library: Path) -> None:
+    w_rescan(library, survey_in_child=True)
 
 
 def w_walk(photos: Path) -> None:
@@ -247,6 +276,7 @@ def w_memory(library: Path) -> None:
 WORKERS = {
     "open": w_open,
     "rescan": w_rescan,
+    "rescan_child": w_rescan_child,
     "walk": w_walk,
     "status": w_status,
     "failures": w_failures,
@@ -280,28 +310,35 @@ def figures(built: dict, kinds: list[str], runs: int, env: dict[str, str], log) 
     n = built["n"]
     out: dict[str, dict] = {}
     if "rescan" in kinds:
-        rows = perfkit.run_rounds(["rescan", "walk"], runs, lambda k: run_kind(k, built, env))
+        # Interleaved rounds: the rescan as `irt-desktop index` runs it, as the window runs it (the
+        # survey in a child process), and the bare walk; ratios within a round.
+        rows = perfkit.run_rounds(["rescan", "rescan_child", "walk"], runs, lambda k: run_kind(k, built, env))
+        walks = {r["round"]: r["seconds"] for r in rows if r["kind"] == "walk" and r["seconds"]}
+        out["rescan"] = {"walk_s": perfkit.median(list(walks.values()))}
+        for kind, label in (("rescan", ""), ("rescan_child", "_survey_in_child")):
+            scans = [r for r in rows if r["kind"] == kind]
+            ratios = [s["seconds"] / walks[s["round"]] for s in scans if s["round"] in walks]
+            out["rescan"].update(
+                {
+                    f"rescan{label}_s": med(scans, "seconds"),
+                    f"ratio{label}_same_round": perfkit.median(ratios),
+                    f"ratios{label}": [round(x, 2) for x in ratios],
+                    f"peak_rss{label}_mb": med(scans, "peak_rss_mb"),
+                }
+            )
         scans = [r for r in rows if r["kind"] == "rescan"]
-        walks = [r for r in rows if r["kind"] == "walk"]
-        ratios = [
-            s["seconds"] / w["seconds"]
-            for s in scans
-            for w in walks
-            if s["round"] == w["round"] and w["seconds"]
-        ]
-        out["rescan"] = {
-            "rescan_s": med(scans, "seconds"),
-            "walk_s": med(walks, "seconds"),
-            "ratio_same_round": perfkit.median(ratios),
-            "ratios": [round(x, 2) for x in ratios],
-            "unchanged": scans[0]["unchanged"],
-            "embedded": scans[0]["embedded"],
-            "peak_rss_mb": med(scans, "peak_rss_mb"),
-            "command": command("rescan", Path(built["library"]))
-            + "  vs  "
-            + command("walk", Path(built["photos"])),
-        }
-    for kind in [k for k in kinds if k in WORKERS and k not in ("rescan", "walk")]:
+        children = [r for r in rows if r["kind"] == "rescan_child"]
+        out["rescan"].update(
+            {
+                "survey_in_child_peak_rss_mb": med(children, "survey_peak_rss_mb"),
+                "unchanged": scans[0]["unchanged"],
+                "embedded": scans[0]["embedded"],
+                "command": command("rescan", Path(built["library"]))
+                + "  vs  "
+                + command("walk", Path(built["photos"])),
+            }
+        )
+    for kind in [k for k in kinds if k in WORKERS and k not in ("rescan", "rescan_child", "walk")]:
         once = kind in ("memory", "duplicates") or (kind == "build" and n > 200_000)
         rows = perfkit.run_rounds([kind], 1 if once else runs, lambda k: run_kind(k, built, env))
         keys = [k for k in rows[0] if isinstance(rows[0][k], int | float) and k not in ("round",)]
