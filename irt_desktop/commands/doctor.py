@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         ("device", f"{device}: {describe_device(device)}"),
         ("inference precision", f"{str(low).removeprefix('torch.')} autocast" if low else "fp32"),
         ("library", str(args.library)),
+        ("catalog", _catalog_row(args.library)),
     ]
     rows += _backend_rows(args.device)
     bundles = list_bundles(models_dir(args.library))
@@ -58,6 +59,22 @@ def run(args: argparse.Namespace) -> int:
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _catalog_row(library) -> str:
+    """Its size, and whether `repair --compact` would shrink it (catalogs made on 4 KB pages)."""
+    from irt_desktop.library.compact import plan_compaction
+    from irt_desktop.paths import LibraryLayout
+
+    layout = LibraryLayout(library)
+    if not layout.catalog.is_file():
+        return "none yet"
+    try:
+        plan = plan_compaction(layout)
+    except Exception as exc:  # no library yet, or one this cannot read: the report goes on
+        return f"none readable ({exc})"
+    line = plan.describe().split(": ", 1)[1]
+    return f"{line}; `irt-desktop repair --compact` would shrink it" if plan.worth_it else line
 
 
 def _backend_rows(device: str | None) -> list[tuple[str, str]]:

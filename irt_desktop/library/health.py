@@ -187,7 +187,7 @@ class Backups:
             started = time.monotonic()
             catalog.backup_to(tmp)
             make_shareable(tmp)
-            final = self._new_name()
+            final = self.new_path()
             os.replace(tmp, final)
             tmp = None
             log.info("backed up the catalog to %s in %.2f s", final, time.monotonic() - started)
@@ -206,7 +206,8 @@ class Backups:
             with contextlib.suppress(OSError):
                 old.unlink()
 
-    def _new_name(self) -> Path:
+    def new_path(self) -> Path:
+        """A name for a new backup, newer than every one there (made or moved in by the caller)."""
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         path = self.folder / f"catalog-{stamp}Z.sqlite"
         n = 1

@@ -6,6 +6,8 @@
 - `quick_check`: PRAGMA quick_check, which reads the whole file: after an unclean shutdown and in repair.
 - `verify`: all three on a file (a backup before it is restored), read-only.
 - `backup`: a consistent copy through SQLite's online backup API, while writers go on.
+- `page_facts`, `compacted_copy`, `table_counts`, `settle_wal`: what `repair --compact` reads and writes
+  (library/compact.py).
 - `translate`: the sqlite3 errors a user can meet (disk full, read-only, damaged, busy) as LibraryErrors.
 """
 
@@ -15,6 +17,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from irt_desktop.library.errors import CatalogDamaged, LibraryBusy, LibraryError, StorageError
@@ -97,6 +100,59 @@ def backup(source: sqlite3.Connection, target: Path) -> None:
         dest.execute("PRAGMA journal_mode = DELETE")
     finally:
         dest.close()
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    page_size: int
+    page_count: int
+    freelist_count: int
+
+
+def page_facts(path: Path) -> PageFacts:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        (size,), (count,), (free,) = (conn.execute(f"PRAGMA {p}").fetchone() for p in _PAGE_PRAGMAS)
+        return PageFacts(size, count, free)
+    finally:
+        conn.close()
+
+
+_PAGE_PRAGMAS = ("page_size", "page_count", "freelist_count")
+
+
+def compacted_copy(path: Path, target: Path, page_size: int) -> None:
+    """The catalog rewritten into `target` (a new file) on pages of `page_size`, without free pages:
+    VACUUM INTO, which reads one consistent state and leaves `target` one self-contained file."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(f"PRAGMA page_size = {int(page_size)}")  # the page size VACUUM INTO writes
+        conn.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        conn.close()
+
+
+def table_counts(path: Path) -> dict[str, int]:
+    """Rows of every table: a compacted copy must hold exactly what the catalog held."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        names = [r[0] for r in conn.execute(tables)]
+        return {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
+    finally:
+        conn.close()
+
+
+def settle_wal(path: Path) -> bool:
+    """Checkpoint the write-ahead log into the catalog and let it go; False if a reader elsewhere still
+    holds it (the catalog file alone is then not the whole catalog)."""
+    conn = sqlite3.connect(path)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    wal = Path(f"{path}-wal")
+    return not busy and (not wal.exists() or wal.stat().st_size == 0)
 
 
 def connect_read_only(path: Path, timeout_s: float) -> sqlite3.Connection:
