@@ -55,6 +55,7 @@ class _Job:
     exclude: tuple[str, ...]
     nice: int
     chunk: int
+    parent: int  # the asking process: the child stops if it is gone (killed, not closed)
 
 
 def survey_in_child(
@@ -69,7 +70,7 @@ def survey_in_child(
     """The survey of `roots`, made in a child process; None if `cancel` was set meanwhile. `chunk`:
     list items per message."""
     nice = max(SURVEY_NICE, _thread_nice())
-    job = _Job(str(catalog_path), list(roots), tuple(exclude.patterns), nice, max(1, chunk))
+    job = _Job(str(catalog_path), list(roots), tuple(exclude.patterns), nice, max(1, chunk), os.getpid())
     receiving, sending = _context.Pipe(duplex=False)
     process = _context.Process(target=_child_main, args=(sending, job), name="irt-survey", daemon=True)
     try:
@@ -142,6 +143,8 @@ def _child_main(conn: Connection, job: _Job) -> None:
             now = time.monotonic()
             if now - last[0] >= SEEN_EVERY_S:
                 last[0] = now
+                if os.getppid() != job.parent:
+                    raise SystemExit(0)  # nobody is waiting for this survey any more
                 conn.send(("seen", (n, path)))
 
         catalog = Catalog(Path(job.catalog), read_only=True)
