@@ -358,3 +358,20 @@ def test_damage_found_while_reading_is_one_line(tmp_path, capsys):
     _corrupt_pages(LibraryLayout(lib).catalog)
     rc, _, err = _run(capsys, "--library", str(lib), "status")
     assert rc == 1 and "irt-desktop repair" in _one_line(err), err
+
+
+def test_a_rescan_that_finds_nothing_new_is_no_change_to_back_up(open_library, photos):
+    """A rescan records when each root was walked, which file systems it saw and which names it skipped:
+    bookkeeping a scan rebuilds, no reason for a backup of a catalog of gigabytes (at 10^6 photos every
+    launch of the window made one an hour)."""
+    (photos / "a" / "link.jpg").symlink_to(photos / "b" / "img_002.jpg")  # a skipped name to record
+    lib = open_library()
+    lib.add_root(photos)
+    lib.index()
+    commits = lib.catalog.commits
+    report = lib.index()
+    assert report.scan.unchanged == 12 and report.scan.skipped_names == 1
+    assert lib.catalog.commits == commits
+    (photos / "a" / "img_000.jpg").unlink()
+    lib.index()
+    assert lib.catalog.commits > commits

@@ -178,9 +178,11 @@ class CatalogBase:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, bookkeeping: bool = False) -> Iterator[Tx]:
         """A write transaction on this thread's connection; nested use joins the outer one. Read-only:
-        LibraryBusy unless the writer lock is free (see the module docstring)."""
+        LibraryBusy unless the writer lock is free (see the module docstring). `bookkeeping`: what it
+        writes a scan rebuilds anyway (when a root was walked, the file systems and skipped names it
+        saw), so it does not count as a change the catalog must be backed up for."""
         conn = self.conn
         if conn.in_transaction:
             yield conn
@@ -201,7 +203,7 @@ class CatalogBase:
                 conn.execute("COMMIT")
             # Only a commit that changed rows counts: a rescan that found nothing new is no reason to
             # back up a catalog of gigabytes.
-            if conn.total_changes != before:
+            if conn.total_changes != before and not bookkeeping:
                 self.commits += 1
 
     @contextlib.contextmanager

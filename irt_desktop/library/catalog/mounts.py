@@ -28,7 +28,7 @@ class MountsMixin(CatalogBase):
         self, root_id: int, keep: Iterable[MountRecord], drop: Iterable[str], at: float
     ) -> None:
         """Remember `keep` (added or updated) and forget the records at the paths in `drop`."""
-        with self.transaction() as tx:
+        with self.transaction(bookkeeping=True) as tx:
             tx.executemany(
                 "DELETE FROM root_mounts WHERE root_id = ? AND path = ?", [(root_id, p) for p in drop]
             )
@@ -47,7 +47,7 @@ class MountsMixin(CatalogBase):
     ) -> None:
         """The skipped (path, reason) pairs a scan found under `regions` (None: the whole root) replace
         what was recorded there before."""
-        with self.transaction() as tx:
+        with self.transaction(bookkeeping=True) as tx:
             if regions is None:
                 tx.execute("DELETE FROM skipped_files WHERE root_id = ?", (root_id,))
             for region in regions or ():

@@ -61,7 +61,7 @@ class RootsMixin(CatalogBase):
 
     def record_scan(self, online: Iterable[int], scanned: Iterable[int], at: float) -> None:
         """Roots `online` were reachable; roots `scanned` were walked in full at time `at`."""
-        with self.transaction() as tx:
+        with self.transaction(bookkeeping=True) as tx:
             tx.executemany("UPDATE roots SET online = 1 WHERE id = ?", [(i,) for i in online])
             tx.executemany(
                 "UPDATE roots SET online = 1, scanned_at = ? WHERE id = ?", [(at, i) for i in scanned]
