@@ -72,8 +72,9 @@ class CompactPlan:
     def cost(self) -> str:
         return (
             f"compacting rewrites it on {PAGE_SIZE // 1024} KB pages into a new file beside it: it needs "
-            f"up to {gb(self.needed_bytes)} free ({gb(self.disk_free_bytes)} are) and takes minutes at "
-            f"a million photos, with the app closed. The present catalog is kept as the newest backup, "
+            f"up to {gb(self.needed_bytes)} free ({gb(self.disk_free_bytes)} are) and the time to read "
+            f"the catalog twice and write it once (seconds to minutes at a million photos), with the app "
+            f"closed. The present catalog is kept as the newest backup, "
             f"so it can be restored"
         )
 
