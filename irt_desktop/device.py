@@ -13,15 +13,23 @@ from pathlib import Path
 @functools.cache
 def cpu_has_bf16() -> bool:
     """True when the CPU executes bf16 natively (AVX512-BF16 or AMX); emulated bf16 is slower than fp32."""
+    listed = cpuinfo_bf16()
+    if listed is not None:
+        return listed
     import torch
 
     probe = getattr(torch.backends.cpu, "get_cpu_capability", None)
-    flags = ""
+    flags = probe().lower() if probe is not None else ""
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpuinfo_bf16() -> bool | None:
+    """Whether /proc/cpuinfo lists AVX512-BF16 or AMX; None where there is no /proc/cpuinfo (each
+    runtime then asks its own probe). Torch-free: the OpenVINO serving path reads it too."""
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        flags = cpuinfo.read_text(errors="replace")
-    elif probe is not None:
-        flags = probe().lower()
+    if not cpuinfo.exists():
+        return None
+    flags = cpuinfo.read_text(errors="replace")
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

@@ -83,10 +83,11 @@ def choose_backend(preference: str | None = None, device: str | None = None) -> 
 
 def cpu_bf16_native() -> bool:
     """AVX512-BF16 or AMX in /proc/cpuinfo (Linux), else what OpenVINO's CPU plugin reports."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        flags = cpuinfo.read_text(errors="replace")
-        return "avx512_bf16" in flags or "amx_bf16" in flags
+    from irt_desktop.device import cpuinfo_bf16
+
+    listed = cpuinfo_bf16()
+    if listed is not None:
+        return listed
     try:
         from irt_desktop.retrieval.openvino_runtime import cpu_precisions
 
