@@ -5,13 +5,14 @@ nothing re-run unasked; live results on watcher events; batch copy / move / tras
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 from imagegen import save_photo
 from PySide6.QtCore import QItemSelectionModel, Qt
 from test_gui_helpers import WAIT_MS, build_window, make_photos, wait_indexed, wait_ready, wait_results
 
-from irt_desktop.gui import batch_actions
+from irt_desktop.gui import batch_actions, live_results
 from irt_desktop.gui.history import QueryHistory
 from irt_desktop.gui.library_client import READY
 from irt_desktop.gui.query import Query
@@ -48,9 +49,19 @@ def test_a_region_is_one_step_however_often_it_is_moved():
     assert state.forward().crop == (5, 5, 20, 20)
 
 
-def test_filters_sort_history_drag_and_failure(qtbot, main_window, tmp_path):
+def test_filters_sort_history_drag_and_failure(qtbot, main_window, tmp_path, monkeypatch):
     w = main_window
     sv = w.search_view
+    # The listing's rows are made in its lane, not on the GUI thread (at 10^4 folders that was a frame
+    # over 50 ms in the scroll the moment the listing arrived).
+    on_gui_thread: list[bool] = []
+    real_rows = live_results.folder_rows
+
+    def rows(folders):
+        on_gui_thread.append(threading.current_thread() is threading.main_thread())
+        return real_rows(folders)
+
+    monkeypatch.setattr(live_results, "folder_rows", rows)
     top = make_photos(tmp_path / "Pictures", 12)
     trip = make_photos(tmp_path / "Pictures" / "2021" / "Trip to Kyoto", 5, start=50)
     wait_ready(qtbot, w)
@@ -68,6 +79,7 @@ def test_filters_sort_history_drag_and_failure(qtbot, main_window, tmp_path):
     )
     labels = [sv.folder_combo.itemText(i) for i in range(sv.folder_combo.count())]
     assert labels[:4] == ["All folders", "Pictures", "2021", "Trip to Kyoto"], labels
+    assert on_gui_thread and not any(on_gui_thread)
     assert [sv.folder_combo.itemData(i, Qt.ItemDataRole.UserRole + 1) for i in (1, 2, 3)] == [0, 1, 2]
     previous = sv.last_answer
     sv.k_spin.setValue(10)

@@ -181,9 +181,10 @@ class _SmokeProbe(QObject):
 
 
 def run_app(library: Path, photos: list[Path]) -> int:
-    logging.basicConfig(
-        level=os.environ.get("IRT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("IRT_LOG_LEVEL", "WARNING")
+    # At DEBUG each line says when since launch (ms), so a stall can be matched with the lane's tasks.
+    when = "%(relativeCreated)8.0f ms " if level.upper() == "DEBUG" else ""
+    logging.basicConfig(level=level, format=f"{when}%(levelname)s %(name)s: %(message)s")
     app = create_application()
     settings = AppSettings()
     apply_theme(app, settings.theme)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from irt_desktop.gui import formatting
+from irt_desktop.gui.folder_list import FolderRows, folder_rows
 from irt_desktop.gui.results_view import MOVE_TO, TRASH
 from irt_desktop.gui.search_model import Recheck, recheck, updated_hit
 
@@ -125,7 +126,7 @@ class LiveResults(QObject):
         self._listing = True
         started = time.monotonic()
 
-        def done(folders: list) -> None:
+        def done(folders: FolderRows) -> None:
             self._listing = False
             self._listed_at = time.monotonic()
             self._listing_s = self._listed_at - started
@@ -136,8 +137,9 @@ class LiveResults(QObject):
             self._listing = False
             log.warning("folders: %s", exc)
 
+        # The rows' texts are made in the lane too (folder_list.folder_rows says why).
         self.view.client.runner.run(
-            lambda: library.image_folders(), done, failed, name="list folders", lane=FOLDERS_LANE
+            lambda: folder_rows(library.image_folders()), done, failed, name="list folders", lane=FOLDERS_LANE
         )
 
     def apply(self, result: Recheck) -> None:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from irt_desktop.gui import icons
-from irt_desktop.gui.folder_list import FolderListDelegate, FolderListModel
+from irt_desktop.gui.folder_list import FolderListDelegate, FolderListModel, FolderRows
 from irt_desktop.gui.settings import MAX_RESULTS, AppSettings
 from irt_desktop.library.filters import FILE_TYPES, SearchFilter, SortKey, date_range, suffixes_for
 
@@ -240,7 +240,7 @@ class SearchControls(QWidget):
             [FolderCount(str(r.path), r.id, r.n_images, 0, Path(r.path).name or str(r.path)) for r in roots]
         )
 
-    def set_folders(self, folders: list[FolderCount]) -> bool:
+    def set_folders(self, folders: list[FolderCount] | FolderRows) -> bool:
         """Every folder with photos, a watched folder followed by its sub-folders, indented. True if the
         folder chosen before is no longer there (then "All folders" is chosen and the view says so;
         nothing is searched by itself)."""
