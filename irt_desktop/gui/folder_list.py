@@ -10,6 +10,7 @@ thread that lists the folders: made on the GUI thread, 10^4 labels and tips were
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ def folder_rows(folders: list[FolderCount]) -> FolderRows:
     """The rows for `folders`; pure, for any thread (the listing's own, at 10^4 folders)."""
     rows = [
         (
-            Path(c.path).name if c.depth else c.name,
+            _base_name(c.path) if c.depth else c.name,
             c.path,
             f"{c.path}\n{formatting.plural(c.photos, 'photo')}",
             c.depth,
@@ -49,6 +50,12 @@ def folder_rows(folders: list[FolderCount]) -> FolderRows:
         for c in folders
     ]
     return FolderRows(rows, {path: n + 1 for n, (_, path, _, _) in enumerate(rows)})
+
+
+def _base_name(path: str) -> str:
+    """Path(path).name for the catalog's folder strings (canonical: os.sep only), without building a
+    Path for each of 10^4 folders."""
+    return path.rstrip(os.sep).rpartition(os.sep)[2]
 
 
 class FolderListModel(QAbstractListModel):

@@ -54,6 +54,27 @@ def _none_refcount():
     return ctypes.c_ssize_t.from_address(id(None))
 
 
+def _watch_collections(seen: dict, launched: float) -> None:
+    """Cyclic GC runs of 10 ms or more, [seconds from launch, ms, generation, thread]: a full
+    collection holds the GIL, so one on any thread stalls the GUI thread's paint."""
+    import gc
+    import threading
+
+    long_ones = seen.setdefault("gc_over_10ms", [])
+    started: dict[str, float] = {}
+
+    def probe(phase: str, info: dict) -> None:
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            ms = (time.perf_counter() - started.pop("t")) * 1e3
+            if ms >= 10:
+                at = round(time.time() - launched, 3)
+                long_ones.append([at, round(ms, 1), info.get("generation"), threading.current_thread().name])
+
+    gc.callbacks.append(probe)
+
+
 def child(library: Path, query: Path, out: Path, launched: float, timeout_s: float = 600) -> int:
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
@@ -61,6 +82,7 @@ def child(library: Path, query: Path, out: Path, launched: float, timeout_s: flo
     import irt_desktop.gui.app as app
 
     seen: dict[str, object] = {}
+    _watch_collections(seen, launched)
 
     class Watch(QObject):
         def __init__(self, session) -> None:

@@ -99,7 +99,15 @@ class SearchFiltersMixin(CatalogBase):
         out = []
         for (root_id, folder), n in totals.items():
             root_path = root_paths[root_id]
-            rel = os.path.relpath(folder, root_path) if folder != root_path else ""
+            # Slicing, not os.path.relpath: the folders are under their root by construction, and at
+            # 10^4 folders relpath was 130 ms of Python that starved the GUI thread's paint of the GIL.
+            prefix = root_path.rstrip(sep) + sep
+            if folder == root_path:
+                rel = ""
+            elif folder.startswith(prefix):
+                rel = folder[len(prefix) :]
+            else:
+                rel = os.path.relpath(folder, root_path)
             depth = 0 if not rel else rel.count(sep) + 1
             name = rel if rel else (os.path.basename(root_path) or root_path)
             out.append(FolderCount(folder, root_id, n, depth, name))
