@@ -8,7 +8,9 @@ in a year / event tree, scanned, embedded through export-manifest -> vectors -> 
 broken 10^4 failed by a real indexing run). Every figure runs in a fresh interpreter (its peak RSS is
 its own; `python tests/perf/bench_scale.py --worker KIND --library DIR` runs one), `--runs` times,
 alternated with its baseline where it has one; medians are printed, each with the command that
-measures it. The GUI figures need a display: DISPLAY=:75 (Xvfb) and --platform xcb.
+measures it. The GUI figures need a display: DISPLAY=:75 (Xvfb) and --platform xcb. The rescan is
+timed as `irt-desktop index` runs it (the survey in-process) and as the window runs it (the survey in a
+child process, library/survey_process.py), each against the bare walk of the same round.
 
 Goals (issue 16): rescan of 10^5 unchanged files <= 3x a bare os.scandir+stat walk of the same tree;
 status < 0.5 s at 10^6; search p50 < 10 ms at 10^6 with recall@10 >= 0.95; duplicates over 10^6
