@@ -19,6 +19,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from irt_desktop.gui import formatting, icons
+from irt_desktop.library.gil import GilBreaks
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QIcon
@@ -39,16 +40,14 @@ class FolderRows:
 
 
 def folder_rows(folders: list[FolderCount]) -> FolderRows:
-    """The rows for `folders`; pure, for any thread (the listing's own, at 10^4 folders)."""
-    rows = [
-        (
-            _base_name(c.path) if c.depth else c.name,
-            c.path,
-            f"{c.path}\n{formatting.plural(c.photos, 'photo')}",
-            c.depth,
-        )
-        for c in folders
-    ]
+    """The rows for `folders`; pure, for any thread (the listing's own, at 10^4 folders, where it takes
+    breaks so the GUI thread's paint is not held up: library/gil.py)."""
+    pause = GilBreaks()
+    rows = []
+    for c in folders:
+        pause()
+        label = _base_name(c.path) if c.depth else c.name
+        rows.append((label, c.path, f"{c.path}\n{formatting.plural(c.photos, 'photo')}", c.depth))
     return FolderRows(rows, {path: n + 1 for n, (_, path, _, _) in enumerate(rows)})
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from irt_desktop.library.catalog.base import LIVE, CatalogBase, chunks, marks
 from irt_desktop.library.filters import FolderCount, SearchFilter
 from irt_desktop.library.folders import prefix_range
+from irt_desktop.library.gil import GilBreaks
 
 # The capture date as the catalog keeps it: EXIF when the photo has one, else the file's time.
 _TAKEN = "coalesce(exif_taken, mtime_ns / 1e9)"
@@ -80,7 +81,10 @@ class SearchFiltersMixin(CatalogBase):
         ).fetchall()
         totals: dict[tuple[int, str], int] = {}
         root_paths: dict[int, str] = {}
+        # 10^4 folders at 10^6 photos: Python enough to hold up the GUI thread's paint (library/gil.py).
+        pause = GilBreaks()
         for root_id, root_path, folder, n in rows:
+            pause()
             root_paths[root_id] = root_path
             folder = folder.rstrip(sep) or sep
             # Count the photos in every folder from this one up to the watched folder.
@@ -98,6 +102,7 @@ class SearchFiltersMixin(CatalogBase):
             totals.setdefault((root_id, root_path), 0)
         out = []
         for (root_id, folder), n in totals.items():
+            pause()
             root_path = root_paths[root_id]
             # Slicing, not os.path.relpath: the folders are under their root by construction, and at
             # 10^4 folders relpath was 130 ms of Python that starved the GUI thread's paint of the GIL.
@@ -111,5 +116,9 @@ class SearchFiltersMixin(CatalogBase):
             depth = 0 if not rel else rel.count(sep) + 1
             name = rel if rel else (os.path.basename(root_path) or root_path)
             out.append(FolderCount(folder, root_id, n, depth, name))
-        out.sort(key=lambda c: (root_paths[c.root_id], c.path.split(sep)))
-        return out
+        keys = []
+        for c in out:
+            pause()
+            keys.append((root_paths[c.root_id], c.path.split(sep)))
+        order = sorted(range(len(out)), key=keys.__getitem__)
+        return [out[i] for i in order]
