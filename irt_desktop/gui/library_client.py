@@ -11,7 +11,6 @@ progress in the status bar and wait while indexing is paused. Nothing here block
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, run_search
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
 from irt_desktop.gui.workers import IndexingWorker
+from irt_desktop.library.gc_pause import freeze_long_lived
 from irt_desktop.paths import LibraryLayout
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ class LibraryClient(QObject):
         library, has_model, patterns = answer
         if self.state == CLOSED:
             return
+        freeze_long_lived()  # what opening built (gc_pause.py says why)
         self.library = library
         self.exclude_patterns = patterns
         self.open_error = None
@@ -187,10 +188,7 @@ class LibraryClient(QObject):
         self._start_watcher_later(then=self._start_pass)
 
     def _start_pass(self) -> None:
-        # The heap the launch built (modules, Qt wrappers, the runtimes' objects) lives as long as the
-        # window: frozen out of the cyclic collector, a later full collection walks only what came
-        # after. At 10^6 photos one took 47-54 ms with the GIL held, a stall of the GUI thread.
-        gc.freeze()
+        freeze_long_lived()  # now with the model and the vector index loaded
         self.indexer.request()
 
     def check_model(self) -> None:
