@@ -33,7 +33,6 @@ from irt_desktop.gui.search_model import SearchAnswer, SearchRequest, run_search
 from irt_desktop.gui.settings import AppSettings
 from irt_desktop.gui.tasks import Task, TaskRunner
 from irt_desktop.gui.workers import IndexingWorker
-from irt_desktop.library.gc_pause import freeze_long_lived
 from irt_desktop.paths import LibraryLayout
 
 if TYPE_CHECKING:
@@ -160,7 +159,6 @@ class LibraryClient(QObject):
         library, has_model, patterns = answer
         if self.state == CLOSED:
             return
-        freeze_long_lived()  # what opening built (gc_pause.py says why)
         self.library = library
         self.exclude_patterns = patterns
         self.open_error = None
@@ -185,11 +183,8 @@ class LibraryClient(QObject):
         # pass's walk (tens of seconds of Python) and the watcher's 10^4 inotify watches took the GIL
         # and the cores from it (the first result came after 30 s). The watcher still starts before
         # the pass scans, so a change made meanwhile is seen by one or the other.
-        self._start_watcher_later(then=self._start_pass)
+        self._start_watcher_later(then=self.indexer.request)
 
-    def _start_pass(self) -> None:
-        freeze_long_lived()  # now with the model and the vector index loaded
-        self.indexer.request()
 
     def check_model(self) -> None:
         """After a model was installed into this library's models folder."""

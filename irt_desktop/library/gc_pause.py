@@ -34,12 +34,3 @@ def cyclic_gc_paused() -> Iterator[None]:
             _holders -= 1
             if _holders == 0 and _was_enabled:
                 gc.enable()
-
-
-def freeze_long_lived() -> None:
-    """What the process has built so far (modules, Qt wrappers, the library, the runtimes' objects) and
-    keeps for its life, frozen out of the cyclic collector: later full collections walk only what came
-    after. In the window at 10^6 photos they took 47-58 ms each with the GIL held, stalls of the GUI
-    thread whichever thread's allocation set them off; frozen, 10-19 ms. Cyclic garbage alive at this
-    moment stays (bounded: it is only what exists now)."""
-    gc.freeze()
