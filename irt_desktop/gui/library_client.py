@@ -185,7 +185,6 @@ class LibraryClient(QObject):
         # the pass scans, so a change made meanwhile is seen by one or the other.
         self._start_watcher_later(then=self.indexer.request)
 
-
     def check_model(self) -> None:
         """After a model was installed into this library's models folder."""
 
