@@ -60,36 +60,6 @@ def test_a_query_before_the_library_opens_says_preparing_then_is_answered(
     window.close()
 
 
-def test_the_index_loads_beside_the_model_not_after_it(library_dir, tmp_path, monkeypatch):
-    """prepare_model reads the vector index in a thread of its own while the model loads and warms up
-    (at 10^6 photos each is ~1 s), and returns once both are ready."""
-    import threading
-
-    from irt_desktop.library import Library
-
-    photos = make_photos(tmp_path / "Photos", 4)
-    _indexed_library(library_dir, photos)
-    with Library.open(library_dir) as lib:
-        cache, loaded_on, index_started = lib.vector_cache, [], threading.Event()
-        real_index_for, real_embed = cache.index_for, lib.embed_images
-
-        def index_for(model_id):
-            index_started.set()
-            loaded_on.append(threading.current_thread().name)
-            return real_index_for(model_id)
-
-        def embed_images(images, model_id):
-            # Only loading side by side gets past this: one after the other, the index would wait here.
-            assert index_started.wait(10), "the index did not load beside the model"
-            return real_embed(images, model_id)
-
-        monkeypatch.setattr(cache, "index_for", index_for)
-        monkeypatch.setattr(lib, "embed_images", embed_images)
-        assert prepare_model(lib) == lib.model_id
-        assert loaded_on and loaded_on[0].startswith("index-load")
-        assert cache.loaded(lib.model_id) is not None
-
-
 def test_prepare_model_without_a_serving_model_does_nothing():
     assert prepare_model(SimpleNamespace(model_id=None)) is None
 

@@ -9,7 +9,6 @@ the model is still being prepared says so ("Preparing the model…") instead of 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,23 +20,17 @@ PREPARING = "Preparing the model…"
 
 
 def prepare_model(library: Any) -> str | None:
-    """Worker side: load the serving model and embed one blank image with it, while another thread
-    loads its vector index; back when both are ready."""
+    """Worker side: load the serving model, embed one blank image with it, load its vector index."""
     model_id = getattr(library, "model_id", None)
     if model_id is None:
         return None  # nothing serves yet: the first indexing pass adopts a model
     from PIL import Image
 
+    size = int(library.embedder(model_id).spec.input_size)
+    library.embed_images([Image.new("RGB", (size, size))], model_id)
     cache = getattr(library, "vector_cache", None)
-    # Side by side, on the two cores: at 10^6 photos the index file is 734 MB to read, check and parse
-    # (~1 s) and the compiled model ~1 s to read and warm up, both mostly outside the GIL; one after the
-    # other they were the 2 s before the first result.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-load") as pool:
-        index = pool.submit(cache.index_for, model_id) if cache is not None else None
-        size = int(library.embedder(model_id).spec.input_size)
-        library.embed_images([Image.new("RGB", (size, size))], model_id)
-        if index is not None:
-            index.result()
+    if cache is not None:
+        cache.index_for(model_id)
     return model_id
 
 
