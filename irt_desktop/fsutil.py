@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -68,6 +69,15 @@ def make_shareable(path: Path | str, fd: int | None = None) -> None:
 def temp_prefix(kind: str) -> str:
     """The prefix for tempfile.mkstemp/mkdtemp: `.{kind}-{pid}-`."""
     return f".{kind}-{os.getpid()}-"
+
+
+def temp_name(folder: Path | str, kind: str, suffix: str) -> Path:
+    """A fresh temporary name in `folder` (prefix `temp_prefix(kind)`), for a call that makes the file
+    itself (SQLite's backup API, VACUUM INTO): mkstemp reserves the name, then its empty file goes."""
+    fd, name = tempfile.mkstemp(prefix=temp_prefix(kind), suffix=suffix, dir=folder)
+    os.close(fd)
+    os.unlink(name)
+    return Path(name)
 
 
 def temp_writer_pid(name: str, kind: str) -> int | None:

@@ -73,7 +73,7 @@ def _catalog_row(library) -> str:
         plan = plan_compaction(layout)
     except Exception as exc:  # no library yet, or one this cannot read: the report goes on
         return f"none readable ({exc})"
-    line = plan.describe().split(": ", 1)[1]
+    line = plan.pages()
     return f"{line}; `irt-desktop repair --compact` would shrink it" if plan.worth_it else line
 
 

@@ -65,7 +65,7 @@ def run_repair(args: argparse.Namespace) -> int:
 
 
 def _compact(layout: LibraryLayout, yes: bool) -> int:
-    from irt_desktop.library.compact import compact, gb, plan_compaction
+    from irt_desktop.library.compact import compact, plan_compaction
 
     plan = plan_compaction(layout)
     print(plan.describe())
@@ -73,10 +73,7 @@ def _compact(layout: LibraryLayout, yes: bool) -> int:
         print("it is compact already: nothing to do")
         return 0
     if not plan.has_room:
-        raise OperationFailed(
-            f"compacting needs up to {gb(plan.needed_bytes)} free beside the catalog; "
-            f"{gb(plan.disk_free_bytes)} are"
-        )
+        raise OperationFailed(plan.no_room())
     if not yes:
         print(plan.cost())
         print("run `irt-desktop repair --compact --yes` to compact it")
@@ -84,4 +81,3 @@ def _compact(layout: LibraryLayout, yes: bool) -> int:
     print("compacting...", flush=True)
     print(compact(layout, plan).summary())
     return 0
-

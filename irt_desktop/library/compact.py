@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from irt_desktop.fsutil import make_shareable, temp_prefix
+from irt_desktop.fsutil import make_shareable, temp_name
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.catalog.base import PAGE_SIZE
 from irt_desktop.library.catalog.health import (
@@ -63,11 +62,20 @@ class CompactPlan:
     def has_room(self) -> bool:
         return self.disk_free_bytes >= self.needed_bytes
 
-    def describe(self) -> str:
+    def no_room(self) -> str:
+        """What to say when there is not room for the copy."""
         return (
-            f"{self.catalog.name}: {gb(self.size_bytes)} on {self.page_size // 1024} KB pages, "
-            f"{self.free_share:.0%} of them free"
+            f"compacting needs up to {gb(self.needed_bytes)} free beside the catalog; "
+            f"{gb(self.disk_free_bytes)} are"
         )
+
+    def pages(self) -> str:
+        """Its size and pages, as `doctor` and the command show them."""
+        size, kb = gb(self.size_bytes), self.page_size // 1024
+        return f"{size} on {kb} KB pages, {self.free_share:.0%} of them free"
+
+    def describe(self) -> str:
+        return f"{self.catalog.name}: {self.pages()}"
 
     def cost(self) -> str:
         return (
@@ -118,19 +126,13 @@ def compact(layout: LibraryLayout, plan: CompactPlan) -> CompactReport:
     """Rewrite the catalog (see the module docstring). The caller holds the writer lock. Anything that
     goes wrong leaves the catalog as it was."""
     if not plan.has_room:
-        raise StorageError(
-            f"compacting needs up to {gb(plan.needed_bytes)} free beside the catalog; "
-            f"{gb(plan.disk_free_bytes)} are"
-        )
+        raise StorageError(plan.no_room())
     catalog = layout.catalog
     problem = verify(catalog)
     if problem is not None:
         raise CatalogDamaged(f"{catalog} is not sound ({problem}): run `irt-desktop repair` first")
     started = time.monotonic()
-    fd, name = tempfile.mkstemp(prefix=temp_prefix("tmp"), suffix=".sqlite", dir=catalog.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # VACUUM INTO makes its own file
+    tmp = temp_name(catalog.parent, "tmp", ".sqlite")  # VACUUM INTO makes its own file
     try:
         before = table_counts(catalog)
         compacted_copy(catalog, tmp, PAGE_SIZE)

@@ -34,7 +34,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from irt_desktop.fsutil import make_shareable, os_reason, pid_alive, temp_prefix, temp_writer_pid
+from irt_desktop.fsutil import (
+    make_shareable,
+    os_reason,
+    pid_alive,
+    temp_name,
+    temp_prefix,
+    temp_writer_pid,
+)
 from irt_desktop.library.catalog import Catalog
 from irt_desktop.library.catalog.health import verify
 from irt_desktop.library.errors import CatalogDamaged, NoLibrary, StorageError
@@ -180,10 +187,7 @@ class Backups:
         tmp: Path | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=temp_prefix("tmp"), suffix=".sqlite", dir=self.folder)
-            os.close(fd)
-            tmp = Path(name)
-            tmp.unlink()  # the backup API makes its own file
+            tmp = temp_name(self.folder, "tmp", ".sqlite")  # the backup API makes its own file
             started = time.monotonic()
             catalog.backup_to(tmp)
             make_shareable(tmp)

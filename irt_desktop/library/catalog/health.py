@@ -17,6 +17,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,20 +70,27 @@ def quick_check(conn: sqlite3.Connection) -> str | None:
     return None if rows == ["ok"] else "; ".join(str(r) for r in rows)[:300]
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A `mode=ro` connection to a catalog file, closed after: the file checks read through it."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def verify(path: Path) -> str | None:
     """None if `path` is a sound catalog this build can open (read-only, nothing written), else why not."""
     try:
         check_header(path)
         if not path.is_file():
             return "missing"
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with _reading(path) as conn:
             version = check_schema(conn, path)
             if version == 0 or version > SCHEMA_VERSION:
                 return f"schema version {version} (this irt-desktop reads 1 to {SCHEMA_VERSION})"
             return quick_check(conn)
-        finally:
-            conn.close()
     except LibraryError as exc:
         return str(exc)
     except sqlite3.Error as exc:
@@ -110,12 +118,9 @@ class PageFacts:
 
 
 def page_facts(path: Path) -> PageFacts:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with _reading(path) as conn:
         (size,), (count,), (free,) = (conn.execute(f"PRAGMA {p}").fetchone() for p in _PAGE_PRAGMAS)
         return PageFacts(size, count, free)
-    finally:
-        conn.close()
 
 
 _PAGE_PRAGMAS = ("page_size", "page_count", "freelist_count")
@@ -134,13 +139,10 @@ def compacted_copy(path: Path, target: Path, page_size: int) -> None:
 
 def table_counts(path: Path) -> dict[str, int]:
     """Rows of every table: a compacted copy must hold exactly what the catalog held."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with _reading(path) as conn:
         tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         names = [r[0] for r in conn.execute(tables)]
         return {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
-    finally:
-        conn.close()
 
 
 def settle_wal(path: Path) -> bool:
