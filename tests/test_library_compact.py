@@ -11,20 +11,14 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+from test_library_cli import _run
 from test_library_support import copy_query, make_tree
 
-from irt_desktop.cli import main
 from irt_desktop.library import compact as compact_room
 from irt_desktop.library.catalog import base as catalog_base
 from irt_desktop.library.errors import CatalogDamaged
 from irt_desktop.library.health import Backups
 from irt_desktop.paths import LibraryLayout
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _page_size(catalog: Path) -> int:

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 from imagegen import save_photo
-from test_library_support import SIZE, make_tree
+from test_library_support import SIZE, _record_child_surveys, make_tree
 
 from irt_desktop.library import survey_process
 from irt_desktop.library.excludes import ExcludeRules
@@ -74,14 +74,8 @@ def test_a_survey_in_a_child_process_is_the_one_made_here(open_library, tmp_path
 def test_a_rescan_with_the_survey_in_a_child_applies_what_it_found(open_library, tmp_path, monkeypatch):
     lib, _ = _changed_library(open_library, tmp_path)
     lib.indexer.survey_in_child_from = lib.catalog.highest_image_id()  # this library counts as large
-    surveys = []
-    real = survey_process.survey_in_child
-
-    def recorded(*args, **kwargs):
-        surveys.append(real(*args, **kwargs))
-        return surveys[-1]
-
-    monkeypatch.setattr(survey_process, "survey_in_child", recorded)
+    surveys: list = []
+    _record_child_surveys(monkeypatch, surveys)
     report = lib.index()
     assert len(surveys) == 1 and surveys[0].pid != os.getpid()
     scan = report.scan

@@ -13,19 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_library_cli import _run
 from test_library_support import copy_query, make_tree
 
-from irt_desktop.cli import main
 from irt_desktop.library import Library
 from irt_desktop.library.errors import CatalogDamaged
 from irt_desktop.library.health import BACKUP_KEEP, Backups, Storage, repair
 from irt_desktop.paths import LibraryLayout
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _one_line(err: str) -> str:
